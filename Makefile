@@ -1,0 +1,32 @@
+# `make report` and `make test` each create .venv when missing and (re)install lowbit into
+# it when pyproject.toml changed since the last install; then they run.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-install
+
+.PHONY: report test lint bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): pyproject.toml $(wildcard setup.py) | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/lowbit report -o reports/out
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_scalar.py --output BENCHMARKS.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info reports/out

@@ -1,0 +1,32 @@
+"""lowbit: bit-exact low-precision number formats, their accuracy and their hardware cost."""
+
+from .formats import (
+    BinaryFormat,
+    ExpFormat,
+    FloatFormat,
+    Format,
+    FormatError,
+    IntFormat,
+    binarize,
+    get_format,
+    list_formats,
+    register,
+    ternarize,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BinaryFormat",
+    "ExpFormat",
+    "FloatFormat",
+    "Format",
+    "FormatError",
+    "IntFormat",
+    "__version__",
+    "binarize",
+    "get_format",
+    "list_formats",
+    "register",
+    "ternarize",
+]

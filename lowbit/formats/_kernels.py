@@ -1,0 +1,693 @@
+"""numba kernels behind the array paths of the scalar formats.
+
+Every kernel works on the bit pattern of its IEEE input (float32 seen as uint32, or float64
+seen as uint64) in exact integer arithmetic: no floating-point operation touches a value,
+so the result cannot depend on the host's rounding or on compiler contraction.
+
+Rounding a positive value v = sig · 2^E (sig the input significand with its hidden bit) to a
+minifloat with M mantissa bits and smallest normal exponent emin:
+
+    lg   = floor(log2 v)                      (the input's unbiased exponent)
+    qexp = max(lg, emin) - M                  (the exponent of one ulp in the target;
+                                               emin instead when subnormals are off)
+    k    = qexp - E                           (input bits that fall below that ulp)
+    r    = sig >> k,  rem = sig mod 2^k       (truncated significand, discarded bits)
+    r   += 1 if the rounding mode says so from (rem, 2^(k-1), r odd, sign, random bits)
+
+The code's magnitude is then ((max(lg, emin) + bias - 1) << M) + r: a carry out of the
+mantissa walks into the exponent field on its own, which is why one formula covers normal
+values, subnormals and the step from the largest subnormal to the smallest normal.
+
+All scalar parameters are validated by the format objects before a kernel is called.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+# rounding ids: must match base.ROUNDING_IDS
+RNE, RNA, RTZ, RDN, RUP, RSR = 0, 1, 2, 3, 4, 5
+# overflow ids
+OVF_SAT, OVF_INF, OVF_NAN = 0, 1, 2
+# what NaN becomes in a format with no NaN code
+NAN_RAISE, NAN_ZERO, NAN_NEGZERO = 0, 1, 2
+# specials ids
+SP_NONE, SP_IEEE, SP_FN, SP_FNUZ = 0, 1, 2, 3
+
+#: Arrays shorter than this run on one thread: launching the pool costs more.
+PARALLEL_MIN = 1 << 16
+
+_OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+
+
+@nb.njit(inline="always", **_OPTS)
+def _round_up(r, rem, k, s, mode, rnd):
+    """1 when the truncated significand ``r`` must be incremented, else 0."""
+    if k == 0:
+        return 0
+    half = np.int64(1) << (k - 1)
+    if mode == RNE:
+        return 1 if (rem > half or (rem == half and (r & 1) == 1)) else 0
+    if mode == RNA:
+        return 1 if rem >= half else 0
+    if mode == RTZ:
+        return 0
+    if mode == RDN:
+        return 1 if (rem != 0 and s != 0) else 0
+    if mode == RUP:
+        return 1 if (rem != 0 and s == 0) else 0
+    # stochastic: add k uniform random bits, carry out means round away (P = rem / 2^k)
+    u = np.int64(np.uint64(rnd) >> np.uint64(64 - k))
+    return 1 if (rem + u) >> k != 0 else 0
+
+
+def _encode_float(x, out, rbits, frac, ebias, M, emin, bias, subn, maxmag, signpos, sp, mode, ovf, nanpol):
+    """Codes of ``x`` (uint32 or uint64 bit patterns of float32/float64 input)."""
+    n = x.shape[0]
+    absmask = (np.int64(1) << (frac + (11 if frac == 52 else 8))) - 1
+    infbits = ((np.int64(1) << (11 if frac == 52 else 8)) - 1) << frac
+    fracmask = (np.int64(1) << frac) - 1
+    signshift = 63 if frac == 52 else 31
+    e_all = (np.int64(1) << (signpos - M)) - 1  # all-ones exponent field
+    if sp == SP_IEEE:
+        infmag = e_all << M
+        nanmag = infmag | (np.int64(1) << (M - 1))
+    elif sp == SP_FN:
+        infmag = maxmag
+        nanmag = (e_all << M) | ((np.int64(1) << M) - 1)
+    else:
+        infmag = maxmag
+        nanmag = 0
+    stoch = mode == RSR
+    nbad = 0
+    for i in nb.prange(n):
+        b = np.int64(x[i])
+        s = (b >> signshift) & 1
+        a = b & absmask
+        if a >= infbits:
+            if a > infbits:  # NaN input
+                if sp == SP_FNUZ:
+                    code = np.int64(1) << signpos
+                elif sp == SP_NONE:
+                    if nanpol == NAN_RAISE:
+                        nbad += 1
+                        code = 0
+                    elif nanpol == NAN_ZERO:
+                        code = 0
+                    else:
+                        code = np.int64(1) << signpos
+                else:
+                    code = (s << signpos) | nanmag
+            else:  # +-Inf
+                if ovf == OVF_SAT or sp == SP_NONE:
+                    code = (s << signpos) | maxmag
+                elif ovf == OVF_INF:
+                    code = (s << signpos) | infmag
+                elif sp == SP_FNUZ:
+                    code = np.int64(1) << signpos
+                else:
+                    code = (s << signpos) | nanmag
+            out[i] = code
+            continue
+        e = a >> frac
+        sig = (a & fracmask) | (np.int64(1 if e != 0 else 0) << frac)
+        lg = e - ebias
+        E = (e if e > 0 else 1) - ebias - frac
+        if lg >= emin:
+            qexp = lg - M
+            top = ((lg + bias - 1) << M)
+        elif subn:
+            qexp = emin - M
+            top = np.int64(0)
+        else:
+            qexp = emin
+            top = np.int64(0)
+        k = qexp - E
+        if k > 63:
+            k = 63
+        r = sig >> k
+        rem = sig & ((np.int64(1) << k) - 1)
+        up = _round_up(r, rem, k, s, mode, rbits[i] if stoch else 0)
+        r += up
+        if lg < emin and not subn:
+            mag = r << M
+        else:
+            mag = top + r
+        if mag > maxmag:
+            # IEEE 754 7.4: directed rounding toward zero never overflows to Inf/NaN
+            if (
+                ovf == OVF_SAT
+                or sp == SP_NONE
+                or mode == RTZ
+                or (mode == RDN and s == 0)
+                or (mode == RUP and s == 1)
+            ):
+                mag = maxmag
+            elif ovf == OVF_INF:
+                mag = infmag
+            elif sp == SP_FNUZ:
+                out[i] = np.int64(1) << signpos
+                continue
+            else:
+                mag = nanmag
+        if mag == 0 and sp == SP_FNUZ:
+            out[i] = 0
+        else:
+            out[i] = (s << signpos) | mag
+    return nbad
+
+
+def _quantize_float(x, out, rbits, frac, ebias, M, emin, subn, maxbits, qsubbits, sp, mode, ovf, nanpol):
+    """Rounded values of ``x`` written as bit patterns of the same IEEE width."""
+    n = x.shape[0]
+    ebits = 11 if frac == 52 else 8
+    absmask = (np.int64(1) << (frac + ebits)) - 1
+    infbits = ((np.int64(1) << ebits) - 1) << frac
+    nanbits = infbits | (np.int64(1) << (frac - 1))
+    fracmask = (np.int64(1) << frac) - 1
+    signshift = 63 if frac == 52 else 31
+    stoch = mode == RSR
+    nbad = 0
+    for i in nb.prange(n):
+        b = np.int64(x[i])
+        s = (b >> signshift) & 1
+        sgn = s << signshift
+        a = b & absmask
+        if a >= infbits:
+            if a > infbits:
+                if sp == SP_NONE:
+                    if nanpol == NAN_RAISE:
+                        nbad += 1
+                        res = np.int64(0)
+                    elif nanpol == NAN_ZERO:
+                        res = np.int64(0)
+                    else:
+                        res = np.int64(1) << signshift
+                else:
+                    res = nanbits | (0 if sp == SP_FNUZ else sgn)
+            elif ovf == OVF_SAT or sp == SP_NONE:
+                res = sgn | maxbits
+            elif ovf == OVF_INF:
+                res = sgn | infbits
+            else:
+                res = nanbits | (0 if sp == SP_FNUZ else sgn)
+            out[i] = res
+            continue
+        e = a >> frac
+        sig = (a & fracmask) | (np.int64(1 if e != 0 else 0) << frac)
+        lg = e - ebias
+        E = (e if e > 0 else 1) - ebias - frac
+        if lg >= emin:
+            qexp = lg - M
+        elif subn:
+            qexp = emin - M
+        else:
+            qexp = emin
+        k = qexp - E
+        if k > 63:
+            k = 63
+        r = sig >> k
+        rem = sig & ((np.int64(1) << k) - 1)
+        up = _round_up(r, rem, k, s, mode, rbits[i] if stoch else 0)
+        if k <= frac:
+            # clearing the k low bits and adding one unit there: a carry out of the
+            # fraction moves into the exponent field, exactly as the rounded value needs
+            rb = ((a >> k) + up) << k
+        else:
+            rb = qsubbits if up else np.int64(0)
+        if rb > maxbits:
+            if (
+                ovf == OVF_SAT
+                or sp == SP_NONE
+                or mode == RTZ
+                or (mode == RDN and s == 0)
+                or (mode == RUP and s == 1)
+            ):
+                res = sgn | maxbits
+            elif ovf == OVF_INF:
+                res = sgn | infbits
+            else:
+                res = nanbits | (0 if sp == SP_FNUZ else sgn)
+        elif rb == 0 and sp == SP_FNUZ:
+            res = np.int64(0)
+        else:
+            res = sgn | rb
+        out[i] = res
+    return nbad
+
+
+def _encode_int(x, out, rbits, qmin, qmax, mode, enc, bits):
+    """Integer codes: round x to an integer, saturate to [qmin, qmax], encode.
+
+    enc: 0 two's complement, 1 sign-magnitude, 2 offset binary, 3 unsigned.
+    Returns the number of NaN inputs (the caller raises).
+    """
+    n = x.shape[0]
+    stoch = mode == RSR
+    mask = (np.int64(1) << bits) - 1
+    half_off = np.int64(1) << (bits - 1)
+    nbad = 0
+    for i in nb.prange(n):
+        v = np.float64(x[i])
+        if v != v:
+            nbad += 1
+            out[i] = 0
+            continue
+        if v >= qmax:
+            q = qmax
+        elif v <= qmin:
+            q = qmin
+        else:
+            # |v| < 2^53 here, so floor and the remainder are exact
+            f = np.floor(v)
+            d = v - f
+            if mode == RNE:
+                q = np.int64(np.rint(v))
+            elif mode == RNA:
+                q = np.int64(f) + (1 if d >= 0.5 else 0) if v >= 0 else np.int64(f) + (1 if d > 0.5 else 0)
+            elif mode == RTZ:
+                q = np.int64(np.trunc(v))
+            elif mode == RDN:
+                q = np.int64(f)
+            elif mode == RUP:
+                q = np.int64(np.ceil(v))
+            else:
+                # P(up) = d, from 53 random bits compared with the exact remainder
+                u = np.float64(np.uint64(rbits[i]) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+                q = np.int64(f) + (1 if u < d else 0)
+            if q > qmax:
+                q = qmax
+            if q < qmin:
+                q = qmin
+        if enc == 0:
+            out[i] = q & mask
+        elif enc == 1:
+            out[i] = (half_off | (-q)) if q < 0 else q
+        elif enc == 2:
+            out[i] = q + half_off
+        else:
+            out[i] = q
+    return nbad
+
+
+def _quantize_int(x, out, rbits, qmin, qmax, mode):
+    """Integer grid values of x (as floats), saturating; returns the NaN count."""
+    n = x.shape[0]
+    fmin = np.float64(qmin)
+    fmax = np.float64(qmax)
+    nbad = 0
+    for i in nb.prange(n):
+        v = np.float64(x[i])
+        if v != v:
+            nbad += 1
+            out[i] = 0.0
+            continue
+        if mode == RNE:
+            q = np.rint(v)
+        elif mode == RNA:
+            q = np.floor(np.abs(v) + 0.5) if np.abs(v) < 4503599627370496.0 else np.abs(v)
+            q = -q if v < 0 else q
+        elif mode == RTZ:
+            q = np.trunc(v)
+        elif mode == RDN:
+            q = np.floor(v)
+        elif mode == RUP:
+            q = np.ceil(v)
+        else:
+            f = np.floor(v)
+            d = v - f
+            u = np.float64(np.uint64(rbits[i]) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+            q = f + (1.0 if u < d else 0.0)
+        q = fmin if q < fmin else q
+        q = fmax if q > fmax else q
+        out[i] = q + 0.0  # no negative zero from an integer grid
+    return nbad
+
+
+def _encode_exp(x, out, rbits, frac, ebias, bias, maxcode, nancode, mode, ovf):
+    """Codes of an unsigned exponent-only format (E8M0): value 2^(code - bias).
+
+    With no mantissa the two candidates for v in [2^lg, 2^(lg+1)) are both "odd", so
+    nearest-even takes the larger one at a tie (IEEE 754-2019 4.3.1), as ml_dtypes does.
+    Zero, negative numbers and NaN have no code but NaN; values below the smallest power
+    round to it (there is no zero to round to).  Input: float64 bit patterns only.
+    """
+    n = x.shape[0]
+    ebits = 11 if frac == 52 else 8
+    absmask = (np.int64(1) << (frac + ebits)) - 1
+    infbits = ((np.int64(1) << ebits) - 1) << frac
+    fracmask = (np.int64(1) << frac) - 1
+    signshift = 63 if frac == 52 else 31
+    stoch = mode == RSR
+    for i in nb.prange(n):
+        b = np.int64(x[i])
+        s = (b >> signshift) & 1
+        a = b & absmask
+        if a > infbits or a == 0 or s == 1:
+            out[i] = nancode
+            continue
+        if a == infbits:
+            out[i] = maxcode if ovf == OVF_SAT else nancode
+            continue
+        e = a >> frac
+        if e == 0:
+            # a float64 subnormal lies far below the smallest power of two
+            out[i] = 0
+            continue
+        lg = e - ebias
+        k = frac
+        r = np.int64(1)
+        rem = a & fracmask
+        up = _round_up(r, rem, k, 0, mode, rbits[i] if stoch else 0)
+        c = lg + bias + up
+        if c < 0:
+            c = 0
+        if c > maxcode:
+            c = maxcode if (ovf == OVF_SAT or mode == RTZ or mode == RDN) else nancode
+        out[i] = c
+    return 0
+
+
+def _build(fn):
+    serial = nb.njit(**_OPTS)(fn)
+    parallel = nb.njit(parallel=True, **_OPTS)(fn)
+    return serial, parallel
+
+
+encode_float = _build(_encode_float)
+quantize_float = _build(_quantize_float)
+encode_int = _build(_encode_int)
+quantize_int = _build(_quantize_int)
+encode_exp = _build(_encode_exp)
+
+
+def pick(kernels, n: int):
+    """The serial kernel for short arrays, the threaded one for long arrays."""
+    return kernels[1] if n >= PARALLEL_MIN else kernels[0]
+
+
+NO_RANDOM = np.zeros(1, dtype=np.uint64)
+
+
+# ---------------------------------------------------------------------------------------
+# Fast paths: float32 input, round-to-nearest (even or away) or toward zero, subnormals on,
+# every format value a float32.  The same arithmetic as above, written without branches so
+# that LLVM vectorises the loop (selects instead of jumps, constant-free variable shifts).
+# The general kernels above are the reference these are tested against.
+# ---------------------------------------------------------------------------------------
+
+
+@nb.njit(inline="always", **_OPTS)
+def _fast_round_f32(b, M, emin, is_rne, is_rna):
+    """(|x| bits, truncated significand r, round-up bit, k) for one float32 bit pattern.
+
+    Booleans are 0/1 uint32 values combined with & and |: no jumps, so the loop vectorises.
+    """
+    one = np.uint32(1)
+    a = b & np.uint32(0x7FFFFFFF)
+    e = a >> np.uint32(23)
+    e1 = max(e, one)
+    d = np.int32(emin + 127) - np.int32(e1)
+    k = np.int32(23 - M) + max(d, np.int32(0))
+    k = min(k, np.int32(25))  # 25: every significand bit lies below half an ulp
+    ku = np.uint32(k)
+    sig = (a & np.uint32(0x007FFFFF)) | (np.uint32(0x00800000) if e > 0 else np.uint32(0))
+    r = sig >> ku
+    rem = sig & ((one << ku) - one)
+    half = (one << ku) >> one
+    nz = np.uint32(rem != 0)
+    up_rne = np.uint32(rem > half) | (np.uint32(rem == half) & nz & (r & one))
+    up_rna = np.uint32(rem >= half) & nz
+    up = (up_rne & is_rne) | (up_rna & is_rna)
+    return a, r, up, ku
+
+
+@nb.njit(inline="always", **_OPTS)
+def _fast_consts(sp, mode, ovf, nanpol):
+    """Per-call constants: (base, sign mask) pairs of the special results, as uint32."""
+    SB = np.uint32(0x80000000)
+    Z = np.uint32(0)
+    if sp == SP_NONE:
+        nan_b, nan_s = (SB if nanpol == NAN_NEGZERO else Z), Z
+    elif sp == SP_FNUZ:
+        nan_b, nan_s = np.uint32(0x7FC00000), Z
+    else:
+        nan_b, nan_s = np.uint32(0x7FC00000), SB
+    sat = ovf == OVF_SAT or sp == SP_NONE
+    return nan_b, nan_s, sat, ovf == OVF_INF, mode == RTZ
+
+
+def _quantize_f32_fast(x, out, M, emin, maxbits, qsubbits, sp, mode, ovf, nanpol):
+    """Rounded float32 values (as bits) for round-to-nearest-even/away or toward zero."""
+    n = x.shape[0]
+    is_rne = np.uint32(mode == RNE)
+    is_rna = np.uint32(mode == RNA)
+    infbits = np.uint32(0x7F800000)
+    nan_b, nan_s, sat, oinf, rtz = _fast_consts(sp, mode, ovf, nanpol)
+    # result for a finite value that overflows, and for +-Inf input: (base, sign mask)
+    if sat:
+        inf_b, inf_s = maxbits, np.uint32(0x80000000)
+    elif oinf:
+        inf_b, inf_s = infbits, np.uint32(0x80000000)
+    else:
+        inf_b, inf_s = nan_b, nan_s
+    if rtz:
+        ov_b, ov_s = maxbits, np.uint32(0x80000000)
+    else:
+        ov_b, ov_s = inf_b, inf_s
+    keep_zero_sign = np.uint32(0xFFFFFFFF) if sp != SP_FNUZ else np.uint32(0)
+    anynan = np.uint32(0)
+    for i in nb.prange(n):
+        b = x[i]
+        s = b & np.uint32(0x80000000)
+        a, r, up, ku = _fast_round_f32(b, M, emin, is_rne, is_rna)
+        big = ((a >> min(ku, np.uint32(23))) + up) << min(ku, np.uint32(23))
+        rb = big if ku <= 23 else (qsubbits & (np.uint32(0) - up))
+        sz = s & ((np.uint32(0) - np.uint32(rb != 0)) | keep_zero_sign)
+        res = sz | rb
+        res = (ov_b | (s & ov_s)) if rb > maxbits else res
+        res = (inf_b | (s & inf_s)) if a == infbits else res
+        isnan = np.uint32(a > infbits)
+        res = (nan_b | (s & nan_s)) if isnan != 0 else res
+        anynan += isnan
+        out[i] = res
+    return anynan
+
+
+def _encode_f32_fast(x, out, M, emin, bias, maxmag, signpos, sp, mode, ovf, nanpol):
+    """Codes for round-to-nearest-even/away or toward zero (float32 input)."""
+    n = x.shape[0]
+    is_rne = np.uint32(mode == RNE)
+    is_rna = np.uint32(mode == RNA)
+    one = np.uint32(1)
+    infbits = np.uint32(0x7F800000)
+    Mu = np.uint32(M)
+    ebits_all = (one << np.uint32(signpos - M)) - one
+    mmask = (one << Mu) - one
+    maxm = np.uint32(maxmag)
+    minnorm = np.uint32((emin + 127) << 23)
+    ebase = np.uint32(emin + 127 - 1)  # float32 exponent field of the code's field 1, minus 1
+    k0 = np.uint32(23 - M)
+    sbit = one << np.uint32(signpos)
+    if sp == SP_IEEE:
+        infmag = ebits_all << Mu
+        nanmag = infmag | (one << np.uint32(M - 1))
+    elif sp == SP_FN:
+        infmag = maxm
+        nanmag = (ebits_all << Mu) | mmask
+    else:
+        infmag = maxm
+        nanmag = np.uint32(0)
+    # (base, sign-bit mask) of the NaN code, the +-Inf result and the finite-overflow result
+    if sp == SP_NONE:
+        nan_b, nan_s = (sbit if nanpol == NAN_NEGZERO else np.uint32(0)), np.uint32(0)
+    elif sp == SP_FNUZ:
+        nan_b, nan_s = sbit, np.uint32(0)
+    else:
+        nan_b, nan_s = nanmag, sbit
+    if ovf == OVF_SAT or sp == SP_NONE:
+        inf_b, inf_s = maxm, sbit
+    elif ovf == OVF_INF:
+        inf_b, inf_s = infmag, sbit
+    else:
+        inf_b, inf_s = nan_b, nan_s
+    if mode == RTZ:
+        ov_b, ov_s = maxm, sbit
+    else:
+        ov_b, ov_s = inf_b, inf_s
+    keep_zero_sign = np.uint32(0xFFFFFFFF) if sp != SP_FNUZ else np.uint32(0)
+    sh = np.uint32(31 - signpos)
+    anynan = np.uint32(0)
+    for i in nb.prange(n):
+        b = x[i]
+        sc = (b & np.uint32(0x80000000)) >> sh
+        a, r, up, ku = _fast_round_f32(b, M, emin, is_rne, is_rna)
+        rb = ((a >> min(ku, np.uint32(23))) + up) << min(ku, np.uint32(23))
+        mag_n = (((rb >> np.uint32(23)) - ebase) << Mu) | ((rb >> k0) & mmask)
+        mag = mag_n if (rb >= minnorm) & (ku <= 23) else (r + up)
+        sz = sc & ((np.uint32(0) - np.uint32(mag != 0)) | keep_zero_sign)
+        code = sz | mag
+        code = (ov_b | (sc & ov_s)) if mag > maxm else code
+        code = (inf_b | (sc & inf_s)) if a == infbits else code
+        isnan = np.uint32(a > infbits)
+        code = (nan_b | (sc & nan_s)) if isnan != 0 else code
+        anynan += isnan
+        out[i] = code
+    return anynan
+
+
+def _quantize_f32_rne(x, out, M, emin, maxbits, sp, ovf, nanpol):
+    """Round-to-nearest-even of float32 input (M < 23), the default and the hot path.
+
+    Normal range: add half an ulp minus one plus the ulp bit, clear the ulp's low bits (a
+    constant shift).  Below the smallest normal the target grid is uniform with step
+    2^(emin-M): (|x| + C) - C with C = 2^(emin-M+23) makes the FPU round there, ties to even.
+    """
+    n = x.shape[0]
+    one = np.uint32(1)
+    k0 = np.uint32(23 - M)
+    hm1 = (one << (k0 - one)) - one
+    clear = ~((one << k0) - one)
+    minnorm = np.uint32((emin + 127) << 23)
+    C = np.float32(np.ldexp(1.0, emin - M + 23))
+    infbits = np.uint32(0x7F800000)
+    nan_b, nan_s, sat, oinf, rtz = _fast_consts(sp, RNE, ovf, nanpol)
+    SB = np.uint32(0x80000000)
+    if sat:
+        inf_b, inf_s = maxbits, SB
+    elif oinf:
+        inf_b, inf_s = infbits, SB
+    else:
+        inf_b, inf_s = nan_b, nan_s
+    keep_zero_sign = np.uint32(0xFFFFFFFF) if sp != SP_FNUZ else np.uint32(0)
+    nnan = np.uint32(0)
+    for i in nb.prange(n):
+        b = x[i]
+        s = b & SB
+        a = b & np.uint32(0x7FFFFFFF)
+        rn = (a + hm1 + ((a >> k0) & one)) & clear
+        rs = np.float32((np.uint32(a).view(np.float32) + C) - C).view(np.uint32)
+        rb = rn if a >= minnorm else rs
+        sz = s & ((np.uint32(0) - np.uint32(rb != 0)) | keep_zero_sign)
+        res = sz | rb
+        res = (inf_b | (s & inf_s)) if rb > maxbits else res
+        isnan = a > infbits
+        res = (nan_b | (s & nan_s)) if isnan else res
+        nnan += np.uint32(isnan)
+        out[i] = res
+    return nnan
+
+
+def _encode_f32_rne(x, out, M, emin, maxmag, signpos, sp, ovf, nanpol):
+    """Codes, round-to-nearest-even, float32 input, M < 23 (see _quantize_f32_rne)."""
+    n = x.shape[0]
+    one = np.uint32(1)
+    Mu = np.uint32(M)
+    k0 = np.uint32(23 - M)
+    hm1 = (one << (k0 - one)) - one
+    clear = ~((one << k0) - one)
+    mmask = (one << Mu) - one
+    minnorm = np.uint32((emin + 127) << 23)
+    ebase = np.uint32(emin + 127 - 1)
+    C = np.float32(np.ldexp(1.0, emin - M + 23))
+    Cbits = C.view(np.uint32)
+    infbits = np.uint32(0x7F800000)
+    maxm = np.uint32(maxmag)
+    ebits_all = (one << np.uint32(signpos - M)) - one
+    sbit = one << np.uint32(signpos)
+    if sp == SP_IEEE:
+        infmag = ebits_all << Mu
+        nanmag = infmag | (one << np.uint32(M - 1))
+    elif sp == SP_FN:
+        infmag = maxm
+        nanmag = (ebits_all << Mu) | mmask
+    else:
+        infmag = maxm
+        nanmag = np.uint32(0)
+    if sp == SP_NONE:
+        nan_b, nan_s = (sbit if nanpol == NAN_NEGZERO else np.uint32(0)), np.uint32(0)
+    elif sp == SP_FNUZ:
+        nan_b, nan_s = sbit, np.uint32(0)
+    else:
+        nan_b, nan_s = nanmag, sbit
+    if ovf == OVF_SAT or sp == SP_NONE:
+        inf_b, inf_s = maxm, sbit
+    elif ovf == OVF_INF:
+        inf_b, inf_s = infmag, sbit
+    else:
+        inf_b, inf_s = nan_b, nan_s
+    keep_zero_sign = np.uint32(0xFFFFFFFF) if sp != SP_FNUZ else np.uint32(0)
+    sh = np.uint32(31 - signpos)
+    nnan = np.uint32(0)
+    for i in nb.prange(n):
+        b = x[i]
+        sc = (b & np.uint32(0x80000000)) >> sh
+        a = b & np.uint32(0x7FFFFFFF)
+        rn = (a + hm1 + ((a >> k0) & one)) & clear
+        mag_n = (((rn >> np.uint32(23)) - ebase) << Mu) | ((rn >> k0) & mmask)
+        mag_s = np.float32(np.uint32(a).view(np.float32) + C).view(np.uint32) - Cbits
+        mag = mag_n if a >= minnorm else mag_s
+        sz = sc & ((np.uint32(0) - np.uint32(mag != 0)) | keep_zero_sign)
+        code = sz | mag
+        code = (inf_b | (sc & inf_s)) if mag > maxm else code
+        isnan = a > infbits
+        code = (nan_b | (sc & nan_s)) if isnan else code
+        nnan += np.uint32(isnan)
+        out[i] = code
+    return nnan
+
+
+def _quantize_int_rne(x, out, qmin, qmax):
+    n = x.shape[0]
+    fmin = x.dtype.type(qmin)
+    fmax = x.dtype.type(qmax)
+    nbad = 0
+    for i in nb.prange(n):
+        v = x[i]
+        q = np.rint(v)
+        q = fmin if q < fmin else q
+        q = fmax if q > fmax else q
+        isnan = v != v
+        nbad += 1 if isnan else 0
+        out[i] = q + x.dtype.type(0)
+    return nbad
+
+
+def _encode_int_rne(x, out, qmin, qmax, mask, offset):
+    """Two's complement (offset 0) / offset binary / unsigned codes, round-to-nearest-even."""
+    n = x.shape[0]
+    fmin = x.dtype.type(qmin)
+    fmax = x.dtype.type(qmax)
+    nbad = 0
+    for i in nb.prange(n):
+        v = x[i]
+        q = np.rint(v)
+        q = fmin if q < fmin else q
+        q = fmax if q > fmax else q
+        isnan = v != v
+        q = x.dtype.type(0) if isnan else q
+        nbad += 1 if isnan else 0
+        out[i] = (np.int64(q) + offset) & mask
+    return nbad
+
+
+def _decode_lut(codes, table, out, bits):
+    """out[i] = table[codes[i] & mask]; returns the largest code (range check)."""
+    n = codes.shape[0]
+    mask = (1 << bits) - 1
+    acc = 0
+    for i in nb.prange(n):
+        c = np.int64(codes[i])
+        acc = max(acc, c)
+        out[i] = table[c & mask]
+    return acc
+
+
+quantize_f32_fast = _build(_quantize_f32_fast)
+quantize_f32_rne = _build(_quantize_f32_rne)
+encode_f32_rne = _build(_encode_f32_rne)
+encode_f32_fast = _build(_encode_f32_fast)
+quantize_int_rne = _build(_quantize_int_rne)
+encode_int_rne = _build(_encode_int_rne)
+decode_lut = _build(_decode_lut)

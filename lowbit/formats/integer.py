@@ -1,0 +1,292 @@
+"""IntFormat (N-bit integers in four encodings) and BinaryFormat (±1).
+
+Ranges (domain.md §2):
+    two's complement / offset binary   [-2^(N-1), 2^(N-1) - 1]   narrow: [-(2^(N-1) - 1), …]
+    sign-magnitude                     [-(2^(N-1) - 1), 2^(N-1) - 1] (always symmetric; has -0)
+    unsigned                           [0, 2^N - 1]                  narrow: [0, 2^N - 2]
+
+Codes: two's complement q mod 2^N; sign-magnitude sign·2^(N-1) | |q|; offset binary q + 2^(N-1);
+unsigned q.  Values are the integers themselves; scales live in ``Quantizer`` and friends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from . import _kernels as K
+from .base import (
+    Format,
+    FormatError,
+    as_codes,
+    as_float_input,
+    check_choice,
+    check_rounding,
+    code_dtype,
+    lut_decode,
+    random_bits,
+)
+
+ENCODINGS = ("twos_complement", "sign_magnitude", "offset_binary")
+_ENC_ID = {"twos_complement": 0, "sign_magnitude": 1, "offset_binary": 2}
+
+
+def _check_int_policies(name, rounding, overflow, nan):
+    mode = check_rounding(name, rounding)
+    if overflow is not None:
+        check_choice(name, "overflow", overflow, ("saturate",))
+    check_choice(name, "nan", nan, ("raise", "zero"))
+    return mode
+
+
+@dataclass(frozen=True)
+class IntFormat(Format):
+    """An N-bit integer format, 2 ≤ N ≤ 32.
+
+    >>> from lowbit import IntFormat
+    >>> IntFormat(4).encode([-8.0, -1.0, 2.5, 9.0]).tolist()   # saturating, RNE
+    [8, 15, 2, 7]
+    >>> IntFormat(4, encoding="sign_magnitude").encode([-3.0]).tolist()
+    [11]
+    """
+
+    bits: int
+    signed: bool = True
+    narrow: bool = False
+    encoding: str = "twos_complement"
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        b = self.bits
+        if not isinstance(b, (int, np.integer)) or isinstance(b, bool):
+            raise TypeError(f"IntFormat: bits must be an int, got {b!r}")
+        if not 2 <= b <= 32:
+            raise FormatError(f"IntFormat: bits={b} is out of range; legal range is 2..32")
+        if self.encoding not in ENCODINGS:
+            raise FormatError(
+                f"IntFormat: encoding={self.encoding!r} is not supported; "
+                f"expected one of {', '.join(ENCODINGS)}"
+            )
+        if not self.signed and self.encoding != "twos_complement":
+            raise FormatError("IntFormat: unsigned formats have one encoding; leave encoding as default")
+        if not self.name:
+            if self.signed:
+                n = f"int{b}"
+                if self.encoding == "sign_magnitude":
+                    n += "_sm"
+                elif self.encoding == "offset_binary":
+                    n += "_ob"
+                if self.narrow and self.encoding != "sign_magnitude":
+                    n += "_narrow"
+            else:
+                n = f"uint{b}" + ("_narrow" if self.narrow else "")
+            object.__setattr__(self, "name", n)
+
+    @property
+    def qmin(self) -> int:
+        if not self.signed:
+            return 0
+        if self.narrow or self.encoding == "sign_magnitude":
+            return -(2 ** (self.bits - 1) - 1)
+        return -(2 ** (self.bits - 1))
+
+    @property
+    def qmax(self) -> int:
+        if not self.signed:
+            return 2**self.bits - 1 - (1 if self.narrow else 0)
+        return 2 ** (self.bits - 1) - 1
+
+    max = property(lambda self: float(self.qmax), doc="Largest value (qmax).")
+    min = property(lambda self: float(self.qmin), doc="Smallest value (qmin).")
+    smallest_normal = property(lambda self: 1.0, doc="Smallest positive value, 1.")
+    smallest_subnormal = property(lambda self: 1.0, doc="Smallest positive value, 1.")
+    eps = property(lambda self: 1.0, doc="Spacing of the grid, 1.")
+
+    @property
+    def decode_dtype(self) -> np.dtype:
+        return np.dtype(np.float32 if self.bits <= 24 else np.float64)
+
+    @property
+    def _enc(self) -> int:
+        return _ENC_ID[self.encoding] if self.signed else 3
+
+    def _describe_extra(self) -> dict:
+        return {
+            "signed": self.signed,
+            "narrow": self.narrow,
+            "encoding": self.encoding if self.signed else "unsigned",
+            "qmin": self.qmin,
+            "qmax": self.qmax,
+        }
+
+    def encode(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+        """Codes of x rounded to an integer and saturated to [qmin, qmax].
+
+        NaN has no integer code: it raises ``ValueError`` unless ``nan="zero"``.
+        """
+        arr, _ = as_float_input(self.name, x)
+        mode = _check_int_policies(self.name, rounding, overflow, nan)
+        flat = arr.reshape(-1)
+        out = np.empty(flat.shape[0], dtype=code_dtype(self.bits))
+        if mode == K.RNE and self._enc != 1:
+            offset = 2 ** (self.bits - 1) if self._enc == 2 else 0
+            nbad = K.pick(K.encode_int_rne, flat.shape[0])(
+                flat, out, self.qmin, self.qmax, 2**self.bits - 1, offset
+            )
+        else:
+            rb = random_bits(flat.shape[0], seed) if mode == K.RSR else K.NO_RANDOM
+            nbad = K.pick(K.encode_int, flat.shape[0])(
+                flat, out, rb, self.qmin, self.qmax, mode, self._enc, self.bits
+            )
+        if nbad and nan == "raise":
+            raise ValueError(f"{self.name}: {nbad} NaN input value(s); integers have no NaN code")
+        return out.reshape(arr.shape)
+
+    def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
+        mode = _check_int_policies(self.name, rounding, overflow, nan)
+        flat = arr.reshape(-1)
+        out = np.empty(flat.shape[0], dtype=arr.dtype if self.bits <= 24 else np.float64)
+        if mode == K.RNE and out.dtype == flat.dtype:
+            nbad = K.pick(K.quantize_int_rne, flat.shape[0])(flat, out, self.qmin, self.qmax)
+        else:
+            rb = random_bits(flat.shape[0], seed) if mode == K.RSR else K.NO_RANDOM
+            nbad = K.pick(K.quantize_int, flat.shape[0])(flat, out, rb, self.qmin, self.qmax, mode)
+        if nbad and nan == "raise":
+            raise ValueError(f"{self.name}: {nbad} NaN input value(s); integers have no NaN code")
+        return out.reshape(arr.shape)
+
+    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+        """Integer grid values of x, saturated to [qmin, qmax], in x's float dtype.
+
+        >>> import lowbit
+        >>> lowbit.get_format("int4").quantize([2.5, 3.5, -9.0]).tolist()
+        [2.0, 4.0, -8.0]
+        """
+        return super().quantize(x, rounding=rounding, overflow=overflow, seed=seed, nan=nan)
+
+    def _code_values(self, c: np.ndarray) -> np.ndarray:
+        c = c.astype(np.int64)
+        half = 2 ** (self.bits - 1)
+        if not self.signed:
+            v = c
+        elif self.encoding == "twos_complement":
+            v = np.where(c >= half, c - 2**self.bits, c)
+        elif self.encoding == "sign_magnitude":
+            v = np.where(c >= half, -(c - half), c)
+        else:
+            v = c - half
+        return v
+
+    @cached_property
+    def _table(self) -> np.ndarray:
+        v = self._code_values(np.arange(2**self.bits)).astype(self.decode_dtype)
+        # codes outside the (narrow) range decode to NaN: they are not values of the format
+        bad = (self._code_values(np.arange(2**self.bits)) < self.qmin) | (
+            self._code_values(np.arange(2**self.bits)) > self.qmax
+        )
+        v[bad] = np.nan
+        return v
+
+    def decode(self, codes):
+        """Integer values of codes (float32 up to 24 bits, else float64).
+
+        Codes outside [0, 2^bits) raise; in a narrow format the unused code decodes to NaN.
+        """
+        c = as_codes(self.name, codes)
+        flat = c.reshape(-1)
+        if self.bits > 16:
+            if flat.size and int(flat.max()) >> self.bits:
+                raise ValueError(f"{self.name}: codes must lie in [0, 2^{self.bits})")
+            v = self._code_values(flat).astype(self.decode_dtype)
+            vi = self._code_values(flat)
+            v[(vi < self.qmin) | (vi > self.qmax)] = np.nan
+            return v.reshape(c.shape)
+        return lut_decode(self.name, flat, self._table, self.bits).reshape(c.shape)
+
+    def values(self) -> np.ndarray:
+        """Every value, ascending (at most 2^20 of them)."""
+        if self.bits > 20:
+            raise ValueError(f"{self.name}: values() lists at most 2^20 codes; this has {self.bits} bits")
+        return np.arange(self.qmin, self.qmax + 1, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class BinaryFormat(Format):
+    """One bit per element: code 0 is +1, code 1 is -1; x ≥ 0 (and -0) gives +1.
+
+    Stochastic rounding takes +1 with probability (1 + clip(x, -1, 1)) / 2 (BinaryConnect).
+    Scales (α = mean|W|) belong to the caller: see ``lowbit.formats.binarize``.
+    """
+
+    name: str = field(default="binary", compare=False)
+
+    bits = property(lambda self: 1)
+    max = property(lambda self: 1.0)
+    min = property(lambda self: -1.0)
+    smallest_normal = property(lambda self: 1.0)
+    smallest_subnormal = property(lambda self: 1.0)
+    eps = property(lambda self: 2.0)
+    decode_dtype = property(lambda self: np.dtype(np.float32))
+
+    def _signs(self, arr, rounding, seed, nan):
+        check_choice(self.name, "rounding", rounding, ("nearest_even", "nearest_away", "stochastic"))
+        check_choice(self.name, "nan", nan, ("raise",))
+        if np.isnan(arr).any():
+            raise ValueError(f"{self.name}: NaN input has no binary code")
+        if rounding == "stochastic":
+            u = random_bits(arr.size, seed).reshape(arr.shape) >> np.uint64(11)
+            p = (1.0 + np.clip(arr.astype(np.float64), -1.0, 1.0)) * 2.0**52  # P(+1) · 2^53
+            return (u >= p).astype(np.uint8)  # 1 (= -1) with probability 1 - P(+1)
+        return (arr < 0).astype(np.uint8)
+
+    def encode(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+        """Codes (uint8): 0 for +1, 1 for -1."""
+        arr, _ = as_float_input(self.name, x)
+        return self._signs(arr, rounding, seed, nan)
+
+    def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
+        return (1.0 - 2.0 * self._signs(arr, rounding, seed, nan)).astype(arr.dtype)
+
+    def decode(self, codes):
+        c = as_codes(self.name, codes)
+        if c.size and int(c.max()) > 1:
+            raise ValueError(f"{self.name}: codes must be 0 (+1) or 1 (-1)")
+        return (1.0 - 2.0 * c).astype(np.float32)
+
+    def values(self) -> np.ndarray:
+        return np.array([-1.0, 1.0])
+
+    def _describe_extra(self) -> dict:
+        return {"codes": "0 → +1, 1 → -1"}
+
+
+def binarize(w) -> tuple[np.ndarray, float]:
+    """Scaled binary weights (Rastegari et al. 2016): q = sign(w) (+1 for w ≥ 0), α = mean|w|.
+
+    Returns (q as float64 in {-1, +1}, α); the approximation of w is α·q.
+    """
+    arr, _ = as_float_input("binarize", w)
+    if arr.size == 0:
+        raise ValueError("binarize: empty input")
+    a = arr.astype(np.float64)
+    q = np.where(a >= 0, 1.0, -1.0)
+    return q, float(np.mean(np.abs(a)))
+
+
+def ternarize(w, delta_factor: float = 0.7) -> tuple[np.ndarray, float, float]:
+    """Ternary weights (TWN, Li & Liu 2016): Δ = 0.7·mean|w|, q = sign(w)·[|w| > Δ],
+    α = mean of |w| over |w| > Δ.
+
+    Returns (q as float64 in {-1, 0, +1}, Δ, α); the approximation of w is α·q.
+    """
+    arr, _ = as_float_input("ternarize", w)
+    if arr.size == 0:
+        raise ValueError("ternarize: empty input")
+    a = arr.astype(np.float64)
+    delta = delta_factor * float(np.mean(np.abs(a)))
+    keep = np.abs(a) > delta
+    q = np.where(keep, np.sign(a), 0.0)
+    alpha = float(np.mean(np.abs(a[keep]))) if keep.any() else 0.0
+    return q, delta, alpha

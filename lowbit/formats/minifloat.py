@@ -1,0 +1,392 @@
+"""FloatFormat: sign, E exponent bits, M mantissa bits, a bias and a special-value rule.
+
+Value of a code (sign s, biased exponent e, mantissa m):
+    normal    (e > 0):  (-1)^s · 2^(e - bias) · (1 + m / 2^M)
+    subnormal (e = 0):  (-1)^s · 2^(1 - bias) · (m / 2^M)
+
+Special-value rules (``specials``):
+    "ieee"  IEEE 754: exponent all ones is Inf (m = 0) or NaN (m != 0)         e5m2, fp16
+    "fn"    finite + NaN: only S.1…1.1…1 is NaN, the rest of the top binade is finite  e4m3fn
+    "fnuz"  finite, unsigned zero: the -0 code (1000…0) is the single NaN      e4m3fnuz
+    "none"  every code is a finite number (no Inf, no NaN)                     e2m1fn
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from . import _kernels as K
+from .base import (
+    NAN_POLICIES,
+    lut_decode,
+    OVERFLOW_POLICIES,
+    Format,
+    FormatError,
+    as_codes,
+    as_float_input,
+    check_choice,
+    check_rounding,
+    code_dtype,
+    random_bits,
+)
+
+SPECIALS = ("ieee", "fn", "fnuz", "none")
+_SP_ID = {"none": K.SP_NONE, "ieee": K.SP_IEEE, "fn": K.SP_FN, "fnuz": K.SP_FNUZ}
+_OVF_ID = {"saturate": K.OVF_SAT, "inf": K.OVF_INF, "nan": K.OVF_NAN}
+_NAN_ID = {"raise": K.NAN_RAISE, "zero": K.NAN_ZERO, "negzero": K.NAN_NEGZERO}
+_F32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass(frozen=True)
+class FloatFormat(Format):
+    """A signed minifloat of any exponent/mantissa split up to 32 bits.
+
+    ``bias`` defaults to 2^(E-1) - 1 ("ieee", "fn", "none") or 2^(E-1) ("fnuz").
+
+    >>> from lowbit import FloatFormat
+    >>> e4m3 = FloatFormat(4, 3, specials="fn")
+    >>> e4m3.max, e4m3.smallest_subnormal
+    (448.0, 0.001953125)
+    >>> e4m3.encode([1.0, -0.3]).tolist()
+    [56, 170]
+    """
+
+    exp_bits: int
+    man_bits: int
+    bias: int | None = None
+    specials: str = "ieee"
+    subnormals: bool = True
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        E, M = self.exp_bits, self.man_bits
+        for what, v in (("exp_bits", E), ("man_bits", M)):
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+                raise TypeError(f"FloatFormat: {what} must be an int, got {v!r}")
+        if self.specials not in SPECIALS:
+            raise FormatError(
+                f"FloatFormat: specials={self.specials!r} is not supported; "
+                f"expected one of {', '.join(SPECIALS)}"
+            )
+        if not 1 <= E <= 11:
+            raise FormatError(f"FloatFormat: exp_bits={E} is out of range; legal range is 1..11")
+        if not 0 <= M <= 30:
+            raise FormatError(f"FloatFormat: man_bits={M} is out of range; legal range is 0..30")
+        if 1 + E + M > 32:
+            raise FormatError(
+                f"FloatFormat: 1 + exp_bits + man_bits = {1 + E + M} bits; at most 32 are supported"
+            )
+        if self.specials == "ieee" and (E < 2 or M < 1):
+            raise FormatError(
+                "FloatFormat: specials='ieee' needs exp_bits >= 2 (a finite binade besides the "
+                "Inf/NaN one) and man_bits >= 1 (to tell NaN from Inf)"
+            )
+        if self.specials == "fn" and E + M < 2:
+            raise FormatError("FloatFormat: specials='fn' needs exp_bits + man_bits >= 2")
+        bias = self.bias
+        if bias is None:
+            bias = 2 ** (E - 1) if self.specials == "fnuz" else 2 ** (E - 1) - 1
+            object.__setattr__(self, "bias", bias)
+        if not isinstance(bias, (int, np.integer)) or isinstance(bias, bool):
+            raise TypeError(f"FloatFormat: bias must be an int, got {bias!r}")
+        object.__setattr__(self, "bias", int(bias))
+        # Every value must be an exact float64 normal or subnormal, and normals must be
+        # float64 normals (the kernels rely on it).
+        if not -1022 <= 1 - self.bias:
+            raise FormatError(f"FloatFormat: bias={self.bias} too large; legal range is ..1023")
+        if self._emax_field - self.bias > 1023:
+            raise FormatError(
+                f"FloatFormat: bias={self.bias} too small for exp_bits={E}: the largest value "
+                f"would exceed float64; legal range is {self._emax_field - 1023}..1023"
+            )
+        if not self.name:
+            object.__setattr__(self, "name", self._default_name())
+
+    # -- structure ----------------------------------------------------------------------
+    def _default_name(self) -> str:
+        suffix = {"ieee": "", "fn": "fn", "fnuz": "fnuz", "none": "fn"}[self.specials]
+        n = f"fp{self.bits}_e{self.exp_bits}m{self.man_bits}{suffix}"
+        default_bias = 2 ** (self.exp_bits - 1) - (0 if self.specials == "fnuz" else 1)
+        if self.bias != default_bias:
+            n += f"_b{self.bias}"
+        if not self.subnormals:
+            n += "_nosub"
+        return n
+
+    @property
+    def bits(self) -> int:
+        return 1 + self.exp_bits + self.man_bits
+
+    @property
+    def emin(self) -> int:
+        """Unbiased exponent of the smallest normal value."""
+        return 1 - self.bias
+
+    @property
+    def _emax_field(self) -> int:
+        """Largest exponent field that holds finite values."""
+        top = 2**self.exp_bits - 1
+        if self.specials == "ieee":
+            return top - 1
+        if self.specials == "fn" and self.man_bits == 0:
+            return top - 1
+        return top
+
+    @property
+    def emax(self) -> int:
+        """Unbiased exponent of the largest finite value."""
+        return self._emax_field - self.bias
+
+    @property
+    def max_mag_code(self) -> int:
+        """The code (sign bit clear) of the largest finite value."""
+        M = self.man_bits
+        if self.specials == "ieee":
+            return (self._emax_field << M) | ((1 << M) - 1)
+        if self.specials == "fn":
+            if M == 0:
+                return self._emax_field
+            return (self._emax_field << M) | ((1 << M) - 2)
+        return (1 << (self.exp_bits + M)) - 1
+
+    @property
+    def has_inf(self) -> bool:
+        return self.specials == "ieee"
+
+    @property
+    def has_nan(self) -> bool:
+        return self.specials != "none"
+
+    @property
+    def has_negative_zero(self) -> bool:
+        return self.specials != "fnuz"
+
+    @property
+    def max(self) -> float:
+        """Largest finite value: 2^emax · (1 + m_max / 2^M)."""
+        mmax = self.max_mag_code & ((1 << self.man_bits) - 1)
+        return float(np.ldexp(1.0 + mmax / 2**self.man_bits, self.emax))
+
+    @property
+    def min(self) -> float:
+        """Most negative finite value (= -max)."""
+        return -self.max
+
+    @property
+    def smallest_normal(self) -> float:
+        """2^(1 - bias)."""
+        return float(np.ldexp(1.0, self.emin))
+
+    @property
+    def smallest_subnormal(self) -> float:
+        """2^(1 - bias - M) with subnormals, else the smallest normal."""
+        if not self.subnormals or self.man_bits == 0:
+            return self.smallest_normal
+        return float(np.ldexp(1.0, self.emin - self.man_bits))
+
+    @property
+    def eps(self) -> float:
+        """Spacing of values in [1, 2) relative to 1: 2^-M (as numpy.finfo.eps)."""
+        return float(np.ldexp(1.0, -self.man_bits))
+
+    @property
+    def fits_float32(self) -> bool:
+        """True when every value is exactly a float32 (decode then returns float32)."""
+        return self.man_bits <= 23 and self.max <= _F32_MAX and self.smallest_subnormal >= 2.0**-149
+
+    @property
+    def decode_dtype(self) -> np.dtype:
+        return np.dtype(np.float32 if self.fits_float32 else np.float64)
+
+    def _describe_extra(self) -> dict:
+        return {
+            "exp_bits": self.exp_bits,
+            "man_bits": self.man_bits,
+            "bias": self.bias,
+            "specials": self.specials,
+            "subnormals": self.subnormals,
+            "has_inf": self.has_inf,
+            "has_nan": self.has_nan,
+            "has_negative_zero": self.has_negative_zero,
+            "default_overflow": self.default_overflow,
+        }
+
+    # -- policies -------------------------------------------------------------------------
+    @property
+    def overflow_policies(self) -> tuple[str, ...]:
+        """Overflow policies this format allows."""
+        out = ["saturate"]
+        if self.has_inf:
+            out.append("inf")
+        if self.has_nan:
+            out.append("nan")
+        return tuple(out)
+
+    @property
+    def default_overflow(self) -> str:
+        """As ml_dtypes casts: Inf for IEEE types, NaN for fn/fnuz, saturate without specials."""
+        return {"ieee": "inf", "fn": "nan", "fnuz": "nan", "none": "saturate"}[self.specials]
+
+    def _policies(self, rounding, overflow, nan):
+        mode = check_rounding(self.name, rounding)
+        if overflow is None:
+            overflow = self.default_overflow
+        check_choice(self.name, "overflow", overflow, OVERFLOW_POLICIES)
+        if overflow not in self.overflow_policies:
+            raise ValueError(
+                f"{self.name}: overflow={overflow!r} is impossible (the format has "
+                f"{'no Inf' if overflow == 'inf' else 'no NaN'}); "
+                f"legal: {', '.join(self.overflow_policies)}"
+            )
+        check_choice(self.name, "nan", nan, NAN_POLICIES)
+        if nan == "negzero" and not self.has_negative_zero:
+            raise ValueError(f"{self.name}: nan='negzero' needs a -0 code; legal: raise, zero")
+        return mode, _OVF_ID[overflow], _NAN_ID[nan]
+
+    def _kernel_input(self, arr: np.ndarray):
+        """(bit-pattern view, frac bits, exponent bias) for the kernels."""
+        if arr.dtype == np.float32 and self.fits_float32 and self.emin >= -126:
+            return arr.reshape(-1).view(np.uint32), 23, 127
+        with np.errstate(invalid="ignore"):  # signalling NaNs widen to quiet NaNs
+            arr64 = np.ascontiguousarray(arr, dtype=np.float64)
+        return arr64.reshape(-1).view(np.uint64), 52, 1023
+
+    def _fast_ok(self, frac: int, mode: int, any_nearest: bool = False) -> bool:
+        """Whether the branch-free float32 kernels apply (they are tested against the
+        general kernels): float32 input, subnormals on, M < 23; RNE, or with
+        ``any_nearest`` also ties-away and toward-zero."""
+        if frac != 23 or not self.subnormals or self.man_bits >= 23:
+            return False
+        if any_nearest:
+            return mode in (K.RNE, K.RNA, K.RTZ)
+        return mode == K.RNE
+
+    def _raise_nan(self, nbad, nanpol):
+        if nbad and nanpol == K.NAN_RAISE and self.specials == "none":
+            raise ValueError(
+                f"{self.name}: {nbad} NaN input value(s), and the format has no NaN code; "
+                "pass nan='zero' or nan='negzero' to choose what NaN becomes"
+            )
+
+    # -- codecs -------------------------------------------------------------------------
+    def encode(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+        """Codes of ``x`` (narrowest unsigned dtype), rounded and with overflow as asked.
+
+        ``nan`` matters only for formats without a NaN code: "raise" (default), "zero"
+        (+0 code) or "negzero" (the -0 code, what ml_dtypes produces).
+        """
+        arr, _ = as_float_input(self.name, x)
+        mode, ovf, nanpol = self._policies(rounding, overflow, nan)
+        bits, frac, ebias = self._kernel_input(arr)
+        n = bits.shape[0]
+        out = np.empty(n, dtype=code_dtype(self.bits))
+        sp = _SP_ID[self.specials]
+        signpos = self.exp_bits + self.man_bits
+        if self._fast_ok(frac, mode):
+            nbad = K.pick(K.encode_f32_rne, n)(
+                bits, out, self.man_bits, self.emin, self.max_mag_code, signpos, sp, ovf, nanpol
+            )
+        elif self._fast_ok(frac, mode, any_nearest=True):
+            nbad = K.pick(K.encode_f32_fast, n)(
+                bits, out, self.man_bits, self.emin, self.bias, self.max_mag_code, signpos,
+                sp, mode, ovf, nanpol,
+            )  # fmt: skip
+        else:
+            rb = random_bits(n, seed) if mode == K.RSR else K.NO_RANDOM
+            nbad = K.pick(K.encode_float, n)(
+                bits, out, rb, frac, ebias, self.man_bits, self.emin, self.bias,
+                self.subnormals, self.max_mag_code, signpos, sp, mode, ovf, nanpol,
+            )  # fmt: skip
+        self._raise_nan(nbad, nanpol)
+        return out.reshape(arr.shape)
+
+    def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
+        mode, ovf, nanpol = self._policies(rounding, overflow, nan)
+        bits, frac, ebias = self._kernel_input(arr)
+        n = bits.shape[0]
+        if frac == 23:
+            out = np.empty(n, dtype=np.float32)
+            ftype = np.float32
+        else:
+            out = np.empty(n, dtype=np.float64)
+            ftype = np.float64
+        utype = np.uint32 if ftype == np.float32 else np.uint64
+        qsub = np.array(self.smallest_subnormal, dtype=ftype).view(utype)[()]
+        maxb = np.array(self.max, dtype=ftype).view(utype)[()]
+        sp = _SP_ID[self.specials]
+        ov = out.view(utype)
+        if self._fast_ok(frac, mode):
+            nbad = K.pick(K.quantize_f32_rne, n)(
+                bits, ov, self.man_bits, self.emin, maxb, sp, ovf, nanpol
+            )
+        elif self._fast_ok(frac, mode, any_nearest=True):
+            nbad = K.pick(K.quantize_f32_fast, n)(
+                bits, ov, self.man_bits, self.emin, maxb, qsub, sp, mode, ovf, nanpol
+            )
+        else:
+            rb = random_bits(n, seed) if mode == K.RSR else K.NO_RANDOM
+            nbad = K.pick(K.quantize_float, n)(
+                bits, ov, rb, frac, ebias, self.man_bits, self.emin,
+                self.subnormals, int(maxb), int(qsub), sp, mode, ovf, nanpol,
+            )  # fmt: skip
+        self._raise_nan(nbad, nanpol)
+        return out.reshape(arr.shape)
+
+    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+        """Round ``x`` to this format's values (``decode(encode(x))``), in x's float dtype.
+
+        >>> import lowbit
+        >>> lowbit.get_format("fp8_e4m3fn").quantize([0.3, 500.0], overflow="saturate").tolist()
+        [0.3125, 448.0]
+        """
+        return super().quantize(x, rounding=rounding, overflow=overflow, seed=seed, nan=nan)
+
+    @cached_property
+    def _table(self) -> np.ndarray:
+        return self._decode_arith(np.arange(2**self.bits, dtype=np.uint64))
+
+    def _decode_arith(self, codes: np.ndarray) -> np.ndarray:
+        """Exact decode from the definition, vectorised in float64 (any width)."""
+        E, M = self.exp_bits, self.man_bits
+        c = codes.astype(np.uint64)
+        s = (c >> np.uint64(E + M)) & np.uint64(1)
+        e = ((c >> np.uint64(M)) & np.uint64(2**E - 1)).astype(np.int64)
+        m = (c & np.uint64(2**M - 1)).astype(np.float64)
+        with np.errstate(over="ignore"):
+            normal = np.ldexp(1.0 + m / 2.0**M, e - self.bias)
+            sub = np.ldexp(m / 2.0**M, self.emin) if self.subnormals else np.zeros_like(m)
+        v = np.where(e > 0, normal, sub)
+        v = np.where(s == 1, -v, v)
+        mag = (c & np.uint64(2 ** (E + M) - 1)).astype(np.int64)
+        if self.specials == "ieee":
+            top = e == 2**E - 1
+            v = np.where(top & (m == 0), np.where(s == 1, -np.inf, np.inf), v)
+            v = np.where(top & (m != 0), np.nan, v)
+        elif self.specials == "fn":
+            v = np.where(mag > self.max_mag_code, np.nan, v)
+        elif self.specials == "fnuz":
+            v = np.where((s == 1) & (mag == 0), np.nan, v)
+        return v.astype(self.decode_dtype)
+
+    def decode(self, codes):
+        """Values of ``codes`` (float32 when every value fits float32 exactly, else float64).
+
+        Codes outside [0, 2^bits) raise ``ValueError``.
+        """
+        c = as_codes(self.name, codes)
+        flat = c.reshape(-1)
+        if self.bits > 16:
+            if flat.size and int(flat.max()) >> self.bits:
+                raise ValueError(f"{self.name}: codes must lie in [0, 2^{self.bits})")
+            return self._decode_arith(flat).reshape(c.shape)
+        return lut_decode(self.name, flat, self._table, self.bits).reshape(c.shape)
+
+    def values(self) -> np.ndarray:
+        """Every finite value, ascending (one zero), for formats of at most 20 bits."""
+        if self.bits > 20:
+            raise ValueError(f"{self.name}: values() lists at most 2^20 codes; this has {self.bits} bits")
+        v = self._decode_arith(np.arange(2**self.bits, dtype=np.uint64)).astype(np.float64)
+        return np.unique(v[np.isfinite(v)])

@@ -1,0 +1,77 @@
+"""The named formats: ``get_format(name)`` and ``list_formats()``."""
+
+from __future__ import annotations
+
+from .base import Format, suggest
+from .expformat import ExpFormat
+from .integer import BinaryFormat, IntFormat
+from .minifloat import FloatFormat
+
+
+def _builtin() -> dict[str, Format]:
+    r: dict[str, Format] = {}
+
+    def add(f: Format):
+        r[f.name] = f
+
+    for b in range(2, 17):
+        add(IntFormat(b))
+        add(IntFormat(b, narrow=True, name=f"int{b}_narrow"))
+        add(IntFormat(b, signed=False, name=f"uint{b}"))
+        add(IntFormat(b, encoding="sign_magnitude", name=f"int{b}_sm"))
+    add(IntFormat(32))
+    add(BinaryFormat())
+    add(IntFormat(2, narrow=True, name="ternary"))
+    # OCP 8-bit floating point (OFP8) v1.0
+    add(FloatFormat(4, 3, specials="fn", name="fp8_e4m3fn"))
+    add(FloatFormat(5, 2, specials="ieee", name="fp8_e5m2"))
+    # fnuz: one NaN at the -0 code, bias 2^(E-1).  The E2..E5 set is exactly the FP8 of
+    # van Baalen et al. 2023 (App. A): 255 values, no Inf, -0 code = NaN.
+    for e in (2, 3, 4, 5):
+        add(FloatFormat(e, 7 - e, specials="fnuz", name=f"fp8_e{e}m{7 - e}fnuz"))
+    # IEEE-like FP8 (ml_dtypes float8_e4m3 / float8_e3m4)
+    add(FloatFormat(4, 3, specials="ieee", name="fp8_e4m3"))
+    add(FloatFormat(3, 4, specials="ieee", name="fp8_e3m4"))
+    # OCP MX element types (no Inf, no NaN)
+    add(FloatFormat(2, 3, specials="none", name="fp6_e2m3fn"))
+    add(FloatFormat(3, 2, specials="none", name="fp6_e3m2fn"))
+    add(FloatFormat(2, 1, specials="none", name="fp4_e2m1fn"))
+    add(ExpFormat(8, name="e8m0"))
+    add(FloatFormat(5, 10, specials="ieee", name="fp16"))
+    add(FloatFormat(8, 7, specials="ieee", name="bf16"))
+    add(FloatFormat(8, 23, specials="ieee", name="fp32"))
+    return r
+
+
+_REGISTRY: dict[str, Format] = _builtin()
+
+
+def list_formats() -> list[str]:
+    """Names of every registered format, in registration order."""
+    return list(_REGISTRY)
+
+
+def get_format(name: str | Format) -> Format:
+    """The registered format called ``name`` (a Format passes through unchanged).
+
+    >>> import lowbit
+    >>> lowbit.get_format("fp8_e4m3fn").max
+    448.0
+    """
+    if isinstance(name, Format):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"get_format: expected a format name (str), got {type(name).__name__}")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown format {name!r}{suggest(name, _REGISTRY)}") from None
+
+
+def register(fmt: Format, name: str | None = None) -> Format:
+    """Add a format under ``name`` (default: its own name); an existing name raises."""
+    key = name or fmt.name
+    if key in _REGISTRY:
+        raise ValueError(f"register: a format named {key!r} already exists")
+    _REGISTRY[key] = fmt
+    return fmt
