@@ -23,6 +23,8 @@ All scalar parameters are validated by the format objects before a kernel is cal
 
 from __future__ import annotations
 
+import types
+
 import numba as nb
 import numpy as np
 
@@ -259,23 +261,24 @@ def _encode_int(x, out, rbits, qmin, qmax, mode, enc, bits):
         elif v <= qmin:
             q = qmin
         else:
-            # |v| < 2^53 here, so floor and the remainder are exact
-            f = np.floor(v)
-            d = v - f
+            # |v| < 2^53 here; v - trunc(v) is exact (v - floor(v) is not for small v < 0)
+            t = np.trunc(v)
+            d = np.abs(v - t)
+            sg = np.int64(1) if v > 0 else np.int64(-1)
             if mode == RNE:
                 q = np.int64(np.rint(v))
             elif mode == RNA:
-                q = np.int64(f) + (1 if d >= 0.5 else 0) if v >= 0 else np.int64(f) + (1 if d > 0.5 else 0)
+                q = np.int64(t) + (sg if d >= 0.5 else 0)
             elif mode == RTZ:
-                q = np.int64(np.trunc(v))
+                q = np.int64(t)
             elif mode == RDN:
-                q = np.int64(f)
+                q = np.int64(np.floor(v))
             elif mode == RUP:
                 q = np.int64(np.ceil(v))
             else:
-                # P(up) = d, from 53 random bits compared with the exact remainder
+                # P(away from zero) = d, compared with 53 random bits
                 u = np.float64(np.uint64(rbits[i]) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-                q = np.int64(f) + (1 if u < d else 0)
+                q = np.int64(t) + (sg if u < d else 0)
             if q > qmax:
                 q = qmax
             if q < qmin:
@@ -306,8 +309,8 @@ def _quantize_int(x, out, rbits, qmin, qmax, mode):
         if mode == RNE:
             q = np.rint(v)
         elif mode == RNA:
-            q = np.floor(np.abs(v) + 0.5) if np.abs(v) < 4503599627370496.0 else np.abs(v)
-            q = -q if v < 0 else q
+            t = np.trunc(v)
+            q = t + (np.sign(v) if np.abs(v - t) >= 0.5 else 0.0)
         elif mode == RTZ:
             q = np.trunc(v)
         elif mode == RDN:
@@ -315,10 +318,10 @@ def _quantize_int(x, out, rbits, qmin, qmax, mode):
         elif mode == RUP:
             q = np.ceil(v)
         else:
-            f = np.floor(v)
-            d = v - f
+            t = np.trunc(v)
+            d = np.abs(v - t)
             u = np.float64(np.uint64(rbits[i]) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-            q = f + (1.0 if u < d else 0.0)
+            q = t + (np.sign(v) if u < d else 0.0)
         q = fmin if q < fmin else q
         q = fmax if q > fmax else q
         out[i] = q + 0.0  # no negative zero from an integer grid
@@ -370,8 +373,16 @@ def _encode_exp(x, out, rbits, frac, ebias, bias, maxcode, nancode, mode, ovf):
 
 
 def _build(fn):
+    """A serial and a threaded compilation of ``fn``.
+
+    The threaded one is compiled from a renamed copy: numba's on-disk cache keys entries by
+    qualified name, so two compilations of one function would overwrite each other.
+    """
     serial = nb.njit(**_OPTS)(fn)
-    parallel = nb.njit(parallel=True, **_OPTS)(fn)
+    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__, fn.__closure__)
+    twin.__qualname__ = fn.__qualname__ + "_parallel"
+    twin.__module__ = fn.__module__
+    parallel = nb.njit(parallel=True, **_OPTS)(twin)
     return serial, parallel
 
 

@@ -65,22 +65,21 @@ def as_float_input(fmt_name: str, x: Any) -> tuple[np.ndarray, np.dtype]:
     """
     arr = np.asarray(x)
     kind = arr.dtype.kind
+    # np.asarray(order="C"), not np.ascontiguousarray: the latter turns 0-d into 1-d
     if kind == "f":
-        if arr.ndim == 0:
-            arr = arr.reshape(())
         if arr.dtype == np.float64:
-            return np.ascontiguousarray(arr), np.dtype(np.float64)
+            return np.asarray(arr, order="C"), np.dtype(np.float64)
         if arr.dtype == np.float32:
-            return np.ascontiguousarray(arr), np.dtype(np.float32)
+            return np.asarray(arr, order="C"), np.dtype(np.float32)
         if arr.dtype == np.float16:
-            return np.ascontiguousarray(arr, dtype=np.float32), np.dtype(np.float16)
+            return np.asarray(arr, dtype=np.float32, order="C"), np.dtype(np.float16)
         # longdouble: no exact path; refuse rather than lose bits silently.
         raise TypeError(f"{fmt_name}: input dtype {arr.dtype} is not supported (use float64)")
     if kind in "iub":
-        return np.ascontiguousarray(arr, dtype=np.float64), np.dtype(np.float64)
+        return np.asarray(arr, dtype=np.float64, order="C"), np.dtype(np.float64)
     if kind == "V" and arr.dtype.itemsize <= 2 and _is_ml_dtypes_float(arr.dtype):
         # bfloat16 / float8 arrays from ml_dtypes: every value is exact in float32.
-        return np.ascontiguousarray(arr.astype(np.float32)), np.dtype(np.float32)
+        return np.asarray(arr.astype(np.float32), order="C"), np.dtype(np.float32)
     raise TypeError(
         f"{fmt_name}: expected a real numeric array, got dtype {arr.dtype} "
         "(complex, object and string arrays cannot be quantized)"
@@ -108,7 +107,7 @@ def as_codes(fmt_name: str, codes: Any) -> np.ndarray:
         if arr.size and arr.min() < 0:
             raise ValueError(f"{fmt_name}: codes must be non-negative")
         arr = arr.view(arr.dtype.str.replace("i", "u"))
-    return np.ascontiguousarray(arr)
+    return np.asarray(arr, order="C")
 
 
 def lut_decode(fmt_name: str, flat: np.ndarray, table: np.ndarray, bits: int) -> np.ndarray:
@@ -164,14 +163,22 @@ class Format:
         Returns an array of ``x``'s float dtype (float64 for integer input).
 
         >>> import lowbit
-        >>> lowbit.get_format("fp8_e4m3fn").quantize([0.3, 500.0], overflow="saturate")
-        array([0.3125, 448.  ])
+        >>> lowbit.get_format("fp8_e4m3fn").quantize([0.3, 500.0], overflow="saturate").tolist()
+        [0.3125, 448.0]
         """
         arr, out_dtype = as_float_input(self.name, x)
         out = self._quantize(arr, rounding, overflow, seed, **kw)
         if out.dtype != out_dtype:
             out = out.astype(out_dtype)
         return out
+
+    #: Overflow policies the format allows; the first is not necessarily the default.
+    overflow_policies: tuple[str, ...] = ("saturate",)
+    #: What values beyond the range become when ``overflow`` is not given.
+    default_overflow: str = "saturate"
+    #: Whether some code is NaN.
+    has_nan: bool = False
+    has_inf: bool = False
 
     @property
     def dynamic_range_db(self) -> float:

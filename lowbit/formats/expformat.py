@@ -98,7 +98,12 @@ class ExpFormat(Format):
         )
         return out.reshape(arr.shape)
 
-    def _quantize(self, arr, rounding, overflow, seed):
+    overflow_policies = ("saturate", "nan")
+    default_overflow = "nan"
+    has_nan = True
+
+    def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
+        # NaN input has a code here (the NaN code), so ``nan`` has nothing to choose
         return self.decode(self.encode(arr, rounding, overflow, seed)).astype(arr.dtype)
 
     @cached_property

@@ -262,7 +262,9 @@ class FloatFormat(Format):
             return False
         if any_nearest:
             return mode in (K.RNE, K.RNA, K.RTZ)
-        return mode == K.RNE
+        # with M = 0 a tie goes to the larger magnitude (no mantissa to be even), which the
+        # add-and-mask trick of the RNE kernel would not do
+        return mode == K.RNE and self.man_bits >= 1
 
     def _raise_nan(self, nbad, nanpol):
         if nbad and nanpol == K.NAN_RAISE and self.specials == "none":

@@ -1,0 +1,209 @@
+"""The ``lowbit`` command line: ``formats``, ``info``, ``quantize`` and ``report``.
+
+``main(argv)`` returns the exit status: 0 on success, 2 for bad input (unknown format or
+policy, unreadable file, bad arguments), reported as one line ``lowbit: error: ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from . import __version__, get_format
+from .formats import OVERFLOW_POLICIES, ROUNDING_MODES
+
+#: Formats up to this width get their full code → value table in ``lowbit info``.
+CODE_TABLE_MAX_BITS = 8
+
+
+class _UsageError(Exception):
+    """Raised instead of argparse's print-usage-and-exit, so errors stay one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's hook for every parse error
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="lowbit", description="Bit-exact low-precision number formats.")
+    parser.add_argument("--version", action="version", version=f"lowbit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("formats", help="table of every registered format")
+    p.add_argument("--markdown", action="store_true", help="print a GitHub Markdown page")
+    p.add_argument("--csv", metavar="PATH", help="also write the table as CSV to PATH")
+    p.set_defaults(run=_cmd_formats)
+
+    p = sub.add_parser("info", help="properties of one format and, up to 8 bits, every code")
+    p.add_argument("name", metavar="NAME", help="format name, e.g. fp8_e4m3fn")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(run=_cmd_info)
+
+    p = sub.add_parser("quantize", help="quantize (or encode) a .npy array")
+    p.add_argument("name", metavar="NAME", help="format name, e.g. int8")
+    p.add_argument("--input", "-i", required=True, metavar="IN.npy", help="input array (.npy)")
+    p.add_argument("--output", "-o", required=True, metavar="OUT.npy", help="output path")
+    p.add_argument("--rounding", default="nearest_even", choices=ROUNDING_MODES)
+    p.add_argument(
+        "--overflow", choices=OVERFLOW_POLICIES, help="default: the format's own (see `info`)"
+    )
+    p.add_argument("--seed", type=int, help="seed for --rounding stochastic")
+    p.add_argument("--codes", action="store_true", help="write the codes instead of the values")
+    p.set_defaults(run=_cmd_quantize)
+
+    p = sub.add_parser("report", help="write the format and accuracy tables (Markdown + CSV)")
+    p.add_argument("-o", "--output-dir", default="reports/out", metavar="DIR")
+    p.add_argument("--seed", type=int, default=0, help="seed of the N(0, 1) samples")
+    p.add_argument("--samples", type=int, default=1_000_000, help=argparse.SUPPRESS)
+    p.set_defaults(run=_cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status.
+
+    >>> main(["--version"])  # doctest: +ELLIPSIS
+    lowbit ...
+    0
+    """
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.run(args)
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except BrokenPipeError:  # `lowbit info int8 | head`: the reader left; not an error
+        _silence_stdout()
+        return 0
+    except (_UsageError, ValueError, TypeError, OSError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"lowbit: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _silence_stdout() -> None:
+    # Python's advice for SIGPIPE: point stdout at devnull so the flush at exit cannot fail.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or closed
+        pass
+
+
+# -- formats ------------------------------------------------------------------------------
+def _cmd_formats(args) -> int:
+    from .report import format_table_markdown, format_table_text, write_format_csv
+
+    if args.csv:
+        path = write_format_csv(args.csv)
+        print(f"wrote {path}", file=sys.stderr)
+    print(format_table_markdown() if args.markdown else format_table_text(), end="")
+    return 0
+
+
+# -- info ---------------------------------------------------------------------------------
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _cmd_info(args) -> int:
+    from .report import code_table, exact_number, format_number
+
+    fmt = get_format(args.name)
+    props = fmt.describe()
+    codes = code_table(fmt) if fmt.bits <= CODE_TABLE_MAX_BITS else None
+    if args.json:
+        doc = {"properties": props}
+        if codes is not None:
+            # JSON has no NaN or Inf: those values are given as the strings "NaN", "Inf", "-Inf"
+            doc["codes"] = [
+                {
+                    "code": r["code"],
+                    "hex": r["hex"],
+                    "binary": r["binary"],
+                    "value": r["value"] if np.isfinite(r["value"]) else r["text"],
+                }
+                for r in codes
+            ]
+        print(json.dumps(doc, indent=2, allow_nan=False, default=_json_default, ensure_ascii=False))
+        return 0
+
+    width = max(len(k) for k in props)
+    print(fmt.name)
+    for key, value in props.items():
+        if isinstance(value, float):
+            short = format_number(value)
+            text = exact_number(value) + (f"  ({short})" if "^" in short else "")
+        else:
+            text = str(value)
+        print(f"  {key:<{width}}  {text}")
+    if codes is None:
+        print(f"({fmt.bits} bits: no code table above {CODE_TABLE_MAX_BITS} bits)")
+        return 0
+    print(f"\ncodes ({len(codes)}):")
+    hex_w = max(4, len(codes[0]["hex"]))
+    bin_w = max(6, len(codes[0]["binary"]))
+    print(f"  {'code':<{hex_w}}  {'binary':<{bin_w}}  value")
+    for r in codes:
+        print(f"  {r['hex']:<{hex_w}}  {r['binary']:<{bin_w}}  {r['text']}")
+    return 0
+
+
+# -- quantize -----------------------------------------------------------------------------
+def _load_npy(path: str) -> np.ndarray:
+    with open(path, "rb") as fh:
+        arr = np.load(fh, allow_pickle=False)
+        if not isinstance(arr, np.ndarray):  # an .npz archive
+            raise ValueError(f"{path}: expected a .npy array, got an .npz archive")
+    return arr
+
+
+def _cmd_quantize(args) -> int:
+    fmt = get_format(args.name)
+    x = _load_npy(args.input)
+    kw = {"rounding": args.rounding, "overflow": args.overflow, "seed": args.seed}
+    out = fmt.encode(x, **kw) if args.codes else fmt.quantize(x, **kw)
+    with open(args.output, "wb") as fh:
+        np.save(fh, out, allow_pickle=False)
+    what = "codes" if args.codes else "values"
+    print(f"{fmt.name}: {x.size} {what} {out.shape} {out.dtype} -> {args.output}")
+    return 0
+
+
+# -- report -------------------------------------------------------------------------------
+def _cmd_report(args) -> int:
+    from .report import write_basic_report
+
+    results = []
+
+    def progress(i, total, r):
+        results.append(r)
+        print(
+            f"[{i:>2}/{total}] {r.name:<14} {r.sqnr_db:6.2f} dB  {r.accuracy_bits:5.2f} bits",
+            file=sys.stderr,
+        )
+
+    paths = write_basic_report(args.output_dir, n=args.samples, seed=args.seed, on_result=progress)
+    print(
+        f"format accuracy on {args.samples:,} N(0, 1) samples (seed {args.seed}), "
+        "per-tensor absmax scale; best SQNR per width:"
+    )
+    for bits in sorted({r.bits for r in results}):
+        best = max((r for r in results if r.bits == bits), key=lambda r: r.sqnr_db)
+        print(f"  {bits:>2} bits  {best.name:<14} {best.sqnr_db:6.2f} dB")
+    print("wrote:")
+    for path in paths:
+        print(f"  {path}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
