@@ -64,7 +64,9 @@ def _round_up(r, rem, k, s, mode, rnd):
     return 1 if (rem + u) >> k != 0 else 0
 
 
-def _encode_float(x, out, rbits, frac, ebias, M, emin, bias, subn, maxmag, signpos, sp, mode, ovf, nanpol):
+def _encode_float(
+    x, out, rbits, frac, ebias, M, emin, bias, subn, maxmag, signpos, sp, mode, ovf, nanpol
+):
     """Codes of ``x`` (uint32 or uint64 bit patterns of float32/float64 input)."""
     n = x.shape[0]
     absmask = (np.int64(1) << (frac + (11 if frac == 52 else 8))) - 1
@@ -118,7 +120,7 @@ def _encode_float(x, out, rbits, frac, ebias, M, emin, bias, subn, maxmag, signp
         E = (e if e > 0 else 1) - ebias - frac
         if lg >= emin:
             qexp = lg - M
-            top = ((lg + bias - 1) << M)
+            top = (lg + bias - 1) << M
         elif subn:
             qexp = emin - M
             top = np.int64(0)
@@ -160,7 +162,9 @@ def _encode_float(x, out, rbits, frac, ebias, M, emin, bias, subn, maxmag, signp
     return nbad
 
 
-def _quantize_float(x, out, rbits, frac, ebias, M, emin, subn, maxbits, qsubbits, sp, mode, ovf, nanpol):
+def _quantize_float(
+    x, out, rbits, frac, ebias, M, emin, subn, maxbits, qsubbits, sp, mode, ovf, nanpol
+):
     """Rounded values of ``x`` written as bit patterns of the same IEEE width."""
     n = x.shape[0]
     ebits = 11 if frac == 52 else 8
@@ -246,7 +250,6 @@ def _encode_int(x, out, rbits, qmin, qmax, mode, enc, bits):
     Returns the number of NaN inputs (the caller raises).
     """
     n = x.shape[0]
-    stoch = mode == RSR
     mask = (np.int64(1) << bits) - 1
     half_off = np.int64(1) << (bits - 1)
     nbad = 0
@@ -379,7 +382,9 @@ def _build(fn):
     qualified name, so two compilations of one function would overwrite each other.
     """
     serial = nb.njit(**_OPTS)(fn)
-    twin = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__, fn.__closure__)
+    twin = types.FunctionType(
+        fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__, fn.__closure__
+    )
     twin.__qualname__ = fn.__qualname__ + "_parallel"
     twin.__module__ = fn.__module__
     parallel = nb.njit(parallel=True, **_OPTS)(twin)

@@ -142,7 +142,9 @@ class Format:
 
     # -- subclasses provide: bits, max, min, smallest_normal, smallest_subnormal, eps,
     # encode, decode, _quantize, values ---------------------------------------------------
-    def encode(self, x, rounding="nearest_even", overflow=None, seed=None, **kw):  # pragma: no cover
+    def encode(
+        self, x, rounding="nearest_even", overflow=None, seed=None, **kw
+    ):  # pragma: no cover
         raise NotImplementedError
 
     def decode(self, codes):  # pragma: no cover - abstract
@@ -157,7 +159,9 @@ class Format:
         """Storage per element including amortised scales (scalar formats: ``bits``)."""
         return float(self.bits)
 
-    def quantize(self, x, rounding: str = "nearest_even", overflow: str | None = None, seed=None, **kw):
+    def quantize(
+        self, x, rounding: str = "nearest_even", overflow: str | None = None, seed=None, **kw
+    ):
         """Round ``x`` to the nearest representable values: ``decode(encode(x))``.
 
         Returns an array of ``x``'s float dtype (float64 for integer input).

@@ -48,12 +48,16 @@ class ExpFormat(Format):
         if not isinstance(self.exp_bits, (int, np.integer)) or isinstance(self.exp_bits, bool):
             raise TypeError(f"ExpFormat: exp_bits must be an int, got {self.exp_bits!r}")
         if not 2 <= self.exp_bits <= 10:
-            raise FormatError(f"ExpFormat: exp_bits={self.exp_bits} is out of range; legal range is 2..10")
+            raise FormatError(
+                f"ExpFormat: exp_bits={self.exp_bits} is out of range; legal range is 2..10"
+            )
         if self.bias is None:
             object.__setattr__(self, "bias", 2 ** (self.exp_bits - 1) - 1)
         lo, hi = 2**self.exp_bits - 2 - 1023, 1022
         if not lo <= self.bias <= hi:
-            raise FormatError(f"ExpFormat: bias={self.bias} is out of range; legal range is {lo}..{hi}")
+            raise FormatError(
+                f"ExpFormat: bias={self.bias} is out of range; legal range is {lo}..{hi}"
+            )
         if not self.name:
             object.__setattr__(self, "name", f"e{self.exp_bits}m0")
 
@@ -65,7 +69,9 @@ class ExpFormat(Format):
     def max_code(self) -> int:
         return 2**self.exp_bits - 2
 
-    max = property(lambda self: float(np.ldexp(1.0, self.max_code - self.bias)), doc="2^(2^E-2-bias)")
+    max = property(
+        lambda self: float(np.ldexp(1.0, self.max_code - self.bias)), doc="2^(2^E-2-bias)"
+    )
     smallest_normal = property(lambda self: float(np.ldexp(1.0, -self.bias)), doc="2^-bias")
     smallest_subnormal = smallest_normal
     min = smallest_normal
@@ -77,7 +83,11 @@ class ExpFormat(Format):
         return np.dtype(np.float32 if ok else np.float64)
 
     def _describe_extra(self) -> dict:
-        return {"exp_bits": self.exp_bits, "bias": self.bias, "specials": "NaN = all ones; no zero, no sign"}
+        return {
+            "exp_bits": self.exp_bits,
+            "bias": self.bias,
+            "specials": "NaN = all ones; no zero, no sign",
+        }
 
     def _policies(self, rounding, overflow):
         mode = check_rounding(self.name, rounding)

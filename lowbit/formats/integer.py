@@ -70,7 +70,9 @@ class IntFormat(Format):
                 f"expected one of {', '.join(ENCODINGS)}"
             )
         if not self.signed and self.encoding != "twos_complement":
-            raise FormatError("IntFormat: unsigned formats have one encoding; leave encoding as default")
+            raise FormatError(
+                "IntFormat: unsigned formats have one encoding; leave encoding as default"
+            )
         if not self.name:
             if self.signed:
                 n = f"int{b}"
@@ -208,7 +210,9 @@ class IntFormat(Format):
     def values(self) -> np.ndarray:
         """Every value, ascending (at most 2^20 of them)."""
         if self.bits > 20:
-            raise ValueError(f"{self.name}: values() lists at most 2^20 codes; this has {self.bits} bits")
+            raise ValueError(
+                f"{self.name}: values() lists at most 2^20 codes; this has {self.bits} bits"
+            )
         return np.arange(self.qmin, self.qmax + 1, dtype=np.float64)
 
 
@@ -231,7 +235,9 @@ class BinaryFormat(Format):
     decode_dtype = property(lambda self: np.dtype(np.float32))
 
     def _signs(self, arr, rounding, seed, nan):
-        check_choice(self.name, "rounding", rounding, ("nearest_even", "nearest_away", "stochastic"))
+        check_choice(
+            self.name, "rounding", rounding, ("nearest_even", "nearest_away", "stochastic")
+        )
         check_choice(self.name, "nan", nan, ("raise",))
         if np.isnan(arr).any():
             raise ValueError(f"{self.name}: NaN input has no binary code")

@@ -21,7 +21,6 @@ import numpy as np
 from . import _kernels as K
 from .base import (
     NAN_POLICIES,
-    lut_decode,
     OVERFLOW_POLICIES,
     Format,
     FormatError,
@@ -30,6 +29,7 @@ from .base import (
     check_choice,
     check_rounding,
     code_dtype,
+    lut_decode,
     random_bits,
 )
 
@@ -389,6 +389,8 @@ class FloatFormat(Format):
     def values(self) -> np.ndarray:
         """Every finite value, ascending (one zero), for formats of at most 20 bits."""
         if self.bits > 20:
-            raise ValueError(f"{self.name}: values() lists at most 2^20 codes; this has {self.bits} bits")
+            raise ValueError(
+                f"{self.name}: values() lists at most 2^20 codes; this has {self.bits} bits"
+            )
         v = self._decode_arith(np.arange(2**self.bits, dtype=np.uint64)).astype(np.float64)
         return np.unique(v[np.isfinite(v)])

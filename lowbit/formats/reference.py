@@ -209,7 +209,15 @@ def encode_int_ref(fmt: IntFormat, x: float, rounding: str = "nearest_even", u: 
             a = abs(fx)
             even = None
             v, _ = _pick(
-                Fraction(mlo), Fraction(mhi), int(mlo), int(mhi), a, rounding, negative, even, Fraction(1, 2)
+                Fraction(mlo),
+                Fraction(mhi),
+                int(mlo),
+                int(mhi),
+                a,
+                rounding,
+                negative,
+                even,
+                Fraction(1, 2),
             )
             q = -int(v) if negative else int(v)
         q = min(max(q, fmt.qmin), fmt.qmax)
@@ -223,7 +231,9 @@ def encode_int_ref(fmt: IntFormat, x: float, rounding: str = "nearest_even", u: 
     return q + (1 << (n - 1))
 
 
-def encode_exp_ref(fmt: ExpFormat, x: float, rounding: str = "nearest_even", overflow: str = "nan") -> int:
+def encode_exp_ref(
+    fmt: ExpFormat, x: float, rounding: str = "nearest_even", overflow: str = "nan"
+) -> int:
     """E8M0-style: powers of two 2^(c-bias), c < 2^E - 1; NaN code 2^E - 1."""
     nan_code = (1 << fmt.exp_bits) - 1
     if math.isnan(x) or x <= 0:
@@ -236,12 +246,20 @@ def encode_exp_ref(fmt: ExpFormat, x: float, rounding: str = "nearest_even", ove
     if fx <= vals[0]:
         return 0
     if fx > vals[-1]:
-        return fmt.max_code if overflow == "saturate" or rounding in ("toward_zero", "down") else nan_code
+        return (
+            fmt.max_code
+            if overflow == "saturate" or rounding in ("toward_zero", "down")
+            else nan_code
+        )
     c = max(i for i, v in enumerate(vals) if v <= fx)
     if vals[c] == fx:
         pick = c
     else:
         _, pick = _pick(vals[c], vals[c + 1], c, c + 1, fx, rounding, False, False, Fraction(1, 2))
     if pick > fmt.max_code:
-        return fmt.max_code if overflow == "saturate" or rounding in ("toward_zero", "down") else nan_code
+        return (
+            fmt.max_code
+            if overflow == "saturate" or rounding in ("toward_zero", "down")
+            else nan_code
+        )
     return pick

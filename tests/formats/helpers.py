@@ -15,8 +15,6 @@ def dense_inputs(values: np.ndarray) -> np.ndarray:
     top = pos[-1]
     extra = [top * 1.0625, top * 1.5, top * 2, top * 1e6, 1e-300, 5e-324]
     pts = np.concatenate([pos, mids, extra])
-    pts = np.concatenate(
-        [pts, np.nextafter(pts, np.inf), np.nextafter(pts, -np.inf)]
-    )
+    pts = np.concatenate([pts, np.nextafter(pts, np.inf), np.nextafter(pts, -np.inf)])
     pts = np.concatenate([pts, -pts, [0.0, -0.0, np.inf, -np.inf, np.nan]])
     return pts

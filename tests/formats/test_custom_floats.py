@@ -76,7 +76,15 @@ def test_encode_dense_inputs_vs_reference(fmt, rounding):
             ours = fmt.encode(xi, **kw)
             ref = np.array([R.encode_float_ref(fmt, float(v), **kw) for v in xi])
             bad = np.flatnonzero(ours.astype(np.int64) != ref)
-            assert bad.size == 0, (fmt.name, rounding, overflow, dtype, xi[bad[:4]], ours[bad[:4]], ref[bad[:4]])
+            assert bad.size == 0, (
+                fmt.name,
+                rounding,
+                overflow,
+                dtype,
+                xi[bad[:4]],
+                ours[bad[:4]],
+                ref[bad[:4]],
+            )
             q = fmt.quantize(xi, **kw)
             dec = fmt.decode(ours).astype(dtype)
             assert np.array_equal(q, dec, equal_nan=True)
@@ -92,7 +100,9 @@ _G_MODES = {
 }
 
 
-@pytest.mark.parametrize("fmt", [f for f in CUSTOM if f.subnormals and f.man_bits > 0], ids=lambda f: f.name)
+@pytest.mark.parametrize(
+    "fmt", [f for f in CUSTOM if f.subnormals and f.man_bits > 0], ids=lambda f: f.name
+)
 @pytest.mark.parametrize("rounding", MODES)
 def test_quantize_vs_gfloat(fmt, rounding):
     """gfloat's round_ndarray with sat=True (saturate) and sat=False (its Inf/NaN rule)."""

@@ -66,7 +66,9 @@ def test_nan_in_formats_without_nan():
         lowbit.get_format("fp8_e4m3fnuz").encode([1.0], nan="negzero")
 
 
-@pytest.mark.parametrize("bad", [np.array([1 + 2j]), np.array(["a"]), np.array([object()], dtype=object)])
+@pytest.mark.parametrize(
+    "bad", [np.array([1 + 2j]), np.array(["a"]), np.array([object()], dtype=object)]
+)
 def test_non_numeric_arrays(bad):
     for name in ("fp8_e4m3fn", "int8", "e8m0", "binary"):
         with pytest.raises(TypeError, match=name):

@@ -28,7 +28,16 @@ FORMATS = [
 
 def _dense(fmt):
     v = np.arange(fmt.qmin - 3, fmt.qmax + 4, dtype=np.float64)
-    x = np.concatenate([v, v + 0.5, v + 0.25, v - 0.25, np.nextafter(v + 0.5, np.inf), np.nextafter(v + 0.5, -np.inf)])
+    x = np.concatenate(
+        [
+            v,
+            v + 0.5,
+            v + 0.25,
+            v - 0.25,
+            np.nextafter(v + 0.5, np.inf),
+            np.nextafter(v + 0.5, -np.inf),
+        ]
+    )
     return np.concatenate([x, [0.0, -0.0, np.inf, -np.inf, 1e30, -1e30, 1e-300, -1e-300]])
 
 
@@ -86,7 +95,12 @@ def test_binary_format():
 
 
 W = np.array(
-    [[2.09, -0.98, 1.48, 0.09], [0.05, -0.14, -1.08, 2.12], [-0.91, 1.92, 0, -1.03], [1.87, 0, 1.53, 1.49]]
+    [
+        [2.09, -0.98, 1.48, 0.09],
+        [0.05, -0.14, -1.08, 2.12],
+        [-0.91, 1.92, 0, -1.03],
+        [1.87, 0, 1.53, 1.49],
+    ]
 )
 
 

@@ -7,7 +7,16 @@ import pytest
 
 import lowbit
 
-NAMES = ["fp8_e4m3fn", "fp8_e5m2", "fp4_e2m1fn", "fp6_e3m2fn", "bf16", "int4", "e8m0", "fp8_e2m5fnuz"]
+NAMES = [
+    "fp8_e4m3fn",
+    "fp8_e5m2",
+    "fp4_e2m1fn",
+    "fp6_e3m2fn",
+    "bf16",
+    "int4",
+    "e8m0",
+    "fp8_e2m5fnuz",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import lowbit
-
 from tests.formats.helpers import dense_inputs
 
 ML = {
