@@ -578,21 +578,37 @@ def _quantize_f32_rne(x, out, M, emin, maxbits, sp, ovf, nanpol):
         inf_b, inf_s = nan_b, nan_s
     keep_zero_sign = np.uint32(0xFFFFFFFF) if sp != SP_FNUZ else np.uint32(0)
     nnan = np.uint32(0)
-    for i in nb.prange(n):
-        b = x[i]
-        s = b & SB
-        a = b & np.uint32(0x7FFFFFFF)
-        rn = (a + hm1 + ((a >> k0) & one)) & clear
-        rs = np.float32((np.uint32(a).view(np.float32) + C) - C).view(np.uint32)
-        rb = rn if a >= minnorm else rs
-        sz = s & ((np.uint32(0) - np.uint32(rb != 0)) | keep_zero_sign)
-        res = sz | rb
-        res = (inf_b | (s & inf_s)) if rb > maxbits else res
-        isnan = a > infbits
-        res = (nan_b | (s & nan_s)) if isnan else res
-        nnan += np.uint32(isnan)
-        out[i] = res
+    if sp == SP_NONE and nanpol == NAN_RAISE:
+        # the caller raises on NaN: count them (a reduction costs ~10%, so only here)
+        for i in nb.prange(n):
+            b = x[i]
+            isnan = (b & np.uint32(0x7FFFFFFF)) > infbits
+            nnan += np.uint32(isnan)
+            out[i] = _q_rne_one(
+                b, hm1, k0, clear, minnorm, C, maxbits, keep_zero_sign,
+                inf_b, inf_s, nan_b, nan_s,
+            )  # fmt: skip
+    else:
+        for i in nb.prange(n):
+            out[i] = _q_rne_one(
+                x[i], hm1, k0, clear, minnorm, C, maxbits, keep_zero_sign,
+                inf_b, inf_s, nan_b, nan_s,
+            )  # fmt: skip
     return nnan
+
+
+@nb.njit(inline="always", **_OPTS)
+def _q_rne_one(b, hm1, k0, clear, minnorm, C, maxbits, keep_zero_sign, inf_b, inf_s, nan_b, nan_s):
+    one = np.uint32(1)
+    s = b & np.uint32(0x80000000)
+    a = b & np.uint32(0x7FFFFFFF)
+    rn = (a + hm1 + ((a >> k0) & one)) & clear
+    rs = np.float32((np.uint32(a).view(np.float32) + C) - C).view(np.uint32)
+    rb = rn if a >= minnorm else rs
+    sz = s & ((np.uint32(0) - np.uint32(rb != 0)) | keep_zero_sign)
+    res = sz | rb
+    res = (inf_b | (s & inf_s)) if rb > maxbits else res
+    return (nan_b | (s & nan_s)) if a > np.uint32(0x7F800000) else res
 
 
 def _encode_f32_rne(x, out, M, emin, maxmag, signpos, sp, ovf, nanpol):
