@@ -64,6 +64,8 @@ def as_float_input(fmt_name: str, x: Any) -> tuple[np.ndarray, np.dtype]:
     input to float64 (the output dtype is then float64, as the API promises).
     """
     arr = np.asarray(x)
+    if not arr.dtype.isnative:  # big-endian data from a file: kernels need native order
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     kind = arr.dtype.kind
     # np.asarray(order="C"), not np.ascontiguousarray: the latter turns 0-d into 1-d
     if kind == "f":
@@ -101,6 +103,8 @@ def _is_ml_dtypes_float(dtype: np.dtype) -> bool:
 def as_codes(fmt_name: str, codes: Any) -> np.ndarray:
     """Validate a code array: integers only (range is checked by the decode kernels)."""
     arr = np.asarray(codes)
+    if arr.dtype.kind in "iu" and not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{fmt_name}: codes must be an integer array, got dtype {arr.dtype}")
     if arr.dtype.kind == "i":

@@ -108,3 +108,13 @@ def test_shapes_and_dtypes_are_kept():
     assert f.decode(c).shape == x.shape
     assert lowbit.get_format("fp16").encode(x).dtype == np.uint16
     assert f.encode(np.zeros(0)).shape == (0,)
+
+
+def test_big_endian_and_read_only_input():
+    f = lowbit.get_format("fp8_e4m3fn")
+    x = np.array([0.3, -1.7, 500.0], dtype=">f4")
+    assert f.quantize(x, overflow="saturate").tolist() == [0.3125, -1.75, 448.0]
+    assert f.decode(np.array([0x7E], dtype=">u2")).tolist() == [448.0]
+    ro = np.arange(5, dtype=np.float32)
+    ro.setflags(write=False)
+    assert lowbit.get_format("int4").quantize(ro).tolist() == [0, 1, 2, 3, 4]
