@@ -36,74 +36,34 @@ def test_fast_paths_match_general_kernels(name, random_f32_patterns):
     maxb = np.array(f.max, np.float32).view(np.uint32)[()]
     qsub = np.array(f.smallest_subnormal, np.float32).view(np.uint32)[()]
     signpos = f.exp_bits + f.man_bits
+    M, emin = f.man_bits, f.emin
     for ovf_name in f.overflow_policies:
         ovf = _OVF_ID[ovf_name]
-        for nanpol in (
+        nanpols = (
             (_NAN_ID["zero"], _NAN_ID["negzero"]) if f.specials == "none" else (_NAN_ID["raise"],)
-        ):
+        )
+        for nanpol in nanpols:
             for mode in (K.RNE, K.RNA, K.RTZ):
+                pol = (sp, mode, ovf, nanpol)
                 q_ref = np.empty(n, np.uint32)
                 c_ref = np.empty(n, np.uint32)
-                K.quantize_float[0](
-                    x,
-                    q_ref,
-                    K.NO_RANDOM,
-                    23,
-                    127,
-                    f.man_bits,
-                    f.emin,
-                    True,
-                    int(maxb),
-                    int(qsub),
-                    sp,
-                    mode,
-                    ovf,
-                    nanpol,
-                )
-                K.encode_float[0](
-                    x,
-                    c_ref,
-                    K.NO_RANDOM,
-                    23,
-                    127,
-                    f.man_bits,
-                    f.emin,
-                    f.bias,
-                    True,
-                    f.max_mag_code,
-                    signpos,
-                    sp,
-                    mode,
-                    ovf,
-                    nanpol,
-                )
+                general = (x, q_ref, K.NO_RANDOM, 23, 127, M, emin)
+                K.quantize_float[0](*general, True, int(maxb), int(qsub), *pol)
+                general = (x, c_ref, K.NO_RANDOM, 23, 127, M, emin, f.bias)
+                K.encode_float[0](*general, True, f.max_mag_code, signpos, *pol)
                 for par in (0, 1):
                     q = np.empty(n, np.uint32)
                     c = np.empty(n, np.uint32)
-                    K.quantize_f32_fast[par](
-                        x, q, f.man_bits, f.emin, maxb, qsub, sp, mode, ovf, nanpol
-                    )
-                    K.encode_f32_fast[par](
-                        x,
-                        c,
-                        f.man_bits,
-                        f.emin,
-                        f.bias,
-                        f.max_mag_code,
-                        signpos,
-                        sp,
-                        mode,
-                        ovf,
-                        nanpol,
-                    )
+                    K.quantize_f32_fast[par](x, q, M, emin, maxb, qsub, *pol)
+                    K.encode_f32_fast[par](x, c, M, emin, f.bias, f.max_mag_code, signpos, *pol)
                     _same(q, q_ref, name, mode)
                     assert np.array_equal(c, c_ref), (name, mode, ovf_name)
-                    if mode == K.RNE and f.man_bits >= 1:
-                        K.quantize_f32_rne[par](x, q, f.man_bits, f.emin, maxb, sp, ovf, nanpol)
+                    if mode == K.RNE and M >= 1:
+                        K.quantize_f32_rne[par](x, q, M, emin, maxb, sp, ovf, nanpol)
                         K.encode_f32_rne[par](
-                            x, c, f.man_bits, f.emin, f.max_mag_code, signpos, sp, ovf, nanpol
+                            x, c, M, emin, f.max_mag_code, signpos, sp, ovf, nanpol
                         )
-                        _same(q, q_ref, name, mode)
+                        _same(q, q_ref, name, "rne")
                         assert np.array_equal(c, c_ref), (name, "rne", ovf_name)
 
 
