@@ -1,4 +1,4 @@
-"""The ``lowbit`` command line: ``formats``, ``info``, ``quantize`` and ``report``.
+"""The ``lowbit`` command line: ``formats``, ``info``, ``quantize``, ``report`` and ``hw``.
 
 ``main(argv)`` returns the exit status: 0 on success, 2 for bad input (unknown format or
 policy, unreadable file, bad arguments), reported as one line ``lowbit: error: ...``.
@@ -14,7 +14,8 @@ import sys
 import numpy as np
 
 from . import __version__, get_format
-from .formats import OVERFLOW_POLICIES, ROUNDING_MODES
+from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray, Quantizer
+from .report import SCALED
 
 #: Formats up to this width get their full code → value table in ``lowbit info``.
 CODE_TABLE_MAX_BITS = 8
@@ -55,6 +56,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, help="seed for --rounding stochastic")
     p.add_argument("--codes", action="store_true", help="write the codes instead of the values")
+    p.add_argument(
+        "--axis", type=int, default=-1, help="block/vector axis of block formats (default -1)"
+    )
     p.set_defaults(run=_cmd_quantize)
 
     p = sub.add_parser("report", help="write the format and accuracy tables (Markdown + CSV)")
@@ -62,6 +66,16 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the N(0, 1) samples")
     p.add_argument("--samples", type=int, default=1_000_000, help=argparse.SUPPRESS)
     p.set_defaults(run=_cmd_report)
+
+    p = sub.add_parser("hw", help="gate count of a MAC unit and cost of a GEMM on a MAC array")
+    p.add_argument("--weights", "-w", required=True, metavar="FMT", help="e.g. fp8_e4m3fn")
+    p.add_argument("--activations", "-a", required=True, metavar="FMT", help="e.g. int8")
+    p.add_argument("--acc", default="fixed", help="fixed | WIDTH | fp16 | bf16 | fp32 | FMT")
+    p.add_argument("--gemm", default="4096x4096x4096", metavar="MxKxN")
+    p.add_argument("--array", default="128x128", metavar="RxC")
+    p.add_argument("--node", type=float, default=45.0, metavar="NM", help="technology node")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_cmd_hw)
     return parser
 
 
@@ -119,7 +133,8 @@ def _cmd_info(args) -> int:
 
     fmt = get_format(args.name)
     props = fmt.describe()
-    codes = code_table(fmt) if fmt.bits <= CODE_TABLE_MAX_BITS else None
+    scaled = isinstance(fmt, SCALED)
+    codes = code_table(fmt) if fmt.bits <= CODE_TABLE_MAX_BITS and not scaled else None
     if args.json:
         doc = {"properties": props}
         if codes is not None:
@@ -146,7 +161,10 @@ def _cmd_info(args) -> int:
             text = str(value)
         print(f"  {key:<{width}}  {text}")
     if codes is None:
-        print(f"({fmt.bits} bits: no code table above {CODE_TABLE_MAX_BITS} bits)")
+        if scaled:
+            print("(values depend on the block or group scales: no code table)")
+        else:
+            print(f"({fmt.bits} bits: no code table above {CODE_TABLE_MAX_BITS} bits)")
         return 0
     print(f"\ncodes ({len(codes)}):")
     hex_w = max(4, len(codes[0]["hex"]))
@@ -169,8 +187,27 @@ def _load_npy(path: str) -> np.ndarray:
 def _cmd_quantize(args) -> int:
     fmt = get_format(args.name)
     x = _load_npy(args.input)
-    kw = {"rounding": args.rounding, "overflow": args.overflow, "seed": args.seed}
+    if isinstance(fmt, SCALED):
+        if args.overflow is not None or args.seed is not None:
+            raise ValueError(f"{fmt.name}: --overflow and --seed apply to scalar formats only")
+        kw = {"axis": args.axis} if not isinstance(fmt, Quantizer) else {}
+        if args.rounding != "nearest_even":
+            kw["rounding"] = args.rounding
+    else:
+        kw = {"rounding": args.rounding, "overflow": args.overflow, "seed": args.seed}
     out = fmt.encode(x, **kw) if args.codes else fmt.quantize(x, **kw)
+    if isinstance(out, BlockArray):
+        # several integer arrays: an .npz archive with one entry per field
+        fields = {"codes": out.codes, "scales": out.scales}
+        for extra in ("micro", "outer_scale"):
+            if getattr(out, extra) is not None:
+                fields[extra] = getattr(out, extra)
+        if out.tensor_scale is not None:
+            fields["tensor_scale"] = np.float32(out.tensor_scale)
+        with open(args.output, "wb") as fh:
+            np.savez(fh, **fields)
+        print(f"{fmt.name}: {x.size} codes, fields {', '.join(fields)} -> {args.output}")
+        return 0
     with open(args.output, "wb") as fh:
         np.save(fh, out, allow_pickle=False)
     what = "codes" if args.codes else "values"
@@ -202,6 +239,51 @@ def _cmd_report(args) -> int:
     print("wrote:")
     for path in paths:
         print(f"  {path}")
+    return 0
+
+
+# -- hw -----------------------------------------------------------------------------------
+def _cmd_hw(args) -> int:
+    from .hwmodel import Technology, array_cost
+
+    res = array_cost(
+        args.weights,
+        args.activations,
+        args.acc,
+        gemm=args.gemm,
+        array=args.array,
+        technology=Technology(args.node),
+    )
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2, default=_json_default))
+        return 0
+    mac = res.mac
+    m, k, n = res.gemm
+    print(f"MAC {mac.weight} x {mac.activation} -> {mac.accumulator}, K = {k}")
+    print(f"  {'total':<28} {mac.total:10.0f} {mac.unit}")
+    for group, sub in ((p.name, p) for p in mac.cost.parts):
+        print(f"  {group:<28} {sub.total:10.0f}")
+        for name, gates in sub.breakdown().items():
+            print(f"    {name:<26} {gates:10.0f}")
+    print(f"  {'accumulator width':<28} {mac.accumulator_width:10d} bits")
+    print(f"  {'critical path':<28} {mac.depth:10d} gate levels")
+    r, c = res.array
+    print(f"GEMM {m}x{k}x{n} on a {r}x{c} output-stationary array at {args.node:g} nm")
+    rows = [
+        ("MACs", f"{res.macs:,}"),
+        ("tiles", f"{res.tiles:,}"),
+        ("cycles", f"{res.cycles:,}"),
+        ("utilisation", f"{res.utilisation:.3f}"),
+        ("pipeline register bits", f"{res.pipeline_register_bits:,}"),
+        ("accumulator register bits", f"{res.accumulator_register_bits:,}"),
+        ("SRAM read / write (bits)", f"{res.sram_read_bits:,} / {res.sram_write_bits:,}"),
+        ("DRAM traffic (bits)", f"{res.dram_bits:,}"),
+        ("area (gates)", f"{res.area_gates:,.0f}"),
+        ("area (mm^2)", f"{res.area_um2 / 1e6:.3f}"),
+    ]
+    rows += [(f"energy {key} (uJ)", f"{val / 1e6:,.1f}") for key, val in res.energy_pj.items()]
+    for key, val in rows:
+        print(f"  {key:<28} {val:>14}")
     return 0
 
 

@@ -282,7 +282,9 @@ def test_report_writes_the_tables(capsys, tmp_path):
     assert sqnr["int4"] < sqnr["int8"] < sqnr["int12"]
     assert 2 < sqnr["uint8"] < 4  # the negative half clips to zero
     md = (out_dir / "format-accuracy.md").read_text(encoding="utf-8")
-    assert f"| int8 | 8 | {sqnr['int8']:.2f} | {float(rows['int8']['accuracy_bits']):.2f} |" in md
+    assert (
+        f"| int8 | 8 | 8 | {sqnr['int8']:.2f} | {float(rows['int8']['accuracy_bits']):.2f} |" in md
+    )
 
 
 def test_absmax_accuracy_matches_a_direct_computation():

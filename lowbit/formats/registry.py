@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from .base import Format, suggest
+from .block import FixedPointElement, MXFormat, NVFP4Format, SharedExpFormat
 from .expformat import ExpFormat
 from .integer import BinaryFormat, IntFormat
 from .minifloat import FloatFormat
+from .scaling import Quantizer, VSQuant
 
 
 def _builtin() -> dict[str, Format]:
@@ -40,6 +42,36 @@ def _builtin() -> dict[str, Format]:
     add(FloatFormat(5, 10, specials="ieee", name="fp16"))
     add(FloatFormat(8, 7, specials="ieee", name="bf16"))
     add(FloatFormat(8, 23, specials="ieee", name="fp32"))
+    # OCP MX v1.0: block 32, E8M0 scale
+    for name, elem in (
+        ("mxfp8_e4m3", "fp8_e4m3fn"),
+        ("mxfp8_e5m2", "fp8_e5m2"),
+        ("mxfp6_e2m3", "fp6_e2m3fn"),
+        ("mxfp6_e3m2", "fp6_e3m2fn"),
+        ("mxfp4", "fp4_e2m1fn"),
+    ):
+        add(MXFormat(r[elem], 32, name=name))
+    # MXINT8: 8-bit two's complement read as 1.6 fixed point, -128 unused (OCP MX §5.3.3)
+    add(MXFormat(FixedPointElement(IntFormat(8, narrow=True), 6), 32, name="mxint8"))
+    # shared microexponents (Rouhani et al., ISCA 2023): block 16, pairs, 1 micro bit
+    for name, m in (("mx9", 7), ("mx6", 4), ("mx4", 2)):
+        add(SharedExpFormat(m, 16, 2, 1, name=name))
+    add(SharedExpFormat(7, 16, micro_bits=0, name="bfp8_b16"))
+    add(NVFP4Format())
+    # VS-Quant: INT4/INT8 elements (symmetric), UINT4/UINT6… per-vector scale per 16, FP32 γ
+    add(VSQuant(IntFormat(4, narrow=True), 16, 4, name="vsq_int4"))
+    add(VSQuant(IntFormat(8, narrow=True), 16, 6, name="vsq_int8"))
+    # INT4 with an FP16 scale per group of 128 along the last axis (GPTQ/AWQ storage)
+    add(
+        Quantizer(
+            r["int4"],
+            "per_group",
+            axis=-1,
+            group_size=128,
+            scale_format=r["fp16"],
+            name="int4_g128",
+        )
+    )
     return r
 
 

@@ -17,7 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats import ExpFormat, Format, IntFormat, get_format, list_formats
+from ..formats import (
+    ExpFormat,
+    Format,
+    IntFormat,
+    MXFormat,
+    NVFP4Format,
+    Quantizer,
+    SharedExpFormat,
+    VSQuant,
+    get_format,
+    list_formats,
+)
 from .tables import (
     code_table,
     exact_number,
@@ -29,6 +40,9 @@ from .tables import (
     specials_summary,
     write_format_csv,
 )
+
+#: Formats that carry their own scales (quantized as they are, not through an absmax scale).
+SCALED = (MXFormat, SharedExpFormat, NVFP4Format, VSQuant, Quantizer)
 
 __all__ = [
     "AccuracyResult",
@@ -94,8 +108,15 @@ def absmax_accuracy(fmt: Format | str, x: np.ndarray) -> AccuracyResult:
     amax = float(np.max(np.abs(x)))
     if not (math.isfinite(amax) and amax > 0):
         raise ValueError(f"absmax_accuracy: max|x| must be finite and positive, got {amax}")
-    scale = np.asarray(amax / fmt.max, dtype=x.dtype)
-    q = fmt.quantize(x / scale, overflow="saturate") * scale
+    if isinstance(fmt, SCALED):
+        # block and two-level formats set their own scales: rows of 1,000 values (or fewer),
+        # blocks along each row, VS-Quant's γ per row
+        cols = math.gcd(x.size, 1000)
+        scale = np.asarray(math.nan)
+        q = fmt.quantize(x.reshape(-1, cols)).reshape(x.shape)
+    else:
+        scale = np.asarray(amax / fmt.max, dtype=x.dtype)
+        q = fmt.quantize(x / scale, overflow="saturate") * scale
     x64 = x.astype(np.float64)
     err = x64 - q.astype(np.float64)
     mse = float(np.mean(err * err))
@@ -128,14 +149,26 @@ def format_accuracy(
 
 
 def _accuracy_markdown(results: list[AccuracyResult], n: int, seed: int) -> str:
-    headers = ["format", "bits", "SQNR (dB)", "accuracy (bits)"]
-    rows = [[r.name, str(r.bits), f"{r.sqnr_db:.2f}", f"{r.accuracy_bits:.2f}"] for r in results]
-    table = render_markdown(headers, rows, [False, True, True, True])
+    headers = ["format", "bits", "bits/element", "SQNR (dB)", "accuracy (bits)"]
+    rows = [
+        [
+            r.name,
+            str(r.bits),
+            f"{get_format(r.name).bits_per_element:g}",
+            f"{r.sqnr_db:.2f}",
+            f"{r.accuracy_bits:.2f}",
+        ]
+        for r in results
+    ]
+    table = render_markdown(headers, rows, [False, True, True, True, True])
     return (
         "# Format accuracy on N(0, 1)\n"
         "\n"
-        f"{n:,} float32 samples of N(0, 1) (seed {seed}), one per-tensor scale "
-        "s = max|x| / max of the format; q = s · Q(x / s), round to nearest even, saturating.\n"
+        f"{n:,} float32 samples of N(0, 1) (seed {seed}). Scalar formats: one per-tensor scale "
+        "s = max|x| / max of the format; q = s · Q(x / s), round to nearest even, saturating. "
+        "Block and two-level formats (MX, MX9/6/4, BFP, NVFP4, VS-Quant, grouped INT4) set "
+        "their own scales, blocks along rows of 1,000 samples; bits/element counts the scale "
+        "bits.\n"
         "SQNR = 10·log10(Σx² / Σ(x - q)²); accuracy = log2(σ / RMSE) bits.\n"
         "\n"
         f"{table}"

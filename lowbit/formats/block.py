@@ -1,0 +1,590 @@
+"""Block formats: elements sharing a scale per block of ``block_size`` along an axis.
+
+* ``MXFormat`` — OCP Microscaling v1.0 (MXFP8/6/4, MXINT8): one E8M0 scale per 32 elements.
+* ``SharedExpFormat`` — block floating point with sign-magnitude 1.(m-1) fixed-point
+  elements and one shared 8-bit exponent per block, optionally with a 1-bit microexponent
+  per sub-block: the MX9/MX6/MX4 of Rouhani et al. (ISCA 2023) and MSFP-style BFP.
+* ``NVFP4Format`` — E2M1 elements, an E4M3 scale per 16, an FP32 per-tensor scale.
+
+Every block format takes ``axis`` (default -1).  A trailing partial block is zero-padded
+for the scale computation only; outputs keep the input's shape.  ``encode`` returns a
+:class:`BlockArray` holding the integer codes; ``decode(encode(x))`` equals ``quantize(x)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .base import Format, FormatError, as_float_input, check_choice, code_dtype
+from .integer import IntFormat
+from .minifloat import FloatFormat
+from .packing import pack, packed_nbytes, unpack
+
+SCALE_RULES = ("floor", "ceil", "even", "rceil")
+_NAN_SCALE = 0xFF
+
+
+@dataclass(frozen=True)
+class BlockArray:
+    """Codes of a block-format tensor.
+
+    ``codes``: element codes, shape = input shape with ``axis`` moved last.
+    ``scales``: per-block scale codes, shape (..., n_blocks).
+    ``micro``: per-sub-block microexponent bits (shared-microexponent formats), else None.
+    ``tensor_scale``: the FP32 per-tensor scale (NVFP4), else None.
+    ``outer_scale``: float32 outer scales (VS-Quant's γ per channel or per tensor), else None.
+    """
+
+    format: Format
+    codes: np.ndarray
+    scales: np.ndarray
+    shape: tuple[int, ...]
+    axis: int
+    micro: np.ndarray | None = None
+    tensor_scale: float | None = None
+    outer_scale: np.ndarray | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes when every field is bit-packed (what storage really costs)."""
+        f = self.format
+        n = packed_nbytes(self.codes.size, f.element_bits)
+        n += packed_nbytes(self.scales.size, f.scale_bits)
+        if self.micro is not None:
+            n += packed_nbytes(self.micro.size, f.micro_bits)
+        if self.tensor_scale is not None:
+            n += 4
+        if self.outer_scale is not None:
+            n += 4 * self.outer_scale.size
+        return n
+
+    def packed(self) -> dict[str, np.ndarray]:
+        """The fields as dense byte arrays (see ``lowbit.formats.pack``)."""
+        f = self.format
+        out = {"codes": pack(self.codes, f.element_bits), "scales": pack(self.scales, f.scale_bits)}
+        if self.micro is not None:
+            out["micro"] = pack(self.micro, f.micro_bits)
+        return out
+
+    @classmethod
+    def from_packed(
+        cls, fmt, packed, shape, axis, tensor_scale=None, outer_scale=None
+    ) -> BlockArray:
+        """Rebuild from :meth:`packed` output, the original shape and axis."""
+        moved = _moved_shape(shape, axis)
+        nb = -(-moved[-1] // fmt.block_size)
+        lead = int(np.prod(moved[:-1], dtype=np.int64))
+        codes = unpack(packed["codes"], fmt.element_bits, lead * moved[-1]).reshape(moved)
+        scales = unpack(packed["scales"], fmt.scale_bits, lead * nb).reshape(moved[:-1] + (nb,))
+        micro = None
+        if "micro" in packed:
+            ns = -(-moved[-1] // fmt.sub_block_size)
+            micro = unpack(packed["micro"], fmt.micro_bits, lead * ns).reshape(moved[:-1] + (ns,))
+        return cls(fmt, codes, scales, tuple(shape), axis, micro, tensor_scale, outer_scale)
+
+
+def _moved_shape(shape, axis):
+    shape = tuple(shape)
+    axis = axis % len(shape)
+    return shape[:axis] + shape[axis + 1 :] + (shape[axis],)
+
+
+def _to_blocks(name: str, x, axis: int, k: int):
+    """(float64 array (..., n_blocks, k) zero-padded, moved shape, normalised axis, dtype)."""
+    if np.asarray(x).dtype.kind in "iub":
+        raise TypeError(
+            f"{name}: block formats take floating-point input, got {np.asarray(x).dtype} "
+            "(convert with .astype(np.float32))"
+        )
+    arr, out_dtype = as_float_input(name, x)
+    if arr.ndim == 0:
+        raise ValueError(f"{name}: block formats need at least one axis, got a 0-d array")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name}: axis must be an int, got {axis!r}")
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"{name}: axis={axis} is out of range for a {arr.ndim}-d array")
+    axis = int(axis) % arr.ndim
+    with np.errstate(invalid="ignore"):
+        a = np.moveaxis(arr, axis, -1).astype(np.float64)
+    n = a.shape[-1]
+    nb = -(-n // k)
+    if nb * k != n:
+        a = np.concatenate([a, np.zeros(a.shape[:-1] + (nb * k - n,))], axis=-1)
+    return a.reshape(a.shape[:-1] + (nb, k)), a.shape[:-1] + (n,), axis, out_dtype
+
+
+def _from_blocks(v: np.ndarray, moved_shape, axis: int) -> np.ndarray:
+    n = moved_shape[-1]
+    v = v.reshape(v.shape[:-2] + (-1,))[..., :n]
+    return np.moveaxis(v, -1, axis)
+
+
+def _floor_log2(a: np.ndarray) -> np.ndarray:
+    """floor(log2 a) exactly for positive finite float64 (frexp is exact)."""
+    return np.frexp(a)[1].astype(np.int64) - 1
+
+
+@dataclass(frozen=True)
+class FixedPointElement:
+    """An integer format read as q · 2^-frac_bits (the MXINT8 element: 1.6 fixed point)."""
+
+    int_format: IntFormat
+    frac_bits: int
+    name: str = "int8_1.6"
+
+    @property
+    def bits(self) -> int:
+        return self.int_format.bits
+
+    @property
+    def max(self) -> float:
+        return self.int_format.qmax / 2.0**self.frac_bits
+
+    @property
+    def emax(self) -> int:
+        return int(np.floor(np.log2(self.max)))
+
+    @property
+    def man_bits(self) -> int:
+        return self.frac_bits
+
+    def quantize(self, v, rounding="nearest_even", overflow="saturate"):
+        s = 2.0**self.frac_bits
+        return self.int_format.quantize(np.asarray(v) * s, rounding=rounding) / s
+
+    def encode(self, v, rounding="nearest_even", overflow="saturate"):
+        return self.int_format.encode(np.asarray(v) * 2.0**self.frac_bits, rounding=rounding)
+
+    def decode(self, codes):
+        return self.int_format.decode(codes).astype(np.float64) / 2.0**self.frac_bits
+
+
+# ------------------------------------------------------------------------------------------
+# OCP MX
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MXFormat(Format):
+    """OCP MX v1.0: a block of ``block_size`` elements shares an E8M0 scale X.
+
+    X = 2^(floor(log2 amax) - emax_elem) (``scale_rule="floor"``, the spec's rule, §6.3),
+    shared exponent clamped at -127 below; above 127 the scale is NaN.  Elements are
+    RNE(V / X) in the element format with overflow clamped to ±max (§6.3).  Other scale
+    rules (as torchao): "ceil" = 2^(ceil(log2 amax) - emax), "even" = floor rule on amax
+    rounded to the element's precision, "rceil" = smallest power of two ≥ amax / max_elem.
+    A block holding NaN or ±Inf gets the NaN scale (0xFF): every value of it decodes to NaN.
+    An all-zero block gets scale 2^-127 and zero elements.
+    """
+
+    element: object
+    block_size: int = 32
+    scale_rule: str = "floor"
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if isinstance(self.block_size, bool) or not isinstance(self.block_size, (int, np.integer)):
+            raise TypeError(f"MXFormat: block_size must be an int, got {self.block_size!r}")
+        if self.block_size < 1:
+            raise FormatError(f"MXFormat: block_size={self.block_size} must be at least 1")
+        check_choice("MXFormat", "scale_rule", self.scale_rule, SCALE_RULES)
+        if not self.name:
+            object.__setattr__(self, "name", f"mx_{self.element.name}_b{self.block_size}")
+
+    # structure
+    @property
+    def element_bits(self) -> int:
+        return self.element.bits
+
+    scale_bits = 8
+    micro_bits = 0
+
+    @property
+    def bits(self) -> int:
+        return self.element.bits
+
+    @property
+    def bits_per_element(self) -> float:
+        return self.element.bits + 8 / self.block_size
+
+    @property
+    def emax_elem(self) -> int:
+        """Exponent of the element format's largest power of two (OCP MX Table 1)."""
+        return int(self.element.emax)
+
+    @property
+    def max(self) -> float:
+        return float(self.element.max * 2.0**127)
+
+    @property
+    def min(self) -> float:
+        return -self.max
+
+    @property
+    def smallest_subnormal(self) -> float:
+        sub = getattr(self.element, "smallest_subnormal", 2.0**-self.element.man_bits)
+        return float(sub * 2.0**-127)
+
+    @property
+    def smallest_normal(self) -> float:
+        return float(getattr(self.element, "smallest_normal", 1.0) * 2.0**-127)
+
+    @property
+    def eps(self) -> float:
+        return float(2.0**-self.element.man_bits)
+
+    def values(self):
+        raise ValueError(
+            f"{self.name}: a block format has no fixed value set (it depends on the scale)"
+        )
+
+    def _describe_extra(self) -> dict:
+        return {
+            "element": self.element.name,
+            "block_size": self.block_size,
+            "scale": "e8m0",
+            "scale_rule": self.scale_rule,
+            "bits_per_element": self.bits_per_element,
+        }
+
+    # scale
+    def _shared_exp(self, blocks: np.ndarray, scale_rule: str) -> tuple[np.ndarray, np.ndarray]:
+        """(scale codes uint8, shared exponents int64) for (..., k) blocks."""
+        amax = np.max(np.abs(blocks), axis=-1)
+        bad = ~np.isfinite(amax)  # NaN or Inf in the block
+        pos = (amax > 0) & ~bad
+        a = np.where(pos, amax, 1.0)
+        lg = _floor_log2(a)
+        emax = self.emax_elem
+        if scale_rule == "floor":
+            e = lg - emax
+        elif scale_rule == "ceil":
+            e = lg + (a != np.ldexp(1.0, lg)) - emax
+        elif scale_rule == "even":
+            mb = self.element.man_bits
+            m, ex = np.frexp(a)  # a = m · 2^ex, m in [0.5, 1)
+            m = np.rint(m * 2.0 ** (mb + 1)) / 2.0 ** (mb + 1)
+            e = _floor_log2(np.ldexp(m, ex)) - emax
+        else:  # rceil: smallest k with 2^k · max_elem ≥ amax
+            k = _floor_log2(a / self.element.max) - 1
+            for _ in range(3):
+                k = np.where(np.ldexp(self.element.max, k) < a, k + 1, k)
+            e = k
+        e = np.where(pos, e, -127)
+        e = np.maximum(e, -127)
+        nan = bad | (e > 127)
+        codes = np.where(nan, _NAN_SCALE, e + 127).astype(np.uint8)
+        return codes, np.where(nan, 0, e)
+
+    def _encode_blocks(self, x, axis, rounding, scale_rule):
+        scale_rule = check_choice(
+            self.name, "scale_rule", scale_rule or self.scale_rule, SCALE_RULES
+        )
+        blocks, moved, axis, out_dtype = _to_blocks(self.name, x, axis, self.block_size)
+        scodes, e = self._shared_exp(blocks, scale_rule)
+        with np.errstate(invalid="ignore"):
+            v = np.ldexp(blocks, -e[..., None])
+        v = np.where((scodes == _NAN_SCALE)[..., None], 0.0, v)
+        kw = {"nan": "zero"} if isinstance(self.element, FloatFormat) else {}
+        ecodes = self.element.encode(v, rounding=rounding, overflow="saturate", **kw)
+        return ecodes, scodes, moved, axis, out_dtype
+
+    def encode(
+        self, x, axis: int = -1, rounding: str = "nearest_even", scale_rule: str | None = None
+    ):
+        """Element codes and E8M0 scale codes of ``x`` (blocks along ``axis``)."""
+        ecodes, scodes, moved, axis, _ = self._encode_blocks(x, axis, rounding, scale_rule)
+        n = moved[-1]
+        codes = ecodes.reshape(ecodes.shape[:-2] + (-1,))[..., :n]
+        shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
+        return BlockArray(self, np.ascontiguousarray(codes), scodes, shape, axis)
+
+    def decode(self, enc: BlockArray) -> np.ndarray:
+        """Values (float32) of a :class:`BlockArray`; NaN-scale blocks decode to NaN."""
+        if not isinstance(enc, BlockArray) or enc.format != self:
+            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        k = self.block_size
+        elem = self.element.decode(enc.codes).astype(np.float64)
+        n = elem.shape[-1]
+        sc = np.repeat(enc.scales.astype(np.int64), k, axis=-1)[..., :n]
+        if sc.size and (sc.min() < 0 or (sc > 0xFF).any()):
+            raise ValueError(f"{self.name}: scale codes must lie in [0, 255]")
+        v = np.ldexp(elem, sc - 127)
+        v = np.where(sc == _NAN_SCALE, np.nan, v)
+        return np.moveaxis(v, -1, enc.axis).astype(np.float32)
+
+    def quantize(
+        self, x, axis: int = -1, rounding: str = "nearest_even", scale_rule: str | None = None
+    ):
+        """``decode(encode(x))`` in x's float dtype."""
+        ecodes, scodes, moved, axis, out_dtype = self._encode_blocks(x, axis, rounding, scale_rule)
+        elem = self.element.decode(ecodes).astype(np.float64)
+        _, e = None, scodes.astype(np.int64) - 127
+        v = np.ldexp(elem, e[..., None])
+        v = np.where((scodes == _NAN_SCALE)[..., None], np.nan, v)
+        return _from_blocks(v, moved, axis).astype(out_dtype)
+
+
+# ------------------------------------------------------------------------------------------
+# Shared exponent (+ microexponents): MX9/MX6/MX4 and BFP
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SharedExpFormat(Format):
+    """Block floating point with optional shared microexponents (Rouhani et al. 2023).
+
+    x = 2^(e_block - d_sub) · q / 2^(m-1), q a sign-magnitude integer with m magnitude bits
+    (a 1.(m-1) fixed-point number, |q| ≤ 2^m - 1, so max 127/64, 15/8, 3/2 for m = 7, 4, 2).
+    e_block = floor(log2 amax) of the block (clamped to [-127, 127]; 8 bits);
+    d_sub = min(e_block - floor(log2 max|x| of the sub-block), 2^micro_bits - 1) (a zero
+    sub-block takes the largest shift): with one micro bit a pair is shifted by one when
+    both its elements lie below 2^e_block.  Elements are RNE'd (or the chosen rounding) to
+    the fixed-point grid and saturate at ±(2^m - 1)/2^(m-1).
+    A block with NaN or ±Inf, or with e_block > 127, is NaN (scale code 0xFF), as OCP MX.
+    """
+
+    man_bits: int
+    block_size: int = 16
+    sub_block_size: int = 2
+    micro_bits: int = 1
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        for what in ("man_bits", "block_size", "sub_block_size", "micro_bits"):
+            v = getattr(self, what)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"SharedExpFormat: {what} must be an int, got {v!r}")
+        if not 1 <= self.man_bits <= 23:
+            raise FormatError(f"SharedExpFormat: man_bits={self.man_bits}; legal range is 1..23")
+        if self.block_size < 1:
+            raise FormatError(f"SharedExpFormat: block_size={self.block_size} must be at least 1")
+        if not 0 <= self.micro_bits <= 4:
+            raise FormatError(f"SharedExpFormat: micro_bits={self.micro_bits}; legal range is 0..4")
+        if self.micro_bits and (self.sub_block_size < 1 or self.block_size % self.sub_block_size):
+            raise FormatError(
+                f"SharedExpFormat: sub_block_size={self.sub_block_size} must divide "
+                f"block_size={self.block_size}"
+            )
+        if not self.name:
+            n = f"bfp{self.man_bits + 1}_b{self.block_size}"
+            if self.micro_bits:
+                n += f"_s{self.sub_block_size}u{self.micro_bits}"
+            object.__setattr__(self, "name", n)
+
+    @property
+    def element_bits(self) -> int:
+        return self.man_bits + 1
+
+    scale_bits = 8
+
+    @property
+    def bits(self) -> int:
+        return self.element_bits
+
+    @property
+    def bits_per_element(self) -> float:
+        b = self.element_bits + 8 / self.block_size
+        if self.micro_bits:
+            b += self.micro_bits / self.sub_block_size
+        return b
+
+    @property
+    def qmax(self) -> int:
+        return 2**self.man_bits - 1
+
+    @property
+    def elem_max(self) -> float:
+        return self.qmax / 2.0 ** (self.man_bits - 1)
+
+    @property
+    def max(self) -> float:
+        return float(self.elem_max * 2.0**127)
+
+    @property
+    def min(self) -> float:
+        return -self.max
+
+    @property
+    def smallest_subnormal(self) -> float:
+        d = 2**self.micro_bits - 1 if self.micro_bits else 0
+        return float(2.0 ** (-127 - d - (self.man_bits - 1)))
+
+    smallest_normal = smallest_subnormal
+
+    @property
+    def eps(self) -> float:
+        return float(2.0 ** -(self.man_bits - 1))
+
+    def values(self):
+        raise ValueError(
+            f"{self.name}: a block format has no fixed value set (it depends on the scale)"
+        )
+
+    @cached_property
+    def _int(self) -> IntFormat:
+        return IntFormat(self.man_bits + 1, encoding="sign_magnitude")
+
+    def _describe_extra(self) -> dict:
+        return {
+            "element": f"sign + {self.man_bits}-bit magnitude, 1.{self.man_bits - 1} fixed point",
+            "block_size": self.block_size,
+            "sub_block_size": self.sub_block_size if self.micro_bits else None,
+            "micro_bits": self.micro_bits,
+            "bits_per_element": self.bits_per_element,
+        }
+
+    def _encode_blocks(self, x, axis, rounding):
+        check_choice(
+            self.name, "rounding", rounding,
+            ("nearest_even", "nearest_away", "toward_zero", "down", "up", "stochastic"),
+        )  # fmt: skip
+        blocks, moved, axis, out_dtype = _to_blocks(self.name, x, axis, self.block_size)
+        absb = np.abs(blocks)
+        amax = np.max(absb, axis=-1)
+        bad = ~np.isfinite(amax)
+        pos = (amax > 0) & ~bad
+        eb = np.where(pos, _floor_log2(np.where(pos, amax, 1.0)), -127)
+        eb = np.maximum(eb, -127)
+        nan = bad | (eb > 127)
+        eb = np.where(nan, 0, eb)
+        scodes = np.where(nan, _NAN_SCALE, eb + 127).astype(np.uint8)
+        k, s = self.block_size, self.sub_block_size
+        if self.micro_bits:
+            sub = absb.reshape(absb.shape[:-1] + (k // s, s)).max(axis=-1)
+            dmax = 2**self.micro_bits - 1
+            with np.errstate(invalid="ignore"):
+                es = np.where(sub > 0, _floor_log2(np.where(sub > 0, sub, 1.0)), -(10**6))
+            d = np.clip(eb[..., None] - es, 0, dmax)
+            d = np.where(np.isfinite(sub), d, 0)
+            shift = np.repeat(d, s, axis=-1)
+        else:
+            d = None
+            shift = 0
+        with np.errstate(invalid="ignore"):
+            v = np.ldexp(blocks, (self.man_bits - 1) - (eb[..., None] - shift))
+        v = np.where(nan[..., None], 0.0, v)
+        q = self._int.encode(v, rounding=rounding)
+        return q, scodes, d, moved, axis, out_dtype
+
+    def encode(self, x, axis: int = -1, rounding: str = "nearest_even") -> BlockArray:
+        """Element codes (sign-magnitude), shared exponents and microexponent bits."""
+        q, scodes, d, moved, axis, _ = self._encode_blocks(x, axis, rounding)
+        n = moved[-1]
+        codes = np.ascontiguousarray(q.reshape(q.shape[:-2] + (-1,))[..., :n])
+        micro = None
+        if d is not None:
+            ns = -(-n // self.sub_block_size)
+            micro = np.ascontiguousarray(
+                d.reshape(d.shape[:-2] + (-1,))[..., :ns].astype(code_dtype(self.micro_bits))
+            )
+        shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
+        return BlockArray(self, codes, scodes, shape, axis, micro)
+
+    def _values(self, q, scodes, micro, n):
+        k = self.block_size
+        qv = self._int.decode(q).astype(np.float64)
+        e = np.repeat(scodes.astype(np.int64) - 127, k, axis=-1)[..., :n]
+        if micro is not None:
+            e = e - np.repeat(micro.astype(np.int64), self.sub_block_size, axis=-1)[..., :n]
+        v = np.ldexp(qv, e - (self.man_bits - 1))
+        return np.where(np.repeat(scodes, k, axis=-1)[..., :n] == _NAN_SCALE, np.nan, v)
+
+    def decode(self, enc: BlockArray) -> np.ndarray:
+        """Values (float32) of a :class:`BlockArray`."""
+        if not isinstance(enc, BlockArray) or enc.format != self:
+            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        v = self._values(enc.codes, enc.scales, enc.micro, enc.codes.shape[-1])
+        return np.moveaxis(v, -1, enc.axis).astype(np.float32)
+
+    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even"):
+        """``decode(encode(x))`` in x's float dtype."""
+        enc = self.encode(x, axis=axis, rounding=rounding)
+        out_dtype = as_float_input(self.name, x)[1]
+        return self.decode(enc).astype(out_dtype)
+
+
+# ------------------------------------------------------------------------------------------
+# NVFP4
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NVFP4Format(Format):
+    """E2M1 elements, an E4M3 scale per 16 elements and an FP32 per-tensor scale.
+
+    s_t = amax(tensor) / (448 · 6) (1 when the tensor is all zero), rounded to float32;
+    s_b = E4M3(amax(block) / 6 / s_t) (RNE, saturating at 448); elements
+    E2M1(x / (s_b · s_t)) (RNE, saturating at 6), zero where s_b = 0.  The divisions are
+    done in float64.  ``bits_per_element`` (4.5) leaves out the one FP32 per tensor.
+    """
+
+    block_size: int = 16
+    name: str = field(default="nvfp4", compare=False)
+
+    element_bits = 4
+    scale_bits = 8
+    micro_bits = 0
+    bits = 4
+
+    @property
+    def bits_per_element(self) -> float:
+        return 4 + 8 / self.block_size
+
+    @cached_property
+    def _e2m1(self) -> FloatFormat:
+        return FloatFormat(2, 1, specials="none", name="fp4_e2m1fn")
+
+    @cached_property
+    def _e4m3(self) -> FloatFormat:
+        return FloatFormat(4, 3, specials="fn", name="fp8_e4m3fn")
+
+    # value range relative to a per-tensor scale of 1: 6 · 448 … 0.5 · 2^-9
+    max = property(lambda self: 6.0 * 448.0)
+    min = property(lambda self: -6.0 * 448.0)
+    smallest_subnormal = property(lambda self: 0.5 * 2.0**-9)
+    smallest_normal = smallest_subnormal
+    eps = property(lambda self: 0.5)
+
+    def values(self):
+        raise ValueError(
+            f"{self.name}: a block format has no fixed value set (it depends on the scale)"
+        )
+
+    def _describe_extra(self) -> dict:
+        return {
+            "element": "fp4_e2m1fn",
+            "block_size": self.block_size,
+            "scale": "fp8_e4m3fn + fp32",
+        }
+
+    def encode(self, x, axis: int = -1, rounding: str = "nearest_even") -> BlockArray:
+        """Element codes, E4M3 block-scale codes and the FP32 tensor scale."""
+        blocks, moved, axis, _ = _to_blocks(self.name, x, axis, self.block_size)
+        if not np.isfinite(blocks).all():
+            raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
+        amax_t = float(np.max(np.abs(blocks))) if blocks.size else 0.0
+        st = float(np.float32(amax_t / (448.0 * 6.0))) if amax_t > 0 else 1.0
+        if st == 0.0:  # amax below float32's range for the scale
+            st = float(np.finfo(np.float32).smallest_subnormal)
+        amax_b = np.max(np.abs(blocks), axis=-1)
+        sb_codes = self._e4m3.encode(amax_b / 6.0 / st, overflow="saturate")
+        sb = self._e4m3.decode(sb_codes).astype(np.float64)
+        den = sb[..., None] * st
+        v = np.where(den > 0, blocks / np.where(den > 0, den, 1.0), 0.0)
+        ecodes = self._e2m1.encode(v, rounding=rounding, overflow="saturate")
+        n = moved[-1]
+        codes = np.ascontiguousarray(ecodes.reshape(ecodes.shape[:-2] + (-1,))[..., :n])
+        shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
+        return BlockArray(self, codes, sb_codes, shape, axis, None, st)
+
+    def decode(self, enc: BlockArray) -> np.ndarray:
+        if not isinstance(enc, BlockArray) or enc.format != self:
+            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        n = enc.codes.shape[-1]
+        e = self._e2m1.decode(enc.codes).astype(np.float64)
+        sb = np.repeat(self._e4m3.decode(enc.scales).astype(np.float64), self.block_size, axis=-1)
+        v = e * sb[..., :n] * enc.tensor_scale
+        return np.moveaxis(v, -1, enc.axis).astype(np.float32)
+
+    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even"):
+        enc = self.encode(x, axis=axis, rounding=rounding)
+        out_dtype = as_float_input(self.name, x)[1]
+        return self.decode(enc).astype(out_dtype)

@@ -1,0 +1,336 @@
+"""Scaled quantization: ``Quantizer`` (per-tensor / per-channel / per-group scales with a
+range setter) and ``VSQuant`` (two-level per-vector scaling, Dai et al., MLSys 2021)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .base import Format, FormatError, as_float_input, check_choice
+from .block import BlockArray, _from_blocks, _to_blocks
+from .integer import IntFormat
+
+GRANULARITIES = ("per_tensor", "per_channel", "per_group")
+RANGES = ("minmax", "percentile", "mse")
+
+
+def _resolve(fmt):
+    """A Format as is; a name through the registry (imported late: the registry builds
+    Quantizer and VSQuant presets itself)."""
+    if isinstance(fmt, Format):
+        return fmt
+    from .registry import get_format
+
+    return get_format(fmt)
+
+
+def _scale_bits(scale_format) -> int:
+    return 32 if scale_format is None else scale_format.bits
+
+
+def _store_scale(s: np.ndarray, scale_format) -> np.ndarray:
+    """Round positive scales to the scale format (never to zero: the smallest value)."""
+    if scale_format is None:
+        return s.astype(np.float32).astype(np.float64)
+    q = (
+        scale_format.quantize(s, overflow="saturate")
+        if _has_overflow(scale_format)
+        else (scale_format.quantize(s))
+    )
+    q = np.asarray(q, dtype=np.float64)
+    tiny = scale_format.smallest_subnormal
+    return np.where((q <= 0) | ~np.isfinite(q), np.where(s > 0, tiny, 1.0), q)
+
+
+def _has_overflow(fmt) -> bool:
+    return "saturate" in getattr(fmt, "overflow_policies", ())
+
+
+@dataclass(frozen=True)
+class Quantizer(Format):
+    """A scalar format with a scale per tensor, per channel or per group, set from the data.
+
+    Symmetric: s = r / fmt.max, q = fmt.quantize(x / s) · s, with r the range statistic of
+    |x| ("minmax": max|x|; "percentile": the ``percentile``-th percentile of |x|; "mse": the
+    clip r·c, c on a grid of 100 fractions in (0, 1], with the least squared error).
+    Asymmetric (integer formats): s = (rmax - rmin) / (qmax - qmin),
+    z = round(qmin - rmin / s), q = (clip(round(x / s) + z, qmin, qmax) - z) · s.
+    The scale is stored in ``scale_format`` (a registered format such as fp16, bf16, e8m0;
+    None means FP32) and used as stored.
+
+    >>> import numpy as np, lowbit
+    >>> qz = lowbit.Quantizer("int4", granularity="per_group", group_size=4, scale_format="fp16")
+    >>> qz.quantize(np.array([0.1, 0.2, -0.7, 0.35, 7.0, 1.0, 0.0, -3.0])).tolist()
+    [0.0999755859375, 0.199951171875, -0.6998291015625, 0.39990234375, 7.0, 1.0, 0.0, -3.0]
+    """
+
+    format: object
+    granularity: str = "per_tensor"
+    axis: int = 0
+    group_size: int = 128
+    range: str = "minmax"
+    symmetric: bool = True
+    scale_format: object = None
+    percentile: float = 99.99
+    name: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "format", _resolve(self.format))
+        if self.scale_format is not None:
+            object.__setattr__(self, "scale_format", _resolve(self.scale_format))
+        check_choice("Quantizer", "granularity", self.granularity, GRANULARITIES)
+        check_choice("Quantizer", "range", self.range, RANGES)
+        if self.granularity == "per_group" and (
+            isinstance(self.group_size, bool)
+            or not isinstance(self.group_size, (int, np.integer))
+            or self.group_size < 1
+        ):
+            raise FormatError(f"Quantizer: group_size={self.group_size!r} must be a positive int")
+        if not self.symmetric and not isinstance(self.format, IntFormat):
+            raise FormatError("Quantizer: asymmetric (zero-point) scaling needs an integer format")
+        if not 0 < self.percentile <= 100:
+            raise FormatError(f"Quantizer: percentile={self.percentile}; legal range is (0, 100]")
+        if not self.name:
+            g = {"per_tensor": "pt", "per_channel": "pc", "per_group": f"g{self.group_size}"}
+            object.__setattr__(self, "name", f"{self.format.name}_{g[self.granularity]}")
+
+    @property
+    def bits(self) -> int:
+        return self.format.bits
+
+    @property
+    def bits_per_element(self) -> float:
+        """Element bits plus the scale's bits per group (per-tensor/channel: amortised away)."""
+        b = float(self.format.bits)
+        if self.granularity == "per_group":
+            b += _scale_bits(self.scale_format) / self.group_size
+        return b
+
+    def overhead_bits(self, shape) -> float:
+        """Scale (and zero-point) bits per element for a tensor of ``shape``."""
+        n = int(np.prod(shape))
+        sb = _scale_bits(self.scale_format) + (0 if self.symmetric else self.format.bits)
+        if self.granularity == "per_tensor":
+            return sb / n
+        if self.granularity == "per_channel":
+            return sb * shape[self.axis] / n
+        return sb * n / self.group_size / n
+
+    max = property(lambda self: self.format.max)
+    min = property(lambda self: self.format.min)
+    smallest_normal = property(lambda self: self.format.smallest_normal)
+    smallest_subnormal = property(lambda self: self.format.smallest_subnormal)
+    eps = property(lambda self: self.format.eps)
+
+    def values(self):
+        raise ValueError(f"{self.name}: values depend on the scale; see .format.values()")
+
+    def _groups(self, x):
+        """x as (groups, members) float64 and a function mapping back to x's shape."""
+        arr, out_dtype = as_float_input(self.name, x)
+        a = arr.astype(np.float64)
+        if a.size == 0:
+            raise ValueError(f"{self.name}: empty input")
+        if not np.isfinite(a).all():
+            raise ValueError(f"{self.name}: NaN or Inf input cannot set a scale")
+        if self.granularity == "per_tensor":
+            return a.reshape(1, -1), lambda v: v.reshape(arr.shape).astype(out_dtype)
+        ax = self.axis
+        if not -a.ndim <= ax < a.ndim:
+            raise ValueError(f"{self.name}: axis={ax} is out of range for a {a.ndim}-d array")
+        if self.granularity == "per_channel":
+            m = np.moveaxis(a, ax, 0)
+            return m.reshape(m.shape[0], -1), lambda v: np.moveaxis(
+                v.reshape(m.shape), 0, ax
+            ).astype(out_dtype)
+        blocks, moved, axn, _ = _to_blocks(self.name, arr, ax, self.group_size)
+        n = moved[-1]
+        pad = blocks.shape[-1] * blocks.shape[-2] - n
+        g = blocks.reshape(-1, self.group_size)
+
+        def back(v):
+            return _from_blocks(v.reshape(blocks.shape), moved, axn).astype(out_dtype)
+
+        back.pad = pad
+        return g, back
+
+    def _range(self, g: np.ndarray) -> np.ndarray:
+        ag = np.abs(g)
+        if self.range == "percentile":
+            return np.percentile(ag, self.percentile, axis=1)
+        return ag.max(axis=1)
+
+    def _fake(self, g, r):
+        f = self.format
+        if self.symmetric:
+            s = _store_scale(np.where(r > 0, r / f.max, 1.0), self.scale_format)
+            kw = {"overflow": "saturate"} if _has_overflow(f) else {}
+            return f.quantize(g / s[:, None], **kw) * s[:, None]
+        lo = np.minimum(g.min(axis=1), 0.0)
+        hi = np.maximum(g.max(axis=1), 0.0)
+        s = _store_scale(np.where(hi > lo, (hi - lo) / (f.qmax - f.qmin), 1.0), self.scale_format)
+        z = np.clip(np.rint(f.qmin - lo / s), f.qmin, f.qmax)
+        q = np.clip(np.rint(g / s[:, None]) + z[:, None], f.qmin, f.qmax)
+        return (q - z[:, None]) * s[:, None]
+
+    def quantize(self, x, rounding: str = "nearest_even", overflow=None, seed=None):
+        """Fake-quantize x: scale, round in the format, scale back (x's float dtype)."""
+        if rounding != "nearest_even":
+            raise ValueError(f"{self.name}: Quantizer rounds to nearest even only")
+        g, back = self._groups(x)
+        r = self._range(g)
+        if self.range == "mse":
+            best = None
+            for c in np.linspace(0.01, 1.0, 100):
+                q = self._fake(g, r * c)
+                err = ((q - g) ** 2).sum(axis=1)
+                if best is None:
+                    best, best_err = q, err
+                else:
+                    better = err < best_err
+                    best = np.where(better[:, None], q, best)
+                    best_err = np.minimum(err, best_err)
+            return back(best)
+        return back(self._fake(g, r))
+
+    def encode(self, *a, **k):
+        raise ValueError(f"{self.name}: Quantizer fake-quantizes; use .format.encode on x / scale")
+
+    def decode(self, *a, **k):
+        raise ValueError(f"{self.name}: Quantizer fake-quantizes; use .format.decode")
+
+
+@dataclass(frozen=True)
+class VSQuant(Format):
+    """Two-level per-vector scaling (VS-Quant, Dai et al. 2021).
+
+    Vectors of ``vector_size`` elements along ``axis``; the outer FP32 scale γ per channel
+    (index along ``channel_axis``) or per tensor.  Calibration (domain.md §4):
+    s_v = max|x_v| / qmax; γ = max_v s_v / (2^S - 1); s_q = clip(round(s_v / γ), 1, 2^S - 1);
+    q = clip(RNE(x / (γ · s_q)), -qmax, qmax); x ≈ γ · s_q · q.
+    """
+
+    element: object = "int4"
+    vector_size: int = 16
+    scale_bits: int = 4
+    outer: str = "per_channel"
+    channel_axis: int = 0
+    name: str = field(default="", compare=False)
+
+    micro_bits = 0
+
+    def __post_init__(self):
+        el = _resolve(self.element)
+        if not isinstance(el, IntFormat) or not el.signed:
+            raise FormatError("VSQuant: element must be a signed IntFormat")
+        object.__setattr__(self, "element", el)
+        check_choice("VSQuant", "outer", self.outer, ("per_channel", "per_tensor"))
+        if (
+            isinstance(self.vector_size, bool)
+            or not isinstance(self.vector_size, (int, np.integer))
+            or self.vector_size < 1
+        ):
+            raise FormatError(f"VSQuant: vector_size={self.vector_size!r} must be a positive int")
+        if not 1 <= self.scale_bits <= 16:
+            raise FormatError(f"VSQuant: scale_bits={self.scale_bits}; legal range is 1..16")
+        if not self.name:
+            object.__setattr__(
+                self, "name", f"vsq_{el.name}_v{self.vector_size}_u{self.scale_bits}"
+            )
+
+    @property
+    def qmax(self) -> int:
+        return self.element.qmax
+
+    @property
+    def element_bits(self) -> int:
+        return self.element.bits
+
+    @property
+    def bits(self) -> int:
+        return self.element.bits
+
+    block_size = property(lambda self: self.vector_size)
+
+    @property
+    def bits_per_element(self) -> float:
+        """Element bits + per-vector scale bits (4 + 4/16 = 4.25 for vsq_int4); γ excluded."""
+        return self.element.bits + self.scale_bits / self.vector_size
+
+    def overhead_bits(self, shape) -> float:
+        """Amortised bits of γ (FP32) per element for a tensor of ``shape``."""
+        n = int(np.prod(shape))
+        ng = 1 if self.outer == "per_tensor" else shape[self.channel_axis]
+        return 32 * ng / n
+
+    max = property(lambda self: float(self.qmax))
+    min = property(lambda self: -float(self.qmax))
+    smallest_normal = property(lambda self: 1.0)
+    smallest_subnormal = property(lambda self: 1.0)
+    eps = property(lambda self: 1.0)
+
+    def values(self):
+        raise ValueError(f"{self.name}: values depend on the scales")
+
+    def encode(self, x, axis: int = -1) -> BlockArray:
+        """Element codes, per-vector scale codes (unsigned ints) and γ (float32)."""
+        arr, _ = as_float_input(self.name, x)
+        if arr.ndim < 1 or arr.size == 0:
+            raise ValueError(f"{self.name}: needs a non-empty array with at least one axis")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{self.name}: NaN or Inf input cannot set a scale")
+        nd = arr.ndim
+        if not -nd <= axis < nd:
+            raise ValueError(f"{self.name}: axis={axis} is out of range for a {nd}-d array")
+        if self.outer == "per_channel":
+            if not -nd <= self.channel_axis < nd:
+                raise ValueError(f"{self.name}: channel_axis={self.channel_axis} is out of range")
+            if self.channel_axis % nd == axis % nd:
+                raise ValueError(f"{self.name}: channel_axis and axis must differ")
+        blocks, moved, axn, _ = _to_blocks(self.name, arr, axis, self.vector_size)
+        smax = 2**self.scale_bits - 1
+        sv = np.abs(blocks).max(axis=-1) / self.qmax  # (..., n_vectors)
+        if self.outer == "per_tensor":
+            gmax = np.array([sv.max()])
+        else:
+            ca = self._moved_channel_axis(nd, axn)
+            other = tuple(i for i in range(sv.ndim) if i != ca)
+            gmax = sv.max(axis=other)
+        gamma = np.where(gmax > 0, gmax / smax, 1.0).astype(np.float32)
+        g = self._broadcast_gamma(gamma.astype(np.float64), sv.ndim, nd, axn)
+        sq = np.clip(np.rint(sv / g), 1, smax)
+        q = np.clip(np.rint(blocks / (g * sq)[..., None]), -self.qmax, self.qmax)
+        codes = self.element.encode(q)
+        n = moved[-1]
+        codes = np.ascontiguousarray(codes.reshape(codes.shape[:-2] + (-1,))[..., :n])
+        sdt = np.uint16 if smax > 255 else np.uint8
+        return BlockArray(self, codes, sq.astype(sdt), tuple(arr.shape), axn, outer_scale=gamma)
+
+    def _moved_channel_axis(self, nd: int, axn: int) -> int:
+        ca = self.channel_axis % nd
+        return ca if ca < axn else ca - 1
+
+    def _broadcast_gamma(self, gamma, ndim_moved, nd, axn):
+        """γ (one per channel, or one) shaped to broadcast against (..., n_vectors)."""
+        if self.outer == "per_tensor":
+            return gamma.reshape((1,) * ndim_moved)
+        ca = self._moved_channel_axis(nd, axn)
+        shape = [1] * ndim_moved
+        shape[ca] = gamma.size
+        return gamma.reshape(shape)
+
+    def decode(self, enc: BlockArray) -> np.ndarray:
+        if not isinstance(enc, BlockArray) or enc.format != self:
+            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        n = enc.codes.shape[-1]
+        q = self.element.decode(enc.codes).astype(np.float64)
+        g = self._broadcast_gamma(
+            enc.outer_scale.astype(np.float64), enc.scales.ndim, len(enc.shape), enc.axis
+        )
+        s = np.repeat(g * enc.scales.astype(np.float64), self.vector_size, axis=-1)[..., :n]
+        return np.moveaxis(q * s, -1, enc.axis).astype(np.float32)
+
+    def quantize(self, x, axis: int = -1):
+        out_dtype = as_float_input(self.name, x)[1]
+        return self.decode(self.encode(x, axis=axis)).astype(out_dtype)
