@@ -723,3 +723,113 @@ encode_f32_fast = _build(_encode_f32_fast)
 quantize_int_rne = _build(_quantize_int_rne)
 encode_int_rne = _build(_encode_int_rne)
 decode_lut = _build(_decode_lut)
+
+
+# ---------------------------------------------------------------------------------------
+# Block formats: fused scale + element rounding + rescale, one block per iteration.
+# ---------------------------------------------------------------------------------------
+
+
+@nb.njit(inline="always", **_OPTS)
+def _pow2(n):
+    """2.0**n as float64 for -1022 <= n <= 1023, built from its bits (no libm call)."""
+    return np.int64((n + 1023) << 52).view(np.float64)
+
+
+@nb.njit(inline="always", **_OPTS)
+def _floor_log2_bits(a):
+    """floor(log2 v) of a positive finite float32 given its bits ``a`` (subnormals too)."""
+    e = np.int64(a >> np.uint32(23))
+    if e > 0:
+        return e - 127
+    m = np.int64(a)
+    lg = np.int64(-150)
+    while m > 0:
+        m >>= 1
+        lg += 1
+    return lg
+
+
+def _mx_quantize_f32(x, out, k, emax, M, emin, maxbits, int_frac, qmax):
+    """OCP MX, floor scale rule, RNE elements saturating (x, out: (n_blocks, k) float32).
+
+    Element: a minifloat (int_frac < 0) rounded with the float32 RNE trick, or an integer
+    grid q / 2^int_frac (MXINT8: |q| ≤ qmax).  A block with NaN/Inf is all NaN.
+    """
+    nblocks = x.shape[0]
+    one = np.uint32(1)
+    k0 = np.uint32(23 - M) if M < 23 else np.uint32(0)
+    hm1 = (one << (k0 - one)) - one if k0 > 0 else np.uint32(0)
+    clear = ~((one << k0) - one)
+    minnorm = np.uint32((emin + 127) << 23) if int_frac < 0 else np.uint32(0)
+    C = np.float32(np.ldexp(1.0, emin - M + 23)) if int_frac < 0 else np.float32(1.0)
+    SB = np.uint32(0x80000000)
+    fq = np.float64(qmax)
+    for b in nb.prange(nblocks):
+        amax = np.uint32(0)
+        for j in range(k):
+            a = np.float32(x[b, j]).view(np.uint32) & np.uint32(0x7FFFFFFF)
+            amax = max(amax, a)
+        if amax >= np.uint32(0x7F800000):
+            for j in range(k):
+                out[b, j] = np.nan
+            continue
+        e = np.int64(-127)
+        if amax != 0:
+            e = max(_floor_log2_bits(amax) - emax, np.int64(-127))
+        down = _pow2(-e)
+        up = _pow2(e)
+        for j in range(k):
+            v = np.float64(x[b, j]) * down
+            if int_frac >= 0:
+                q = np.rint(v * _pow2(int_frac))
+                q = min(max(q, -fq), fq)
+                out[b, j] = np.float32(q * _pow2(-int_frac) * up)
+            else:
+                bv = np.float32(v).view(np.uint32)
+                s = bv & SB
+                a = bv & np.uint32(0x7FFFFFFF)
+                rn = (a + hm1 + ((a >> k0) & one)) & clear
+                rs = np.float32((np.uint32(a).view(np.float32) + C) - C).view(np.uint32)
+                rb = rn if a >= minnorm else rs
+                rb = min(rb, maxbits)
+                out[b, j] = np.float32(np.float64(np.uint32(s | rb).view(np.float32)) * up)
+
+
+def _sharedexp_quantize(x, out, k, sub, dmax, m):
+    """MX9/6/4 and BFP (x, out: (n_blocks, k) float32), RNE elements, saturating."""
+    nblocks = x.shape[0]
+    qmax = np.float64((1 << m) - 1)
+    for b in nb.prange(nblocks):
+        amax = np.uint32(0)
+        for j in range(k):
+            a = np.float32(x[b, j]).view(np.uint32) & np.uint32(0x7FFFFFFF)
+            amax = max(amax, a)
+        if amax >= np.uint32(0x7F800000):
+            for j in range(k):
+                out[b, j] = np.nan
+            continue
+        eb = np.int64(-127)
+        if amax != 0:
+            eb = max(_floor_log2_bits(amax), np.int64(-127))
+        for p in range(0, k, sub):
+            d = np.int64(0)
+            if dmax > 0:
+                smax = np.uint32(0)
+                for j in range(p, p + sub):
+                    a = np.float32(x[b, j]).view(np.uint32) & np.uint32(0x7FFFFFFF)
+                    smax = max(smax, a)
+                if smax == 0:
+                    d = dmax
+                else:
+                    d = min(max(eb - _floor_log2_bits(smax), np.int64(0)), dmax)
+            down = _pow2((m - 1) - (eb - d))
+            up = _pow2((eb - d) - (m - 1))
+            for j in range(p, p + sub):
+                q = np.rint(np.float64(x[b, j]) * down)
+                q = min(max(q, -qmax), qmax)
+                out[b, j] = np.float32(q * up)
+
+
+mx_quantize_f32 = _build(_mx_quantize_f32)
+sharedexp_quantize = _build(_sharedexp_quantize)

@@ -18,6 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
+from . import _kernels as K
 from .base import Format, FormatError, as_float_input, check_choice, code_dtype
 from .integer import IntFormat
 from .minifloat import FloatFormat
@@ -120,6 +121,26 @@ def _from_blocks(v: np.ndarray, moved_shape, axis: int) -> np.ndarray:
     n = moved_shape[-1]
     v = v.reshape(v.shape[:-2] + (-1,))[..., :n]
     return np.moveaxis(v, -1, axis)
+
+
+def _fast_blocks(x, axis, k):
+    """For float32 input whose ``axis`` length is a multiple of ``k``: the input as a
+    contiguous (n_blocks, k) float32 array and a function putting results back in shape.
+    None when the general path must run (other dtypes, partial blocks, bad axis)."""
+    arr = np.asarray(x)
+    if arr.dtype != np.float32 or arr.ndim == 0 or not arr.dtype.isnative:
+        return None
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        return None
+    if not -arr.ndim <= axis < arr.ndim or arr.shape[axis] % k or arr.size == 0:
+        return None
+    moved = np.moveaxis(arr, axis, -1)
+    xb = np.ascontiguousarray(moved).reshape(-1, k)
+
+    def finish(out):
+        return np.moveaxis(out.reshape(moved.shape), -1, axis)
+
+    return xb, finish
 
 
 def _floor_log2(a: np.ndarray) -> np.ndarray:
@@ -318,6 +339,20 @@ class MXFormat(Format):
         self, x, axis: int = -1, rounding: str = "nearest_even", scale_rule: str | None = None
     ):
         """``decode(encode(x))`` in x's float dtype."""
+        fast = _fast_blocks(x, axis, self.block_size)
+        rule = scale_rule or self.scale_rule
+        if fast is not None and rounding == "nearest_even" and rule == "floor":
+            # fused numba kernel (float32, whole blocks); tested against the path below
+            xb, finish = fast
+            el = self.element
+            out = np.empty_like(xb)
+            if isinstance(el, FixedPointElement):
+                args = (0, 0, np.uint32(0), el.frac_bits, el.int_format.qmax)
+            else:
+                maxbits = np.array(el.max, np.float32).view(np.uint32)[()]
+                args = (el.man_bits, el.emin, maxbits, -1, 0)
+            K.pick(K.mx_quantize_f32, xb.size)(xb, out, self.block_size, self.emax_elem, *args)
+            return finish(out)
         ecodes, scodes, moved, axis, out_dtype = self._encode_blocks(x, axis, rounding, scale_rule)
         elem = self.element.decode(ecodes).astype(np.float64)
         _, e = None, scodes.astype(np.int64) - 127
@@ -498,6 +533,16 @@ class SharedExpFormat(Format):
 
     def quantize(self, x, axis: int = -1, rounding: str = "nearest_even"):
         """``decode(encode(x))`` in x's float dtype."""
+        fast = _fast_blocks(x, axis, self.block_size)
+        if fast is not None and rounding == "nearest_even":
+            xb, finish = fast
+            out = np.empty_like(xb)
+            dmax = 2**self.micro_bits - 1 if self.micro_bits else 0
+            sub = self.sub_block_size if self.micro_bits else self.block_size
+            K.pick(K.sharedexp_quantize, xb.size)(
+                xb, out, self.block_size, sub, dmax, self.man_bits
+            )
+            return finish(out)
         enc = self.encode(x, axis=axis, rounding=rounding)
         out_dtype = as_float_input(self.name, x)[1]
         return self.decode(enc).astype(out_dtype)

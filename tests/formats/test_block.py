@@ -296,3 +296,27 @@ def test_block_bad_input():
         f.decode(np.zeros(3, np.uint8))
     with pytest.raises(ValueError, match="0-d"):
         f.quantize(np.float32(1.0))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp4", "mxint8", "mx9", "mx6", "mx4", "bfp8_b16"],
+)
+def test_fused_kernel_equals_general_path(name):
+    """float32 input with whole blocks takes the fused numba kernel; float64 input the
+    general numpy path: both must give the same values (NaN/Inf blocks, zeros, subnormals)."""
+    f = lowbit.get_format(name)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((400, 64)) * np.exp(rng.uniform(-30, 30, (400, 1)))
+    x[0] = 0.0
+    x[1, 5] = np.nan
+    x[2, 7] = -np.inf
+    x[3] = np.ldexp(rng.uniform(-1, 1, 64), -140)
+    x[4, ::2] = 0.0
+    x = x.astype(np.float32)
+    fast = f.quantize(x)
+    general = f.quantize(x.astype(np.float64)).astype(np.float32)
+    assert np.array_equal(fast, general, equal_nan=True)
+    assert np.array_equal(
+        f.quantize(x, axis=0), np.moveaxis(f.quantize(x.T.copy()), -1, 0), equal_nan=True
+    )
