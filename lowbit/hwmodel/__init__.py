@@ -1,0 +1,35 @@
+"""Hardware cost model: gate counts of MAC units, MAC arrays, area and energy.
+
+>>> from lowbit.hwmodel import mac_cost
+>>> round(mac_cost("int8_narrow", "int8_narrow", "fixed").total)
+727
+"""
+
+from .accumulator import (
+    FixedAccumulator,
+    exact_accumulator_width,
+    int_accumulator_width,
+    kulisch_width_formula,
+)
+from .array import ArrayCost, array_cost
+from .energy import HOROWITZ_45NM_PJ, HOROWITZ_45NM_UM2, Technology
+from .gates import DEFAULT_COSTS, VAN_BAALEN_2023, Cost, GateCosts
+from .mac import MacCost, mac_cost
+
+__all__ = [
+    "ArrayCost",
+    "HOROWITZ_45NM_PJ",
+    "HOROWITZ_45NM_UM2",
+    "Technology",
+    "array_cost",
+    "DEFAULT_COSTS",
+    "VAN_BAALEN_2023",
+    "Cost",
+    "FixedAccumulator",
+    "GateCosts",
+    "MacCost",
+    "exact_accumulator_width",
+    "int_accumulator_width",
+    "kulisch_width_formula",
+    "mac_cost",
+]

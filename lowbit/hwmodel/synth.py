@@ -1,0 +1,146 @@
+"""Optional synthesis check: emit Verilog for multipliers, synthesise it with Yosys to 2-input
+gates and weigh the cells with the model's own primitive costs (domain.md §6).
+
+Yosys is optional (Debian package ``yosys``); :func:`yosys_available` says whether it is here.
+The mapping is ``synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT``; an XOR/XNOR
+counts as XOR2 (3), every other 2-input cell 1, inverters 0.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..formats import FloatFormat, get_format
+from .gates import DEFAULT_COSTS, GateCosts
+from .mac import mac_cost
+
+_GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT"
+
+
+def yosys_available() -> bool:
+    """Whether a ``yosys`` executable is on PATH."""
+    return shutil.which("yosys") is not None
+
+
+def int_multiplier_verilog(bits: int, top: str = "mul") -> str:
+    """A signed bits×bits Baugh–Wooley multiplier (Baugh & Wooley 1973): partial products with
+    the sign row and column inverted, plus 2^n + 2^(2n−1); product 2n bits.
+
+    >>> "module mul" in int_multiplier_verilog(4)
+    True
+    """
+    if not isinstance(bits, int) or bits < 2:
+        raise ValueError(f"bits must be an integer >= 2, got {bits!r}")
+    n, w = bits, 2 * bits
+    rows = []
+    for i in range(n):
+        terms = []
+        for j in range(n):
+            pp = f"(a[{j}] & b[{i}])"
+            if (i == n - 1) != (j == n - 1):
+                pp = f"~{pp}"
+            terms.append(pp)
+        rows.append(f"({{{w}'d0, {{{', '.join(reversed(terms))}}}}} << {i})")
+    const = (1 << n) + (1 << (w - 1))
+    body = " + ".join(rows) + f" + {w}'d{const}"
+    return (
+        f"module {top}(input [{n - 1}:0] a, input [{n - 1}:0] b, output [{w - 1}:0] p);\n"
+        f"  wire [{2 * w - 1}:0] s = {body};\n  assign p = s[{w - 1}:0];\nendmodule\n"
+    )
+
+
+def fp_multiplier_verilog(fmt: FloatFormat | str, top: str = "fmul") -> str:
+    """Product of two codes of a minifloat as (sign, exponent sum, significand product): hidden
+    bit = OR of the exponent field, a subnormal's exponent field taken as 1 (specials not
+    handled).  value = (−1)^s · sig · 2^(exp − 2·bias − 2M).
+
+    >>> "fmul" in fp_multiplier_verilog("fp8_e4m3fnuz")
+    True
+    """
+    f = get_format(fmt)
+    if not isinstance(f, FloatFormat):
+        raise ValueError(f"{f.name}: fp_multiplier_verilog needs a FloatFormat")
+    e, m, b = f.exp_bits, f.man_bits, f.bits
+    return f"""module {top}(input [{b - 1}:0] a, input [{b - 1}:0] b, output s,
+  output [{e}:0] exp, output [{2 * m + 1}:0] sig);
+  wire ha = |a[{b - 2}:{m}];
+  wire hb = |b[{b - 2}:{m}];
+  wire [{e - 1}:0] ea = {{a[{b - 2}:{m + 1}], a[{m}] | ~ha}};
+  wire [{e - 1}:0] eb = {{b[{b - 2}:{m + 1}], b[{m}] | ~hb}};
+  assign s = a[{b - 1}] ^ b[{b - 1}];
+  assign exp = {{1'b0, ea}} + {{1'b0, eb}};
+  assign sig = {{ha, a[{m - 1}:0]}} * {{hb, b[{m - 1}:0]}};
+endmodule
+"""
+
+
+def synthesise(
+    verilog: str,
+    top: str,
+    evals: list[dict[str, int]] | None = None,
+    show: tuple[str, ...] = ("p",),
+    costs: GateCosts = DEFAULT_COSTS,
+    timeout: float = 120.0,
+) -> dict:
+    """Synthesise ``verilog`` with Yosys; return ``{"cells": {...}, "gates": weighted, "evals":
+    [outputs per input dict]}`` (outputs as unsigned ints).
+
+    >>> r = synthesise(int_multiplier_verilog(2), "mul", [{"a": 3, "b": 3}])  # doctest: +SKIP
+    """
+    if not yosys_available():
+        raise RuntimeError("yosys is not installed (Debian package 'yosys')")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "design.v"
+        src.write_text(verilog, encoding="utf-8")
+        lines = [
+            f"read_verilog {src}",
+            f"synth -flatten -top {top}",
+            f"abc -g {_GATES}",
+            "opt_clean",
+            "stat",
+        ]
+        for vec in evals or []:
+            sets = " ".join(f"-set {k} {v}" for k, v in vec.items())
+            lines.append(f"eval {sets} " + "".join(f" -show {o}" for o in show))
+        script = Path(tmp) / "run.ys"
+        script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        out = subprocess.run(
+            ["yosys", "-Q", "-T", str(script)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        ).stdout
+    stat = out.split("Printing statistics")[-1]
+    cells = {k: int(v) for k, v in re.findall(r"\$_(\w+?)_\s+(\d+)", stat.split("Eval")[0])}
+    weights = {"XOR": costs.xor2, "XNOR": costs.xor2, "NOT": 0.0}
+    gates = sum(n * weights.get(k, costs.and2) for k, n in cells.items())
+    found = re.findall(r"Eval result:\s*\\(\w+) = \d+'([01]+)", out)
+    results = [
+        {k: int(v, 2) for k, v in found[i : i + len(show)]} for i in range(0, len(found), len(show))
+    ]
+    return {"cells": cells, "gates": gates, "evals": results}
+
+
+def compare_multipliers(costs: GateCosts = DEFAULT_COSTS) -> list[dict]:
+    """Model vs Yosys for INT2–INT8 signed multipliers and the FP8 E2–E5 (fnuz) multipliers.
+
+    >>> rows = compare_multipliers()  # doctest: +SKIP
+    """
+    rows = []
+    for bits in range(2, 9):
+        name = f"int{bits}"
+        model = mac_cost(name, name, "fixed", costs=costs).breakdown()["mpy"]
+        syn = synthesise(int_multiplier_verilog(bits), "mul", costs=costs)["gates"]
+        rows.append({"format": name, "model": model, "yosys": syn, "ratio": model / syn})
+    for e in (2, 3, 4, 5):
+        name = f"fp8_e{e}m{7 - e}fnuz"
+        mpy = mac_cost(name, name, "fixed", costs=costs).cost.find("mpy")
+        model = mpy.total - mpy.breakdown().get("specials", 0.0)  # Verilog has no NaN logic
+        syn = synthesise(fp_multiplier_verilog(name), "fmul", costs=costs)["gates"]
+        rows.append({"format": name, "model": model, "yosys": syn, "ratio": model / syn})
+    return rows
