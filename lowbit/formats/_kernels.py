@@ -812,6 +812,24 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
         eb = np.int64(-127)
         if amax != 0:
             eb = max(_floor_log2_bits(amax), np.int64(-127))
+        if dmax == 1 and sub == 2:
+            # pairs with one micro bit (MX9/6/4): shift by one when both members lie below
+            # 2^eb; written per element (partner j ^ 1) so the loop vectorises
+            lim = np.uint32((eb + 127) << 23) if eb > -127 else np.uint32(0x00400000)
+            d0 = _pow2((m - 1) - eb)
+            d1 = _pow2((m - 1) - (eb - 1))
+            u0 = _pow2(eb - (m - 1))
+            u1 = _pow2((eb - 1) - (m - 1))
+            for j in range(k):
+                a0 = np.float32(x[b, j]).view(np.uint32) & np.uint32(0x7FFFFFFF)
+                a1 = np.float32(x[b, j ^ 1]).view(np.uint32) & np.uint32(0x7FFFFFFF)
+                shifted = max(a0, a1) < lim
+                down = d1 if shifted else d0
+                up = u1 if shifted else u0
+                q = np.rint(np.float64(x[b, j]) * down)
+                q = min(max(q, -qmax), qmax)
+                out[b, j] = np.float32(q * up)
+            continue
         for p in range(0, k, sub):
             d = np.int64(0)
             if dmax > 0:
@@ -833,3 +851,39 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
 
 mx_quantize_f32 = _build(_mx_quantize_f32)
 sharedexp_quantize = _build(_sharedexp_quantize)
+
+
+def _vsq_quantize(x, out, sv, V, qmax, smax, per_tensor):
+    """VS-Quant on (C, n) float32 rows = channels, vectors of V along each row."""
+    C, n = x.shape
+    nv = n // V
+    fq = np.float64(qmax)
+    fs = np.float64(smax)
+    for c in nb.prange(C):
+        for v in range(nv):
+            m = 0.0
+            for j in range(v * V, v * V + V):
+                m = max(m, abs(np.float64(x[c, j])))
+            sv[c, v] = m / fq
+    gmax_t = 0.0
+    if per_tensor:
+        for c in range(C):
+            for v in range(nv):
+                gmax_t = max(gmax_t, sv[c, v])
+    for c in nb.prange(C):
+        gmax = gmax_t
+        if not per_tensor:
+            gmax = 0.0
+            for v in range(nv):
+                gmax = max(gmax, sv[c, v])
+        g = np.float64(np.float32(gmax / fs)) if gmax > 0 else 1.0
+        for v in range(nv):
+            sq = min(max(np.rint(sv[c, v] / g), 1.0), fs)
+            s = g * sq
+            for j in range(v * V, v * V + V):
+                q = np.rint(np.float64(x[c, j]) / s)
+                q = min(max(q, -fq), fq)
+                out[c, j] = np.float32(q * s)
+
+
+vsq_quantize = _build(_vsq_quantize)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _kernels as K
 from .base import Format, FormatError, as_float_input, check_choice
 from .block import BlockArray, _from_blocks, _to_blocks
 from .integer import IntFormat
@@ -332,5 +333,26 @@ class VSQuant(Format):
         return np.moveaxis(q * s, -1, enc.axis).astype(np.float32)
 
     def quantize(self, x, axis: int = -1):
+        """``decode(encode(x))`` in x's float dtype."""
+        arr = np.asarray(x)
+        if (
+            arr.dtype == np.float32
+            and arr.ndim == 2
+            and axis in (-1, 1)
+            and (self.outer == "per_tensor" or self.channel_axis in (0, -2))
+            and arr.shape[1] % self.vector_size == 0
+            and arr.size
+            and np.isfinite(arr).all()
+        ):
+            # fused numba kernel for the common (channels, reduction) weight layout; tested
+            # against the general path below
+            xc = np.ascontiguousarray(arr)
+            out = np.empty_like(xc)
+            sv = np.empty((xc.shape[0], xc.shape[1] // self.vector_size))
+            K.pick(K.vsq_quantize, xc.size)(
+                xc, out, sv, self.vector_size, self.qmax, 2**self.scale_bits - 1,
+                self.outer == "per_tensor",
+            )  # fmt: skip
+            return out
         out_dtype = as_float_input(self.name, x)[1]
         return self.decode(self.encode(x, axis=axis)).astype(out_dtype)

@@ -320,3 +320,14 @@ def test_fused_kernel_equals_general_path(name):
     assert np.array_equal(
         f.quantize(x, axis=0), np.moveaxis(f.quantize(x.T.copy()), -1, 0), equal_nan=True
     )
+
+
+@pytest.mark.parametrize("outer", ["per_channel", "per_tensor"])
+def test_vsquant_fused_kernel_equals_general_path(outer):
+    f = lowbit.VSQuant("int4", 16, 4, outer=outer)
+    rng = np.random.default_rng(10)
+    w = (rng.standard_normal((50, 96)) * rng.uniform(1e-3, 1e3, (50, 1))).astype(np.float32)
+    w[7] = 0.0
+    fast = f.quantize(w)
+    general = f.decode(f.encode(w))
+    assert np.array_equal(fast, general)
