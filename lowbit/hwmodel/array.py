@@ -81,7 +81,8 @@ def array_cost(
     macs = m * k * n
     pes = r * c
     pipe_bits = pes * (wf.bits + af.bits)  # operand registers passing data to neighbours
-    acc_bits = pes * mac.accumulator_width
+    # a block unit (lanes products per accumulator update) holds one accumulator per lanes MACs
+    acc_bits = pes * math.ceil(mac.accumulator_width / mac.lanes)
     out_bits = output_bits or mac.accumulator_width
     # SRAM: every tile streams its R×K activations and K×C weights once; outputs written once
     sram_read = tiles * k * (r * af.bits + c * wf.bits)

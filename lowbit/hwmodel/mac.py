@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ..formats import FloatFormat, Format, IntFormat, get_format
 from . import arith as A
+from . import block as B
 from .accumulator import (
     ACC_ROUNDING,
     FixedAccumulator,
@@ -75,7 +76,9 @@ def _operand(fmt: Format) -> _Operand:
         )
     raise ValueError(
         f"{getattr(fmt, 'name', fmt)!r}: no hardware model for {type(fmt).__name__}; "
-        "supported: IntFormat and FloatFormat (block formats such as MX and VS-Quant have no MAC model yet)"
+        "supported: IntFormat and FloatFormat scalars, BinaryFormat, and the block formats "
+        "(MX, MX9/6/4, BFP, NVFP4, VS-Quant, group-scaled INT); a power-of-two scale format "
+        "such as e8m0 is a block scale, not a MAC operand"
     )
 
 
@@ -106,6 +109,7 @@ class MacCost:
     accumulator_width: int
     cost: Cost
     unit: str
+    lanes: int = 1  # products summed per accumulator update (block size of a block format)
 
     @property
     def total(self) -> float:
@@ -129,6 +133,7 @@ class MacCost:
             "accumulator_width": self.accumulator_width,
             "total": self.total,
             "unit": self.unit,
+            "lanes": self.lanes,
             "depth": self.depth,
             "breakdown": self.breakdown(),
             "blocks": self.cost.flat(),
@@ -251,10 +256,16 @@ def mac_cost(
     rounding: str = "nearest_even",
     multiplier: str = "array",
     costs: GateCosts = DEFAULT_COSTS,
+    lanes: int = 1,
 ) -> MacCost:
     """Gate count of a MAC unit computing weight × activation and accumulating ``terms``
     products into ``accumulator`` ("fixed" = exact Kulisch width, an int width, a
     FixedAccumulator, or a float accumulator "fp16"/"bf16"/"fp32"/any FloatFormat with RNE).
+
+    Block formats (MX, MX9/6/4, BFP, NVFP4, VS-Quant, int4_g128) are priced as a block
+    dot-product unit, reported per MAC (per-block logic / block size, per-output logic / terms);
+    ``lanes`` > 1 prices scalar formats on such a unit too (an adder tree of ``lanes`` products,
+    one accumulator). See lowbit.hwmodel.block and docs/hwmodel.md.
 
     >>> m = mac_cost("fp8_e4m3fnuz", "fp8_e4m3fnuz", "fp16")
     >>> round(m.total), sorted(m.breakdown())
@@ -269,9 +280,26 @@ def mac_cost(
         )
     if multiplier not in MULTIPLIERS:
         raise ValueError(f"unknown multiplier {multiplier!r}; supported: {list(MULTIPLIERS)}")
+    if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes <= 0:
+        raise ValueError(f"lanes must be a positive integer, got {lanes!r}")
     wf, af = get_format(weight_format), get_format(activation_format)
-    w, a = _operand(wf), _operand(af)
     acc = resolve_accumulator(accumulator)
+    if B.is_binary(wf) or B.is_binary(af):
+        if not (B.is_binary(wf) and B.is_binary(af)):
+            raise ValueError(
+                f"{wf.name} × {af.name}: binary pairs only with binary; "
+                f"supported: {B.SUPPORTED_PAIRS}"
+            )
+        if acc != "fixed":
+            raise ValueError("binary × binary accumulates in an exact popcount ('fixed') only")
+        root, width, acc_name = B.binary_mac(terms, costs)
+        return MacCost(wf.name, af.name, acc_name, terms, width, root, costs.unit)
+    if lanes > 1 or B.block_spec(wf) is not None or B.block_spec(af) is not None:
+        root, width, acc_name, k = B.block_mac(
+            wf, af, acc, terms, rounding, multiplier, costs, lanes=lanes
+        )
+        return MacCost(wf.name, af.name, acc_name, terms, width, root, costs.unit, k)
+    w, a = _operand(wf), _operand(af)
     mpy, prod = _multiply(w, a, multiplier, costs)
     if isinstance(acc, FloatFormat):
         groups = _float_acc(prod, acc, rounding, costs)

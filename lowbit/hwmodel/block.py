@@ -1,0 +1,293 @@
+"""MAC cost of block-scaled formats (MX, MX9/6/4 and BFP, NVFP4, VS-Quant, group-scaled INT),
+of binary (XNOR-popcount) operands, and of scalar formats on a dot-product unit of ``lanes``.
+
+A block format is priced as a block dot-product unit that multiplies the ``k`` element pairs of
+one block in parallel, sums them exactly in an adder tree, applies the block's scale and adds
+the block sum into the accumulator once per block.  Reported per MAC: element logic counts
+once, per-block logic (tree, scale arithmetic, accumulator) is divided by ``k``, per-output
+logic (FP32 γ / tensor scale) by the reduction length ``terms``.  docs/hwmodel.md derives the
+widths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from ..formats import (
+    BinaryFormat,
+    FixedPointElement,
+    FloatFormat,
+    Format,
+    IntFormat,
+    MXFormat,
+    NVFP4Format,
+    Quantizer,
+    SharedExpFormat,
+    VSQuant,
+)
+from . import arith as A
+from .accumulator import FixedAccumulator
+from .gates import Cost, GateCosts
+
+BLOCK_TYPES = (MXFormat, SharedExpFormat, NVFP4Format, VSQuant, Quantizer)
+SUPPORTED_PAIRS = (
+    "scalar × scalar (IntFormat / FloatFormat, any mix); binary × binary; and block × block "
+    "of one family with equal block sizes: MX × MX (any elements, e.g. mxfp8_e4m3 × mxfp4), "
+    "MX9/MX6/MX4/BFP × each other, nvfp4 × nvfp4, VS-Quant × VS-Quant, "
+    "group-scaled INT (int4_g128) × group-scaled INT"
+)
+E8M0_SPAN = 254  # E8M0 scales 2^-127 … 2^127
+FP32 = FloatFormat(8, 23, name="fp32")
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """What the hardware sees of a block format."""
+
+    family: str
+    element: Format  # IntFormat, FloatFormat, or (SharedExp) a sign-magnitude IntFormat
+    k: int  # elements per block (products summed by the tree)
+    sub: int = 1  # sub-block size sharing a microexponent
+    micro_bits: int = 0
+    scale: str = "none"  # "pow2" (8-bit shared exponent) | "float" | "int" | "none"
+    scale_format: FloatFormat | None = None
+    scale_bits: int = 0
+    outer: int = 0  # FP32 scales per output (γ per channel: 1; per tensor: 0)
+    per_tensor: bool = False  # an FP32 per-tensor scale (NVFP4)
+
+
+def block_spec(fmt: Format) -> BlockSpec | None:
+    """The :class:`BlockSpec` of a block format, or None for a scalar format."""
+    if isinstance(fmt, MXFormat):
+        el = fmt.element
+        if isinstance(el, FixedPointElement):  # MXINT8: a 1.6 fixed point on an int8 grid
+            el = el.int_format
+        return BlockSpec("mx", el, fmt.block_size, scale="pow2")
+    if isinstance(fmt, SharedExpFormat):
+        el = IntFormat(fmt.man_bits + 1, encoding="sign_magnitude")
+        return BlockSpec(
+            "shared_exp",
+            el,
+            fmt.block_size,
+            sub=fmt.sub_block_size if fmt.micro_bits else 1,
+            micro_bits=fmt.micro_bits,
+            scale="pow2",
+        )
+    if isinstance(fmt, NVFP4Format):
+        return BlockSpec(
+            "nvfp4",
+            fmt._e2m1,
+            fmt.block_size,
+            scale="float",
+            scale_format=fmt._e4m3,
+            per_tensor=True,
+        )
+    if isinstance(fmt, VSQuant):
+        return BlockSpec(
+            "vsquant",
+            fmt.element,
+            fmt.vector_size,
+            scale="int",
+            scale_bits=fmt.scale_bits,
+            outer=int(fmt.outer == "per_channel"),
+        )
+    if isinstance(fmt, Quantizer):
+        if fmt.granularity != "per_group" or not isinstance(fmt.format, IntFormat):
+            raise ValueError(
+                f"{fmt.name}: only group-scaled integer quantizers have a MAC model "
+                f"(granularity {fmt.granularity!r}); supported pairs: {SUPPORTED_PAIRS}"
+            )
+        sf = fmt.scale_format
+        if not isinstance(sf, FloatFormat):
+            raise ValueError(f"{fmt.name}: group scale {sf!r} is not a FloatFormat")
+        return BlockSpec("group_int", fmt.format, fmt.group_size, scale="float", scale_format=sf)
+    return None
+
+
+def _amortise(cost: Cost, n: int) -> Cost:
+    """``cost`` divided by ``n`` (shared by n MACs); the tree keeps its names and depths, the
+    leaves keep their gates (fractional) but no integer cell counts."""
+    if n == 1:
+        return cost
+    return dataclasses.replace(
+        cost, gates=cost.gates / n, cells={}, parts=tuple(_amortise(p, n) for p in cost.parts)
+    )
+
+
+def adder_tree(k: int, width: int, carry_in: bool, costs: GateCosts) -> tuple[Cost, int]:
+    """Exact two's-complement adder tree over ``k`` words of ``width`` bits: level l has
+    ⌈k/2^l⌉ adders of width + l bits (sign-extended); returns (cost, output width).  With
+    ``carry_in`` every adder takes one operand's +1 of a sign-magnitude → two's-complement
+    conversion as its carry-in (k − 1 adders; the k-th +1 enters the accumulator's adder)."""
+    parts, n, w = [], k, width
+    level = 0
+    while n > 1:
+        level += 1
+        pairs, n = n // 2, math.ceil(n / 2)
+        w += 1
+        add = A.ripple_adder(w, carry_in=carry_in, costs=costs)
+        cells = {c: pairs * v for c, v in add.cells.items()}
+        parts.append(Cost.leaf(f"level{level}_{pairs}x_add{w}", cells, add.depth, costs))
+    if not parts:
+        return Cost.group(f"tree{k}", []), width
+    return Cost.group(f"tree{k}x{width}", parts), w
+
+
+def _fp_mult(fmt: FloatFormat, costs: GateCosts, name: str) -> Cost:
+    """A float × float multiply with RNE back to ``fmt``: S×S significands, E-bit exponent
+    add, 1-bit normalise (S MUX2), RNE (decision + S-bit incrementer)."""
+    s = fmt.man_bits + 1
+    return Cost.group(
+        name,
+        [
+            A.array_multiplier(s, s, costs=costs),
+            A.ripple_adder(fmt.exp_bits, costs=costs),
+            A.mux_bank(s, name="normalise", costs=costs),
+            A.rne_rounder(s, costs=costs),
+            Cost.leaf("sign_xor", {"xor2": 1}, 1, costs),
+        ],
+    )
+
+
+def _to_float(width: int, costs: GateCosts, fmt: FloatFormat = FP32) -> Cost:
+    """Two's-complement integer of ``width`` bits to ``fmt``: negate, LZD, left shift by
+    [0, width − 1], exponent from the count (an E-bit adder), RNE."""
+    return Cost.group(
+        f"int{width}_to_{fmt.name}",
+        [
+            A.conditional_negate(width, costs=costs),
+            A.leading_zero_detector(width, costs=costs),
+            A.left_shifter(width, width - 1, costs=costs),
+            A.ripple_adder(fmt.exp_bits, costs=costs),
+            A.rne_rounder(fmt.man_bits + 1, costs=costs),
+        ],
+    )
+
+
+def block_mac(wf, af, acc, terms, rounding, multiplier, costs, lanes: int = 1):
+    """(root Cost, accumulator width, accumulator name, products per accumulator) of a block
+    MAC; scalar formats with ``lanes`` > 1 go through the same dot-product unit unscaled."""
+    from .mac import _fixed_acc, _float_acc, _multiply, _operand, _Product
+
+    sw, sa = block_spec(wf), block_spec(af)
+    if (sw is None) != (sa is None):
+        raise ValueError(
+            f"{wf.name} × {af.name}: a block format pairs only with a block format of its family; "
+            f"supported: {SUPPORTED_PAIRS}"
+        )
+    if sw is None:  # scalar formats on a lanes-wide dot-product unit
+        sw = BlockSpec("scalar", wf, lanes)
+        sa = BlockSpec("scalar", af, lanes)
+    if sw.family != sa.family or sw.k != sa.k or sw.sub != sa.sub:
+        raise ValueError(
+            f"{wf.name} × {af.name}: block families or sizes differ ({sw.family}/{sw.k} vs "
+            f"{sa.family}/{sa.k}); supported: {SUPPORTED_PAIRS}"
+        )
+    k = sw.k
+    # ---- per product: element multiply, micro-exponent / exponent alignment to fixed point
+    w, a = _operand(sw.element), _operand(sa.element)
+    mpy, prod = _multiply(w, a, multiplier, costs)
+    per_mac = [mpy]
+    per_block: list[Cost] = []
+    if prod.twos:
+        tree_in, signs = prod.width, False
+    else:
+        span = prod.exp_span
+        if sw.micro_bits or sa.micro_bits:
+            span += (2**sw.micro_bits - 1) + (2**sa.micro_bits - 1)
+            mb = max(sw.micro_bits, sa.micro_bits)
+            ctl = A.ripple_adder(mb, costs=costs)  # micro-shift sum, one per sub-block pair
+            per_block.append(Cost.group("micro_shift_sum", [_amortise(ctl, sw.sub)]))
+        align = []
+        if span:
+            align.append(A.widening_left_shifter(prod.width, span, costs=costs))
+        align.append(A.xor_bank(prod.width + span, name="complement", costs=costs))
+        per_mac.append(Cost.group("to_fixed", align))
+        tree_in, signs = prod.width + span + 1, True
+    tree, t = adder_tree(k, tree_in, signs, costs)
+    per_block.append(tree)
+    # ---- per block: scale arithmetic
+    eb, span = 0, 0
+    if sw.scale == "pow2":
+        per_block.append(A.ripple_adder(8, costs=costs))  # E8M0 + E8M0 → 9-bit exponent
+        per_block.append(Cost.leaf("nan_scale_detect", {"and2": 14, "or2": 1, "ff": 1}, 3, costs))
+        eb, span = 9, 2 * E8M0_SPAN
+    elif sw.scale == "float":
+        so_w, so_a = _operand(sw.scale_format), _operand(sa.scale_format)
+        smpy, sprod = _multiply(so_w, so_a, "array", costs)
+        per_block.append(Cost.group("scale_mult", list(smpy.parts)))
+        per_block.append(A.array_multiplier(t, sprod.width, costs=costs))  # sum × scale product
+        per_block.append(Cost.leaf("sum_sign_xor", {"xor2": 1}, 1, costs))
+        t += sprod.width
+        eb, span = sprod.exp_bits, sprod.exp_span
+    elif sw.scale == "int":
+        ss = sw.scale_bits + sa.scale_bits
+        per_block.append(A.array_multiplier(sw.scale_bits, sa.scale_bits, costs=costs))
+        per_block.append(A.array_multiplier(t, ss, costs=costs))  # vector sum × scale product
+        t += ss
+    block_value = _Product(t, True, eb, span)
+    # ---- per block: accumulate
+    nblocks = math.ceil(terms / k)
+    if isinstance(acc, FloatFormat):
+        conv = [A.conditional_negate(t, costs=costs), A.leading_zero_detector(t, costs=costs)]
+        conv.append(A.left_shifter(t, t - 1, costs=costs))
+        ebits = eb + 1 if eb else t.bit_length()
+        if eb:
+            conv.append(A.ripple_adder(ebits, costs=costs))  # exponent − leading zeros
+        per_block.append(Cost.group("block_to_float", conv))
+        groups = _float_acc(_Product(t, False, ebits, span), acc, rounding, costs)
+        width, acc_name = acc.bits, acc.name
+    else:
+        exact = t + span + math.ceil(math.log2(nblocks)) if nblocks > 1 else t + span
+        if acc == "fixed":
+            width, overflow, acc_name = exact, "wrap", f"fixed{exact} (exact)"
+        else:
+            assert isinstance(acc, FixedAccumulator)
+            width, overflow = acc.width, acc.overflow
+            acc_name = f"fixed{width} ({overflow})"
+        if span:
+            shift = A.widening_left_shifter(t, span, costs=costs)
+            block_value = _Product(t + span, True, 0, 0)
+            per_block.append(Cost.group("align_block", [shift]))
+        groups = _fixed_acc(block_value, width, overflow, costs)
+    # ---- per output: FP32 scales (γ, per-tensor)
+    per_out: list[Cost] = []
+    n_out = 0
+    if sw.family == "vsquant":  # × γ_w·γ_a; forming γ_w[n]·γ_a[m] is one more if both vary
+        n_out = 1 + int(sw.outer and sa.outer)
+    elif sw.per_tensor or sa.per_tensor:  # the two tensor scales fold into one constant
+        n_out = 1
+    if n_out:
+        if not isinstance(acc, FloatFormat):
+            per_out.append(_to_float(width, costs))
+        per_out += [_fp_mult(FP32, costs, f"fp32_scale_mult{i + 1}") for i in range(n_out)]
+    parts = [
+        Cost.group("mpy", per_mac),
+        Cost.group("block", [_amortise(p, k) for p in per_block]),
+        *(Cost.group(g.name, [_amortise(p, k) for p in g.parts]) for g in groups),
+    ]
+    if per_out:
+        parts.append(Cost.group("output", [_amortise(p, terms) for p in per_out]))
+    return Cost.group("mac", [p for p in parts if p.parts]), width, acc_name, k
+
+
+def binary_mac(terms: int, costs: GateCosts) -> tuple[Cost, int, str]:
+    """±1 × ±1 as XNOR (one XOR2 with an inverted output) and a popcount: the sum of K products
+    is 2·popcount − K, so the accumulator counts agreements in ⌈log2(K+1)⌉ bits (an
+    incrementer and a register); the final 2·c − K is per output (left out)."""
+    width = max(1, math.ceil(math.log2(terms + 1)))
+    root = Cost.group(
+        "mac",
+        [
+            Cost.group("mpy", [Cost.leaf("xnor", {"xor2": 1}, 1, costs)]),
+            Cost.group("alignadd", [A.incrementer(width, costs=costs)]),
+            Cost.group("normacc", [A.register(width, costs=costs)]),
+        ],
+    )
+    return root, width, f"fixed{width} (popcount)"
+
+
+def is_binary(fmt: Format) -> bool:
+    return isinstance(fmt, BinaryFormat)
