@@ -779,6 +779,22 @@ def _mx_quantize_f32(x, out, k, emax, M, emin, maxbits, int_frac, qmax):
             e = max(_floor_log2_bits(amax) - emax, np.int64(-127))
         down = _pow2(-e)
         up = _pow2(e)
+        if int_frac < 0 and emin + e + 127 >= 1:
+            # Rounding x/X to the element grid and multiplying back by X = 2^e is rounding
+            # x to the same minifloat with every exponent shifted by e: the scalar RNE trick
+            # with shifted constants, on x's own bits (no scaling, no conversions).
+            mn = np.uint32((emin + e + 127) << 23)
+            Ce = np.float32(_pow2(emin + e - M + 23))
+            mxb = np.uint32(np.int64(maxbits) + (e << 23))
+            for j in range(k):
+                bv = np.float32(x[b, j]).view(np.uint32)
+                a = bv & np.uint32(0x7FFFFFFF)
+                rn = (a + hm1 + ((a >> k0) & one)) & clear
+                rs = np.float32((np.uint32(a).view(np.float32) + Ce) - Ce).view(np.uint32)
+                rb = rn if a >= mn else rs
+                rb = min(rb, mxb)
+                out[b, j] = np.uint32((bv & SB) | rb).view(np.float32)
+            continue
         for j in range(k):
             v = np.float64(x[b, j]) * down
             if int_frac >= 0:
