@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from . import __version__, get_format
+from .analysis import cli_sweep
 from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray, Quantizer
 from .report import SCALED
 
@@ -76,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--node", type=float, default=45.0, metavar="NM", help="technology node")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_cmd_hw)
+    cli_sweep.add_parser(sub)
     return parser
 
 
