@@ -55,7 +55,8 @@ def bits_table(with_lloyd_max: bool) -> str:
     return "\n".join(lines)
 
 
-def throughput(configs: int, samples: int, executors: list[str]) -> str:
+def throughput(configs: int, samples: int, executors: list[str], range_method: str = "mse") -> str:
+    """A Markdown table of configurations per second, one row per (mode, executor)."""
     fmts = ["int8_narrow", "fp8_e4m3fnuz", "fp8_e5m2fnuz", "fp8_e2m5fnuz", "int4"]
     dists = [Gaussian(0.5 + i / configs) for i in range(max(1, configs // len(fmts)))]
     lines = [
@@ -66,7 +67,9 @@ def throughput(configs: int, samples: int, executors: list[str]) -> str:
         for ex in executors:
             kw = {"workers": 2} if ex == "processes" else {}
             start = time.perf_counter()
-            df = sweep(fmts, dists, ranges=["mse"], samples=n, executor=ex, progress=False, **kw)
+            df = sweep(
+                fmts, dists, ranges=[range_method], samples=n, executor=ex, progress=False, **kw
+            )
             t = time.perf_counter() - start
             bad = int((df.error != "").sum())
             note = f" ({bad} errors)" if bad else ""
@@ -82,6 +85,7 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("--no-lloyd-max", action="store_true")
     ap.add_argument("--executors", default="serial,processes,dask")
+    ap.add_argument("--range", default="mse", help="range method of the throughput sweep")
     args = ap.parse_args(argv)
     executors = args.executors.split(",")
     if "dask" in executors:
@@ -93,8 +97,8 @@ def main(argv=None) -> int:
     print(aciq_table())
     print("\n## Bits of accuracy, MSE-optimal per-tensor scale (exact expected MSE)\n")
     print(bits_table(not args.no_lloyd_max))
-    print(f"\n## Sweep throughput, {args.configs} configurations\n")
-    print(throughput(args.configs, args.samples, executors))
+    print(f"\n## Sweep throughput, {args.configs} configurations, range {args.range}\n")
+    print(throughput(args.configs, args.samples, executors, args.range))
     return 0
 
 

@@ -18,6 +18,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--dist", required=True, help="comma-separated, e.g. gaussian,laplace,student_t:3"
     )
     p.add_argument("--range", default="mse", help="comma-separated range methods (default mse)")
+    p.add_argument(
+        "--granularity", default="per_tensor", help="per_tensor,per_channel,per_group (sampled)"
+    )
     p.add_argument("--samples", type=int, help="sample this many values (default: analytic)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--executor", default="serial", choices=("serial", "processes", "dask"))
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         formats=_split(args.formats),
         distributions=_split(args.dist),
         ranges=_split(args.range),
+        granularities=_split(getattr(args, "granularity", "per_tensor")),
         samples=args.samples,
         seed=args.seed,
         executor=args.executor,

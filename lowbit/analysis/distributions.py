@@ -480,6 +480,7 @@ class Empirical(Distribution):
             raise ValueError("Empirical needs at least one value, got an empty array")
         if not np.all(np.isfinite(x)):
             raise ValueError(f"Empirical: {np.count_nonzero(~np.isfinite(x))} non-finite values")
+        self.values = x  # the values in the tensor's own (row-major) order
         self.samples = np.sort(x)
         self.label = label
 

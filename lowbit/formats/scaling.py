@@ -13,7 +13,9 @@ from .block import BlockArray, _from_blocks, _to_blocks
 from .integer import IntFormat
 
 GRANULARITIES = ("per_tensor", "per_channel", "per_group")
-RANGES = ("minmax", "percentile", "mse")
+RANGES = ("minmax", "percentile", "mse", "aciq", "kl", "octav")
+#: range methods computed per slice by lowbit.analysis.ranges (imported when first used)
+ANALYSIS_RANGES = ("aciq", "kl", "octav")
 
 
 def _resolve(fmt):
@@ -54,7 +56,9 @@ class Quantizer(Format):
 
     Symmetric: s = r / fmt.max, q = fmt.quantize(x / s) · s, with r the range statistic of
     |x| ("minmax": max|x|; "percentile": the ``percentile``-th percentile of |x|; "mse": the
-    clip r·c, c on a grid of 100 fractions in (0, 1], with the least squared error).
+    clip r·c, c on a grid of 100 fractions in (0, 1], with the least squared error;
+    "aciq", "kl", "octav": the clip :func:`lowbit.analysis.ranges.clip_for` chooses on each
+    slice's values, ACIQ with a Laplace prior, b = mean|x − x̄|; symmetric only).
     Asymmetric (integer formats): s = (rmax - rmin) / (qmax - qmin),
     z = round(qmin - rmin / s), q = (clip(round(x / s) + z, qmin, qmax) - z) · s.
     The scale is stored in ``scale_format`` (a registered format such as fp16, bf16, e8m0;
@@ -90,6 +94,8 @@ class Quantizer(Format):
             raise FormatError(f"Quantizer: group_size={self.group_size!r} must be a positive int")
         if not self.symmetric and not isinstance(self.format, IntFormat):
             raise FormatError("Quantizer: asymmetric (zero-point) scaling needs an integer format")
+        if not self.symmetric and self.range in ANALYSIS_RANGES:
+            raise FormatError(f"Quantizer: range={self.range!r} needs symmetric=True")
         if not 0 < self.percentile <= 100:
             raise FormatError(f"Quantizer: percentile={self.percentile}; legal range is (0, 100]")
         if not self.name:
@@ -160,7 +166,16 @@ class Quantizer(Format):
         ag = np.abs(g)
         if self.range == "percentile":
             return np.percentile(ag, self.percentile, axis=1)
-        return ag.max(axis=1)
+        top = ag.max(axis=1)
+        if self.range in ANALYSIS_RANGES:
+            # lazily: lowbit.formats must not import lowbit.analysis at module level
+            from ..analysis.ranges import clip_for
+
+            opts = {"prior": "laplace"} if self.range == "aciq" else {}
+            r = np.array([clip_for(self.format, row, self.range, **opts) for row in g])
+            # a constant or all-zero slice gives no clip (0 or NaN): fall back to max|x|
+            return np.where(np.isfinite(r) & (r > 0), r, top)
+        return top
 
     def _fake(self, g, r):
         f = self.format
