@@ -156,3 +156,26 @@ def test_bad_input(kwargs, match):
 def test_formats_without_hardware_model():
     with pytest.raises(ValueError, match="supported: IntFormat and FloatFormat"):
         mac_cost("e8m0", "int8")
+
+
+def test_docs_table_is_the_model():
+    """docs/hwmodel.md's published-totals table quotes what mac_cost computes now."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "hwmodel.md").read_text()
+    rows = {
+        "| INT8 → fixed (`int8`) |": ("int8", "fixed"),
+        "| INT8 → fixed (`int8_narrow`": ("int8_narrow", "fixed"),
+        "| INT8 → FP16 |": ("int8", "fp16"),
+        "| INT8 → FP32 |": ("int8", "fp32"),
+        "| FP8-E4 → fixed |": ("fp8_e4m3fnuz", "fixed"),
+        "| FP8-E4 → FP16 |": ("fp8_e4m3fnuz", "fp16"),
+        "| FP8-E4 → FP32 |": ("fp8_e4m3fnuz", "fp32"),
+    }
+    for prefix, (fmt, acc) in rows.items():
+        line = next(ln for ln in doc.splitlines() if ln.startswith(prefix))
+        published, model = (int(c) for c in line.split("|")[2:4])
+        total = mac_cost(fmt, fmt, acc, terms=4096).total
+        assert model == round(total), (prefix, model, total)
+        err = f"{100 * (total / published - 1):+.1f}%".replace("-", "−")
+        assert err in line, (prefix, err)
