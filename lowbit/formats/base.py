@@ -144,18 +144,9 @@ class Format:
 
     name: str
 
-    # -- subclasses provide: bits, max, min, smallest_normal, smallest_subnormal, eps,
-    # encode, decode, _quantize, values ---------------------------------------------------
-    def encode(
-        self, x, rounding="nearest_even", overflow=None, seed=None, **kw
-    ):  # pragma: no cover
-        raise NotImplementedError
-
-    def decode(self, codes):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _quantize(self, arr, rounding, overflow, seed, **kw):  # pragma: no cover
-        raise NotImplementedError
+    # Subclasses provide bits, max, min, smallest_normal, smallest_subnormal, eps,
+    # encode(x, ...), decode(codes), values(), and either quantize(...) or the
+    # _quantize(arr, rounding, overflow, seed, **kw) that the shared quantize calls.
 
     # -- shared --------------------------------------------------------------------------
     @property
