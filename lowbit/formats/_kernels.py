@@ -903,3 +903,41 @@ def _vsq_quantize(x, out, sv, V, qmax, smax, per_tensor):
 
 
 vsq_quantize = _build(_vsq_quantize)
+
+
+@nb.njit(inline="always", **_OPTS)
+def _rne_minifloat_f64(y, emin, M, vmax):
+    """|y| (float64, finite) rounded to nearest even on the grid of a minifloat with
+    smallest normal exponent ``emin`` and M mantissa bits, saturating at ``vmax``: scaling
+    by the ulp 2^q is exact and rint rounds ties to even."""
+    a = abs(y)
+    if a == 0.0:
+        return 0.0
+    # exponent field of the double; a double subnormal (field 0) lies below emin anyway
+    lg = ((np.float64(a).view(np.int64) >> 52) & 0x7FF) - 1023
+    q = max(lg, emin) - M
+    r = np.rint(a * _pow2(-q)) * _pow2(q)
+    return min(r, vmax)
+
+
+def _nvfp4_quantize(x, out, st):
+    """NVFP4 on (n_blocks, 16) float32: E4M3 block scale of amax/6/st (RNE, saturating at
+    448), E2M1 elements of x/(s_b·st) (RNE, saturating at 6), value e·s_b·st."""
+    nblocks, k = x.shape
+    for b in nb.prange(nblocks):
+        amax = 0.0
+        for j in range(k):
+            amax = max(amax, abs(np.float64(x[b, j])))
+        sb = _rne_minifloat_f64(amax / 6.0 / st, -6, 3, 448.0)
+        den = sb * st
+        for j in range(k):
+            v = np.float64(x[b, j])
+            if den > 0.0:
+                e = _rne_minifloat_f64(v / den, 0, 1, 6.0)
+                e = -e if v < 0 else e
+            else:
+                e = 0.0
+            out[b, j] = np.float32(e * den)
+
+
+nvfp4_quantize = _build(_nvfp4_quantize)

@@ -331,3 +331,13 @@ def test_vsquant_fused_kernel_equals_general_path(outer):
     fast = f.quantize(w)
     general = f.decode(f.encode(w))
     assert np.array_equal(fast, general)
+
+
+def test_nvfp4_fused_kernel_equals_general_path():
+    f = lowbit.get_format("nvfp4")
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((300, 64)) * np.exp(rng.uniform(-12, 12, (300, 1)))
+    x[0] = 0.0
+    x[1, :16] = 1e-30
+    x = x.astype(np.float32)
+    assert np.array_equal(f.quantize(x), f.decode(f.encode(x)))
