@@ -1,47 +1,52 @@
-"""Error analysis: distributions, metrics, exact expected MSE, range setting and sweeps."""
+"""Error analysis: distributions, metrics, exact expected MSE, range setting and sweeps.
 
-from .distributions import (
-    Clipped,
-    Distribution,
-    Empirical,
-    Gaussian,
-    Laplace,
-    OutlierMixture,
-    ScipyDistribution,
-    StudentT,
-    Uniform,
-    as_distribution,
-    load_tensor,
-)
-from .expected import expected_mse, format_grid, uniform_grid
-from .metrics import bits_from_mse, bits_of_accuracy, cosine, kl_divergence, mse, sqnr_db
-from .ranges import EmaMinMax, aciq, clip_for, optimal_clip
-from .sweep import sweep
+The names below load their submodule on first use (PEP 562), so that ``import
+lowbit.analysis.cli_sweep`` (done by every ``lowbit`` command) does not pay for scipy.stats
+and pandas.
+"""
 
-__all__ = [
-    "Clipped",
-    "Distribution",
-    "EmaMinMax",
-    "Empirical",
-    "Gaussian",
-    "Laplace",
-    "OutlierMixture",
-    "ScipyDistribution",
-    "StudentT",
-    "Uniform",
-    "aciq",
-    "as_distribution",
-    "bits_from_mse",
-    "bits_of_accuracy",
-    "clip_for",
-    "cosine",
-    "expected_mse",
-    "format_grid",
-    "kl_divergence",
-    "load_tensor",
-    "mse",
-    "optimal_clip",
-    "sqnr_db",
-    "sweep",
-    "uniform_grid",
-]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "Clipped": "distributions",
+    "Distribution": "distributions",
+    "Empirical": "distributions",
+    "Gaussian": "distributions",
+    "Laplace": "distributions",
+    "OutlierMixture": "distributions",
+    "ScipyDistribution": "distributions",
+    "StudentT": "distributions",
+    "Uniform": "distributions",
+    "as_distribution": "distributions",
+    "load_tensor": "distributions",
+    "expected_mse": "expected",
+    "format_grid": "expected",
+    "uniform_grid": "expected",
+    "bits_from_mse": "metrics",
+    "bits_of_accuracy": "metrics",
+    "cosine": "metrics",
+    "kl_divergence": "metrics",
+    "mse": "metrics",
+    "sqnr_db": "metrics",
+    "EmaMinMax": "ranges",
+    "aciq": "ranges",
+    "clip_for": "ranges",
+    "optimal_clip": "ranges",
+    "sweep": "sweep",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_WHERE))

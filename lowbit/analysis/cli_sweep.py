@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .sweep import sweep
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``sweep`` on an argparse subparsers object (its ``run`` default is :func:`run`)."""
@@ -43,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     >>> run(ns), len(pd.read_csv(out))
     (0, 1)
     """
+    from .sweep import sweep  # here, not at import: every `lowbit` command imports this module
+
     df = sweep(
         formats=_split(args.formats),
         distributions=_split(args.dist),
