@@ -34,17 +34,63 @@ arithmetic is provably exact or correctly rounded, and raises ``ValueError`` els
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from ..formats import FloatFormat, IntFormat, get_format
-from .macsim import ExactAcc, FixedAcc, resolve_accumulator, value_table
+from .macsim import ExactAcc, FixedAcc
 
 ROUNDINGS = ("nearest_even", "toward_zero")
 #: int64 registers: widest fixed-point register (as macsim.MAX_FIXED_WIDTH) and product bound
 MAX_WIDTH = 62
+
+
+@dataclass(frozen=True)
+class _Table:
+    """Decoded values of every code and the bit range of the nonzero finite ones."""
+
+    values: np.ndarray  # float64 per code
+    finite: np.ndarray  # bool per code
+    low: int  # lowest set bit (exponent) of any nonzero finite value
+    top: int  # highest set bit
+    sig: int  # most significant bits of any one value
+    max_abs: Fraction
+
+
+def _table(fmt: Any) -> _Table:
+    values = np.asarray(fmt.decode(np.arange(2**fmt.bits, dtype=np.uint16)), dtype=np.float64)
+    finite = np.isfinite(values)
+    nz = np.abs(values[finite & (values != 0)])
+    if nz.size == 0:  # pragma: no cover - every format has a nonzero value
+        return _Table(values, finite, 0, 0, 0, Fraction(0))
+    mant, exp = np.frexp(nz)  # nz = mant · 2^exp, mant ∈ [0.5, 1)
+    m53 = (mant * 2.0**53).astype(np.int64)  # exact 53-bit integer significand
+    tz = np.log2((m53 & -m53).astype(np.float64)).astype(np.int64)  # its trailing zeros
+    low, top = exp - 53 + tz, exp - 1
+    return _Table(
+        values,
+        finite,
+        int(low.min()),
+        int(top.max()),
+        int((top - low + 1).max()),
+        Fraction(float(nz.max())),
+    )
+
+
+def _resolve(accumulator: Any) -> Any:
+    if isinstance(accumulator, (FixedAcc, ExactAcc, FloatFormat)):
+        return accumulator
+    if isinstance(accumulator, str) and accumulator in ("exact", "kulisch"):
+        return ExactAcc()
+    if isinstance(accumulator, str) and accumulator in ("fp16", "bf16", "fp32"):
+        return get_format(accumulator)
+    raise ValueError(
+        f"gemm_numpy: accumulator={accumulator!r}; expected 'fp16', 'bf16', 'fp32', 'exact', "
+        "a FloatFormat or FixedAcc(width, frac, mode)"
+    )
 
 
 def _fmt(f: Any) -> Any:
@@ -342,14 +388,14 @@ def gemm_numpy(
     if rounding not in ROUNDINGS:
         raise ValueError(f"gemm_numpy: rounding={rounding!r}; expected one of {ROUNDINGS}")
     a_fmt, b_fmt = _fmt(a_format), _fmt(b_format)
-    ta, tb = value_table(a_fmt), value_table(b_fmt)
+    ta, tb = _table(a_fmt), _table(b_fmt)
     av = _values("a_codes", a_codes, a_fmt, ta.values, ta.finite)
     bv = _values("b_codes", b_codes, b_fmt, tb.values, tb.finite)
     if av.shape[1] != bv.shape[0]:
         raise ValueError(f"gemm_numpy: inner dimensions differ: a is {av.shape}, b is {bv.shape}")
     if ta.sig + tb.sig > 53:  # pragma: no cover - ≤ 16-bit formats never get here
         raise ValueError("gemm_numpy: products are not exact in double")
-    acc = resolve_accumulator(accumulator)
+    acc = _resolve(accumulator)
     if isinstance(acc, ExactAcc):
         return _fixed(av, bv, ta, tb, _exact_acc(ta, tb, av.shape[1]), exact=True)
     if isinstance(acc, FixedAcc):
