@@ -16,6 +16,7 @@ import numpy as np
 from . import __version__, get_format
 from .analysis import cli_sweep
 from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray, Quantizer
+from .hwmodel import cli_simulate
 from .report import SCALED
 
 #: Formats up to this width get their full code → value table in ``lowbit info``.
@@ -78,6 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_cmd_hw)
     cli_sweep.add_parser(sub)
+    cli_simulate.add_parser(sub)
     return parser
 
 

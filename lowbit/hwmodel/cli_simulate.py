@@ -1,0 +1,323 @@
+"""``lowbit simulate``: one GEMM on the bit-exact MAC simulator (registered by lowbit.cli).
+
+Draws A (M×K) and B (K×N) from a distribution, scales each tensor by its absmax onto the
+format's range (``x / s`` with s = max|x| / format max; ``--scale none``: s = 1), encodes, runs
+:func:`lowbit.hwmodel.macsim.gemm` with the chosen accumulator, and prints the error of the
+result (times s_A·s_B) against the exact GEMM of the decoded operands (``gemm`` with the
+exact accumulator, one rounding to double at the end) and against the float64 GEMM of the
+unquantized draws, the accumulator statistics, and the time.
+
+Accumulator specs (``--acc``): ``fp16``, ``bf16``, ``fp32``, any other IEEE-style float
+format name, ``exact`` (Kulisch), and fixed point: ``fixedW`` (W bits, wrap),
+``fixedWs`` (W bits, saturate), or ``fixed:W:F:wrap|saturate`` (F fractional bits).
+``fixedW``/``fixedWs`` put the binary point at the products' least significant bit
+(F = 0 for integer operands, 18 for E4M3 × E4M3).
+
+>>> parse_acc("fixed32s", "fp8_e4m3fn", "fp8_e4m3fn")
+FixedAcc(width=32, frac=18, mode='saturate')
+>>> parse_acc("fixed:20:0:wrap", "int8", "int8")
+FixedAcc(width=20, frac=0, mode='wrap')
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import re
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+DISTRIBUTIONS = ("gaussian", "laplace", "uniform", "student_t")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``simulate`` on an argparse subparsers object (``run`` is :func:`run`)."""
+    p = subparsers.add_parser(
+        "simulate",
+        help="one GEMM on the bit-exact MAC simulator: error vs float64 and accumulator stats",
+        description=__doc__.split("\n\n>>>")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--a-format", required=True, metavar="FMT", help="A's format, e.g. fp8_e4m3fn")
+    p.add_argument("--b-format", metavar="FMT", help="B's format (default: A's)")
+    p.add_argument(
+        "--acc",
+        default="fp32",
+        metavar="ACC",
+        help="fp16 | bf16 | fp32 | exact | fixedW | fixedWs | fixed:W:F:wrap|saturate (fp32)",
+    )
+    p.add_argument("--m", type=int, default=256, help="rows of A (256)")
+    p.add_argument("--k", type=int, default=1024, help="columns of A, rows of B (1024)")
+    p.add_argument("--n", type=int, default=256, help="columns of B (256)")
+    p.add_argument(
+        "--dist",
+        default="gaussian",
+        metavar="DIST",
+        help="gaussian | laplace | uniform | student_t[:nu] (nu = 3 by default)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--scale",
+        default="absmax",
+        choices=("absmax", "none"),
+        help="absmax: each tensor scaled so that max|x| is the format's max (default); "
+        "none: the draws encoded as they are",
+    )
+    p.add_argument("--rounding", default="nearest_even", choices=("nearest_even", "toward_zero"))
+    p.add_argument("--order", help="accumulation order, if this build has it: sequential|...")
+    p.add_argument("--block", type=int, help="block size for --order blocks")
+    p.add_argument("--threads", type=int, help="threads of the C core (if supported)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(run=run)
+    return p
+
+
+def parse_acc(spec: str, a_format: Any = None, b_format: Any = None) -> Any:
+    """The ``accumulator=`` argument of ``gemm`` for an ``--acc`` spec."""
+    from ..formats import FloatFormat, get_format
+    from .macsim import FixedAcc
+
+    spec = spec.strip()
+    if spec in ("fp16", "bf16", "fp32", "exact"):
+        return spec
+    m = re.fullmatch(r"fixed(\d+)(s?)", spec)
+    if m:
+        frac = 0
+        if a_format is not None and b_format is not None:
+            frac = max(0, -(_low_bit(a_format) + _low_bit(b_format)))
+        return FixedAcc(int(m.group(1)), frac, "saturate" if m.group(2) else "wrap")
+    m = re.fullmatch(r"fixed:(\d+):(-?\d+):(wrap|saturate)", spec)
+    if m:
+        return FixedAcc(int(m.group(1)), int(m.group(2)), m.group(3))
+    if spec.startswith("fixed"):
+        raise ValueError(
+            f"--acc {spec!r}: fixed-point specs are fixedW, fixedWs or fixed:W:F:wrap|saturate"
+        )
+    try:
+        fmt = get_format(spec)
+    except ValueError:
+        fmt = None
+    if not isinstance(fmt, FloatFormat):
+        raise ValueError(
+            f"--acc {spec!r}: expected fp16, bf16, fp32, exact, a float format name, "
+            "fixedW, fixedWs or fixed:W:F:wrap|saturate"
+        )
+    return fmt
+
+
+def _low_bit(fmt: Any) -> int:
+    """Exponent of the lowest set bit of any nonzero finite value of ``fmt``."""
+    from ..formats import get_format
+
+    fmt = get_format(fmt) if isinstance(fmt, str) else fmt
+    v = np.asarray(fmt.decode(np.arange(2**fmt.bits, dtype=np.uint32)), dtype=np.float64)
+    v = np.abs(v[np.isfinite(v) & (v != 0)])
+    mant, exp = np.frexp(v)
+    m53 = (mant * 2.0**53).astype(np.int64)
+    tz = np.log2((m53 & -m53).astype(np.float64)).astype(np.int64)
+    return int((exp - 53 + tz).min())
+
+
+def draw(dist: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Samples of ``gaussian``, ``laplace``, ``uniform`` (−1..1) or ``student_t[:nu]``."""
+    name, _, arg = dist.strip().lower().replace("-", "_").partition(":")
+    if name in ("student_t", "t", "student"):
+        nu = 3.0
+        if arg:
+            try:
+                nu = float(arg)
+            except ValueError:
+                nu = float("nan")
+            if not nu > 0:
+                raise ValueError(f"--dist {dist!r}: ν must be a positive number")
+        return rng.standard_t(nu, size=shape)
+    if arg:
+        raise ValueError(f"--dist {dist!r}: only student_t takes a parameter")
+    if name in ("gaussian", "normal"):
+        return rng.standard_normal(shape)
+    if name == "laplace":
+        return rng.laplace(0.0, 1.0, size=shape)
+    if name == "uniform":
+        return rng.uniform(-1.0, 1.0, size=shape)
+    raise ValueError(f"--dist {dist!r}: expected one of {', '.join(DISTRIBUTIONS)}")
+
+
+def _encode(fmt: Any, x: np.ndarray, how: str = "absmax") -> tuple[np.ndarray, float]:
+    """Codes of x / s and s, with s = max|x| / max of the format (per-tensor absmax), or 1."""
+    top = np.abs(x).max() if x.size else 0.0
+    scale = float(top / float(fmt.max)) if top > 0 and how == "absmax" else 1.0
+    return fmt.encode(x / scale, overflow="saturate"), scale
+
+
+def errors(c: np.ndarray, ref: np.ndarray) -> dict:
+    """Relative Frobenius error, max abs error and SNR (dB) of c against ref."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = c - ref
+        err2 = float(np.sum(d * d))
+        ref2 = float(np.sum(ref * ref))
+        rel = math.sqrt(err2 / ref2) if ref2 > 0 else (0.0 if err2 == 0 else math.inf)
+        mx = float(np.max(np.abs(d))) if d.size else 0.0
+    if math.isnan(err2):
+        rel, mx, err2 = math.inf, math.inf, math.inf
+    if err2 == 0:
+        snr = math.inf
+    elif ref2 > 0 and math.isfinite(err2):
+        snr = 10 * math.log10(ref2 / err2)
+    else:
+        snr = -math.inf
+    return {"rel_frobenius": rel, "max_abs": mx, "snr_db": snr}
+
+
+def _positive(name: str, v: int | None) -> None:
+    if v is not None and v < 1:
+        raise ValueError(f"--{name} must be a positive integer, got {v}")
+
+
+def simulate(args: argparse.Namespace) -> dict:
+    """Run the GEMM ``args`` describe; the result as a dict (what ``--json`` prints)."""
+    from ..formats import get_format
+    from .macsim import gemm
+
+    for name in ("m", "k", "n"):
+        _positive(name, getattr(args, name))
+    _positive("threads", getattr(args, "threads", None))
+    _positive("block", getattr(args, "block", None))
+    if args.m * args.k + args.k * args.n > 2**31:
+        raise ValueError("operands of more than 2^31 elements: choose smaller --m/--k/--n")
+    a_name = args.a_format
+    b_name = args.b_format or a_name
+    a_fmt, b_fmt = get_format(a_name), get_format(b_name)
+    acc = parse_acc(args.acc, a_fmt, b_fmt)
+    params = inspect.signature(gemm).parameters
+    kw = {}
+    for opt in ("order", "block", "threads"):
+        value = getattr(args, opt, None)
+        if value is None:
+            continue
+        if opt not in params:
+            raise ValueError(f"--{opt}: this build's macsim.gemm has no {opt}= argument")
+        kw[opt] = value
+    if "block" in kw and kw.get("order") != "blocks":
+        raise ValueError("--block needs --order blocks")
+
+    rng = np.random.default_rng(args.seed)
+    x_a = draw(args.dist, (args.m, args.k), rng)
+    x_b = draw(args.dist, (args.k, args.n), rng)
+    how = getattr(args, "scale", "absmax")
+    a, s_a = _encode(a_fmt, x_a, how)
+    b, s_b = _encode(b_fmt, x_b, how)
+    rounding = getattr(args, "rounding", "nearest_even")
+
+    t0 = time.perf_counter()
+    c, stats = gemm(a, b, a_fmt, b_fmt, accumulator=acc, rounding=rounding, **kw)
+    seconds = time.perf_counter() - t0
+    exact_kw = {"threads": kw["threads"]} if "threads" in kw else {}
+    try:
+        ref, _ = gemm(a, b, a_fmt, b_fmt, accumulator="exact", **exact_kw)
+        ref_how = "exact accumulator (gemm accumulator='exact'), rounded once to double"
+    except ValueError:  # an exact register this wide is not implemented: float64 BLAS
+        va = np.asarray(a_fmt.decode(a), dtype=np.float64)
+        vb = np.asarray(b_fmt.decode(b), dtype=np.float64)
+        ref = va @ vb
+        ref_how = "float64 np.matmul of the decoded operands"
+    scale = s_a * s_b
+    c_real, ref_real = c * scale, ref * scale
+    macs = args.m * args.n * args.k
+    stat_keys = ("overflow", "swamping", "absorbed", "max_abs", "macs", "steps", "toggles")
+    st = {}
+    for key in stat_keys:
+        try:
+            value = stats[key]
+        except (KeyError, AttributeError):
+            continue
+        if value is not None:
+            st[key] = value
+    return {
+        "a_format": a_fmt.name,
+        "b_format": b_fmt.name,
+        "accumulator": str(acc) if not isinstance(acc, str) else acc,
+        "rounding": rounding,
+        **{k: v for k, v in kw.items()},
+        "m": args.m,
+        "k": args.k,
+        "n": args.n,
+        "dist": args.dist,
+        "seed": args.seed,
+        "scale": how,
+        "scale_a": s_a,
+        "scale_b": s_b,
+        "nonfinite_outputs": int(np.count_nonzero(~np.isfinite(c))),
+        "reference": ref_how,
+        "error_vs_exact": errors(c_real, ref_real),
+        "error_vs_unquantized": errors(c_real, x_a @ x_b),
+        "quantization_error": errors(ref_real, x_a @ x_b),
+        "stats": st,
+        "seconds": seconds,
+        "macs_per_second": macs / seconds if seconds > 0 else math.inf,
+    }
+
+
+def _num(v: float) -> str:
+    if isinstance(v, float) and not math.isfinite(v):
+        return "inf" if v > 0 else ("-inf" if v < 0 else "nan")
+    return f"{v:.4g}" if isinstance(v, float) else f"{v:,}"
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (np.generic,)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # JSON has no Inf/NaN
+    return obj
+
+
+def report_text(r: dict) -> str:
+    extra = "".join(f", {k} {r[k]}" for k in ("order", "block", "threads") if k in r)
+    lines = [
+        f"{r['a_format']} × {r['b_format']} → {r['accumulator']} ({r['rounding']}{extra}): "
+        f"A {r['m']}×{r['k']}, B {r['k']}×{r['n']}, {r['dist']}, seed {r['seed']}",
+        f"per-tensor scales ({r['scale']}): A {r['scale_a']:.6g}, B {r['scale_b']:.6g}",
+        f"time {r['seconds']:.3f} s, {r['macs_per_second']:.3g} MAC/s",
+        "",
+        f"{'error of the result':<28}{'vs exact GEMM':>16}{'vs unquantized':>18}"
+        f"{'(quantization only)':>22}",
+    ]
+    e, u, q = r["error_vs_exact"], r["error_vs_unquantized"], r["quantization_error"]
+    for key, label in (
+        ("rel_frobenius", "relative Frobenius"),
+        ("max_abs", "max abs"),
+        ("snr_db", "SNR dB"),
+    ):
+        lines.append(f"{label:<28}{_num(e[key]):>16}{_num(u[key]):>18}{_num(q[key]):>22}")
+    lines += [
+        f"(exact GEMM: {r['reference']}; unquantized: float64 A·B of the draws; quantization "
+        "only: the exact GEMM against it)",
+    ]
+    if r["nonfinite_outputs"]:
+        lines.append(
+            f"non-finite outputs: {r['nonfinite_outputs']:,} (the accumulator overflowed: "
+            "try a wider one, or --scale none)"
+        )
+    lines += ["", "accumulator statistics"]
+    for key, v in r["stats"].items():
+        unit = " (accumulator units, before scaling)" if key == "max_abs" else ""
+        lines.append(f"  {key:<10}{_num(v):>18}{unit}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``lowbit simulate`` with parsed ``args``; print the report; 0 on success."""
+    r = simulate(args)
+    if getattr(args, "json", False):
+        print(json.dumps(_jsonable(r), indent=2))
+    else:
+        print(report_text(r))
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,177 @@
+"""``lowbit simulate``: one GEMM on the MAC simulator, run in-process through ``main``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+
+import numpy as np
+import pytest
+
+from lowbit import get_format
+from lowbit.cli import main
+from lowbit.hwmodel.cli_simulate import draw, errors, parse_acc
+from lowbit.hwmodel.macsim import FixedAcc
+from lowbit.hwmodel.macsim_numpy import gemm_numpy
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("lowbit.hwmodel._macsim") is None,
+    reason="C extension lowbit.hwmodel._macsim not built",
+)
+
+
+def run(capsys, *argv):
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def run_json(capsys, *argv) -> dict:
+    status, out, err = run(capsys, "simulate", *argv, "--json")
+    assert status == 0, err
+    return json.loads(out)
+
+
+def operands(fmt_a, fmt_b, m, k, n, dist="gaussian", seed=0, scale=True):
+    """The codes and scales simulate draws, rebuilt here from the documented recipe."""
+    rng = np.random.default_rng(seed)
+    xa, xb = draw(dist, (m, k), rng), draw(dist, (k, n), rng)
+    sa = np.abs(xa).max() / fmt_a.max if scale else 1.0
+    sb = np.abs(xb).max() / fmt_b.max if scale else 1.0
+    a = fmt_a.encode(xa / sa, overflow="saturate")
+    b = fmt_b.encode(xb / sb, overflow="saturate")
+    return xa, xb, a, b, sa, sb
+
+
+def test_exact_accumulator_has_no_error_and_reports_quantization_error(capsys):
+    r = run_json(
+        capsys, "--a-format", "int8", "--acc", "exact", "--m", "8", "--k", "64", "--n", "5"
+    )
+    assert r["error_vs_exact"] == {"rel_frobenius": 0.0, "max_abs": 0.0, "snr_db": None}  # inf
+    i8 = get_format("int8")
+    xa, xb, a, b, sa, sb = operands(i8, i8, 8, 64, 5)
+    exact = (i8.decode(a).astype(np.float64) @ i8.decode(b).astype(np.float64)) * (sa * sb)
+    want = errors(exact, xa @ xb)
+    assert r["error_vs_unquantized"] == pytest.approx(want, rel=1e-9)
+    assert r["quantization_error"] == pytest.approx(want, rel=1e-9)
+    assert 30 < want["snr_db"] < 45  # int8 absmax on N(0, 1): about 6 bits of accuracy
+    assert r["stats"]["macs"] == 8 * 64 * 5 and r["stats"]["overflow"] == 0
+    assert r["scale_a"] == pytest.approx(sa) and r["scale_b"] == pytest.approx(sb)
+
+
+def test_narrow_wrapping_register_matches_the_numpy_simulator(capsys):
+    r = run_json(
+        capsys, "--a-format", "int8", "--acc", "fixed:12:0:wrap", "--m", "6", "--k", "200",
+        "--n", "7", "--dist", "laplace", "--seed", "3",
+    )  # fmt: skip
+    i8 = get_format("int8")
+    xa, xb, a, b, sa, sb = operands(i8, i8, 6, 200, 7, "laplace", 3)
+    c, st = gemm_numpy(a, b, i8, i8, accumulator=FixedAcc(12, 0, "wrap"))
+    exact, _ = gemm_numpy(a, b, i8, i8, accumulator="exact")
+    for key in ("overflow", "swamping", "absorbed", "max_abs", "macs"):
+        assert r["stats"][key] == st[key]
+    assert r["stats"]["overflow"] > 0
+    assert r["error_vs_exact"] == pytest.approx(errors(c * sa * sb, exact * sa * sb), rel=1e-12)
+    assert r["error_vs_exact"]["rel_frobenius"] > 0.1  # wrapped sums are far off
+
+
+def test_fp16_accumulation_loses_to_fp32_on_long_k(capsys):
+    common = ["--a-format", "fp8_e4m3fn", "--m", "4", "--k", "8192", "--n", "4", "--scale", "none"]
+    fp16 = run_json(capsys, *common, "--acc", "fp16")
+    fp32 = run_json(capsys, *common, "--acc", "fp32")
+    e4m3 = get_format("fp8_e4m3fn")
+    _, _, a, b, _, _ = operands(e4m3, e4m3, 4, 8192, 4, scale=False)
+    c16, st16 = gemm_numpy(a, b, e4m3, e4m3, accumulator="fp16")
+    exact, _ = gemm_numpy(a, b, e4m3, e4m3, accumulator="exact")
+    assert fp16["error_vs_exact"] == pytest.approx(errors(c16, exact), rel=1e-12)
+    assert fp16["stats"]["swamping"] == st16["swamping"] > 0
+    assert fp16["error_vs_exact"]["rel_frobenius"] > 100 * fp32["error_vs_exact"]["rel_frobenius"]
+    assert fp16["scale_a"] == fp16["scale_b"] == 1.0
+
+
+def test_fixed_spec_puts_the_binary_point_at_the_product_lsb(capsys):
+    r = run_json(capsys, "--a-format", "fp8_e4m3fn", "--acc", "fixed40s", "--k", "32", "--m", "3",
+                 "--n", "2")  # fmt: skip
+    assert r["accumulator"] == "FixedAcc(width=40, frac=18, mode='saturate')"
+    assert r["error_vs_exact"]["max_abs"] == 0.0  # 40 bits hold these 32 products exactly
+    assert parse_acc("fixed32", "int8", "int4") == FixedAcc(32, 0, "wrap")
+    assert parse_acc("fixed:24:3:saturate") == FixedAcc(24, 3, "saturate")
+    assert parse_acc("bf16") == "bf16"
+
+
+def test_text_report(capsys):
+    status, out, err = run(
+        capsys, "simulate", "--a-format", "fp8_e4m3fn", "--b-format", "int8", "--acc", "fp16",
+        "--m", "8", "--k", "128", "--n", "8",
+    )  # fmt: skip
+    assert status == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == (
+        "fp8_e4m3fn × int8 → fp16 (nearest_even): A 8×128, B 128×8, gaussian, seed 0"
+    )
+    assert "MAC/s" in lines[2]
+    for needle in ("relative Frobenius", "max abs", "SNR dB", "swamping", "absorbed", "overflow"):
+        assert needle in out
+    macs = next(line for line in lines if line.strip().startswith("macs"))
+    assert macs.split()[1] == "8,192"
+
+
+def test_overflowing_fp16_says_so(capsys):
+    r = run_json(
+        capsys, "--a-format", "fp8_e4m3fn", "--acc", "fp16", "--m", "2", "--k", "512", "--n", "2"
+    )  # fmt: skip  (absmax-scaled E4M3 products reach 2^17)
+    assert r["nonfinite_outputs"] > 0 and r["stats"]["overflow"] == r["nonfinite_outputs"]
+    assert r["error_vs_exact"]["rel_frobenius"] is None  # inf, as JSON null
+    status, out, _ = run(capsys, "simulate", "--a-format", "fp8_e4m3fn", "--acc", "fp16",
+                         "--m", "2", "--k", "512", "--n", "2")  # fmt: skip
+    assert status == 0 and "the accumulator overflowed" in out and "inf" in out
+
+
+def test_same_seed_same_numbers(capsys):
+    args = ["--a-format", "fp4_e2m1fn", "--acc", "bf16", "--m", "5", "--k", "300", "--n", "3",
+            "--dist", "student_t:4", "--seed", "11"]  # fmt: skip
+    r1, r2 = run_json(capsys, *args), run_json(capsys, *args)
+    for r in (r1, r2):
+        r.pop("seconds"), r.pop("macs_per_second")
+    assert r1 == r2
+    r3 = run_json(capsys, *args[:-1], "12")
+    assert r3["error_vs_unquantized"] != r1["error_vs_unquantized"]
+
+
+def test_draw_distributions():
+    rng = np.random.default_rng(0)
+    u = draw("uniform", (1000, 10), rng)
+    assert u.min() >= -1 and u.max() <= 1 and abs(u.mean()) < 0.02
+    t = draw("student-t:2.5", (2000, 10), rng)
+    assert np.abs(t).max() > 10  # heavy tails
+    lap = draw("laplace", (1000, 10), rng)
+    assert lap.var() == pytest.approx(2.0, rel=0.05)
+    assert math.isclose(draw("gaussian", (4000, 10), rng).std(), 1.0, rel_tol=0.02)
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--a-format", "int8", "--m", "0"], "--m must be a positive integer"),
+        (["--a-format", "int8", "--k", "-3"], "--k must be a positive integer"),
+        (["--a-format", "nope"], "unknown format"),
+        (["--a-format", "int8", "--acc", "fixed"], "fixed-point specs"),
+        (["--a-format", "int8", "--acc", "fixed:8:x:wrap"], "fixed-point specs"),
+        (["--a-format", "int8", "--acc", "fp64"], "--acc 'fp64'"),
+        (["--a-format", "int8", "--acc", "fixed:70:0:wrap"], "width"),
+        (["--a-format", "int8", "--dist", "cauchy"], "--dist 'cauchy'"),
+        (["--a-format", "int8", "--dist", "student_t:-1"], "positive"),
+        (["--a-format", "int8", "--dist", "gaussian:2"], "only student_t"),
+        (["--a-format", "int8", "--block", "16"], "--block needs --order blocks"),
+        (["--a-format", "int8", "--threads", "0"], "--threads must be a positive"),
+        (["--a-format", "fp8_e4m3fn", "--acc", "fixed:32:0:wrap"], "fractional bits"),
+        (["--acc", "fp16"], "--a-format"),
+        (["--a-format", "int8", "--m", "two"], "invalid int value"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(capsys, argv, needle):
+    status, out, err = run(capsys, "simulate", *argv)
+    assert status == 2 and out == ""
+    assert err.startswith("lowbit: error: ") and err.count("\n") == 1, err
+    assert needle in err
