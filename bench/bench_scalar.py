@@ -1277,6 +1277,14 @@ def run_analysis_group(ctx: Context) -> list[str]:
     ]
 
 
+def run_macsim_group(ctx: Context) -> list[str]:
+    """The C MAC simulator against its numpy version and float32 BLAS (bench/bench_macsim.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_macsim import run_macsim_group as run
+
+    return run(ctx)
+
+
 # --------------------------------------------------------------------------- groups, main
 
 
@@ -1291,6 +1299,7 @@ GROUPS: dict[str, Group] = {
     "scalar": Group("Scalar formats", run_scalar_group),
     "block": Group("Block formats", run_block_group),
     "analysis": Group("Error-analysis sweeps", run_analysis_group),
+    "macsim": Group("MAC simulator", run_macsim_group),
 }
 
 
