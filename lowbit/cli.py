@@ -19,6 +19,8 @@ from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray, Quantizer
 from .hwmodel import cli_simulate
 from .report import SCALED
 
+#: The recipe ``lowbit report`` reads when none is named (a built-in copy if it is missing).
+_DEFAULT_RECIPE = "reports/format-comparison.toml"
 #: Formats up to this width get their full code → value table in ``lowbit info``.
 CODE_TABLE_MAX_BITS = 8
 
@@ -63,10 +65,26 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=_cmd_quantize)
 
-    p = sub.add_parser("report", help="write the format and accuracy tables (Markdown + CSV)")
-    p.add_argument("-o", "--output-dir", default="reports/out", metavar="DIR")
-    p.add_argument("--seed", type=int, default=0, help="seed of the N(0, 1) samples")
+    p = sub.add_parser(
+        "report", help="write the PDF report of a recipe (default reports/format-comparison.toml)"
+    )
+    p.add_argument(
+        "recipe",
+        nargs="?",
+        metavar="RECIPE.toml",
+        help=f"report recipe (default: {_DEFAULT_RECIPE})",
+    )
+    p.add_argument(
+        "-o", "--output", metavar="OUT.pdf|DIR", help="PDF path, or a directory for RECIPE.pdf"
+    )
+    p.add_argument("--seed", type=int, help="override the recipe's seed")
+    p.add_argument(
+        "--tables",
+        action="store_true",
+        help="write the Markdown/CSV format and N(0, 1) accuracy tables to DIR instead",
+    )
     p.add_argument("--samples", type=int, default=1_000_000, help=argparse.SUPPRESS)
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=_cmd_report)
 
     p = sub.add_parser("hw", help="gate count of a MAC unit and cost of a GEMM on a MAC array")
@@ -221,9 +239,47 @@ def _cmd_quantize(args) -> int:
 
 # -- report -------------------------------------------------------------------------------
 def _cmd_report(args) -> int:
+    if args.tables:
+        return _cmd_report_tables(args)
+    from pathlib import Path
+
+    from .report.build import build_report
+    from .report.recipe import DEFAULT_RECIPE, load_recipe
+
+    source = args.recipe
+    if source is None and Path(DEFAULT_RECIPE).is_file():
+        source = DEFAULT_RECIPE
+    recipe = load_recipe(source)  # None: the built-in copy of the default recipe
+    if args.seed is not None:
+        recipe.seed = args.seed
+    stem = Path(source).stem if source else Path(DEFAULT_RECIPE).stem
+    out = Path(args.output) if args.output else Path("reports/out")
+    if out.suffix.lower() != ".pdf":
+        out = out / f"{stem}.pdf"
+    command = "lowbit report" + (f" {source}" if source else "") + f" -o {out}"
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    res = build_report(recipe, out, progress=None if args.quiet else progress, command=command)
+    for problem in res.problems:
+        print(f"lowbit: warning: layout: {problem}", file=sys.stderr)
+    for note in res.notes:
+        print(f"lowbit: note: {note}", file=sys.stderr)
+    print(
+        f"wrote {res.path} ({res.pages} pages, {res.figures} figures, {res.tables} tables) "
+        f"in {res.seconds:.1f} s"
+    )
+    if res.data_files:
+        print(f"data behind them: {res.data_files[0].parent}/ ({len(res.data_files)} CSV files)")
+    return 0
+
+
+def _cmd_report_tables(args) -> int:
     from .report import write_basic_report
 
     results = []
+    seed = 0 if args.seed is None else args.seed
 
     def progress(i, total, r):
         results.append(r)
@@ -232,9 +288,10 @@ def _cmd_report(args) -> int:
             file=sys.stderr,
         )
 
-    paths = write_basic_report(args.output_dir, n=args.samples, seed=args.seed, on_result=progress)
+    out_dir = args.output or "reports/out"
+    paths = write_basic_report(out_dir, n=args.samples, seed=seed, on_result=progress)
     print(
-        f"format accuracy on {args.samples:,} N(0, 1) samples (seed {args.seed}), "
+        f"format accuracy on {args.samples:,} N(0, 1) samples (seed {seed}), "
         "per-tensor absmax scale; best SQNR per width:"
     )
     for bits in sorted({r.bits for r in results}):

@@ -264,7 +264,7 @@ def test_quantize_bad_input_is_one_line_exit_2(capsys, saved_array, tmp_path):
 # -- report -------------------------------------------------------------------------------
 def test_report_writes_the_tables(capsys, tmp_path):
     out_dir = tmp_path / "rep"
-    status, out, err = run(capsys, "report", "-o", str(out_dir), "--samples", "50000")
+    status, out, err = run(capsys, "report", "--tables", "-o", str(out_dir), "--samples", "50000")
     assert status == 0
     names = ["formats.md", "formats.csv", "format-accuracy.md", "format-accuracy.csv"]
     assert out.splitlines()[-4:] == [f"  {out_dir / n}" for n in names]
@@ -300,4 +300,4 @@ def test_absmax_accuracy_matches_a_direct_computation():
 
 
 def test_report_bad_samples_is_exit_2(capsys, tmp_path):
-    assert_one_line_error(*run(capsys, "report", "-o", str(tmp_path), "--samples", "1"), "n=1")
+    assert_one_line_error(*run(capsys, "report", "--tables", "-o", str(tmp_path), "--samples", "1"), "n=1")

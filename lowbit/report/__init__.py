@@ -1,6 +1,12 @@
-"""Reports: the format reference table and the basic accuracy study, as Markdown and CSV.
+"""Reports: the PDF report of a recipe, the format reference table and the basic accuracy
+study as Markdown and CSV.
 
-``write_basic_report(out_dir)`` is what ``lowbit report`` runs until the PDF report exists:
+``build_report(recipe, output)`` (``lowbit report``) runs a recipe's studies and writes the
+PDF (``lowbit.report.build``; recipes: ``lowbit.report.recipe``; page layout:
+``lowbit.report.pdf``).  Those names load on first use, so that ``import lowbit.report`` (done
+by every ``lowbit`` command) does not pay for matplotlib.
+
+``write_basic_report(out_dir)`` (``lowbit report --tables``) writes:
 
     formats.md, formats.csv                  the format reference table
     format-accuracy.md, format-accuracy.csv  SQNR of each format on N(0, 1) samples with a
@@ -44,8 +50,35 @@ from .tables import (
 #: Formats that carry their own scales (quantized as they are, not through an absmax scale).
 SCALED = (MXFormat, SharedExpFormat, NVFP4Format, VSQuant, Quantizer)
 
+_LAZY = {
+    "build_report": "build",
+    "summary_markdown": "build",
+    "ReportResult": "build",
+    "Recipe": "recipe",
+    "load_recipe": "recipe",
+    "parse_recipe": "recipe",
+    "DEFAULTS": "recipe",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "AccuracyResult",
+    "Recipe",
+    "ReportResult",
+    "build_report",
+    "load_recipe",
+    "parse_recipe",
+    "summary_markdown",
     "absmax_accuracy",
     "accuracy_formats",
     "code_table",

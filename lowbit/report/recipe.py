@@ -1,0 +1,452 @@
+"""Report recipes: TOML files naming the studies of a report and their parameters.
+
+A recipe has top-level keys ``title``, ``subtitle``, ``seed`` and ``studies`` (which studies,
+in order) and one table per study.  Every key is optional: a missing key takes its value from
+:data:`DEFAULTS` (which is ``reports/format-comparison.toml``; a test holds them equal).
+Unknown keys, unknown studies, unknown formats and out-of-range values raise ``ValueError``
+naming the key and the legal choices.
+
+>>> r = parse_recipe({"studies": ["atlas"], "atlas": {"plot": ["int8", "fp8_e4m3fn"]}})
+>>> r.studies, r["atlas"]["plot"], r["hardware"]["array"]
+(['atlas'], ['int8', 'fp8_e4m3fn'], [128, 128])
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..formats import get_format, list_formats
+
+try:  # Python ≥ 3.11; tomli is the same parser for 3.10
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - depends on the Python version
+    try:
+        import tomli as tomllib
+    except ModuleNotFoundError:
+        tomllib = None
+
+STUDIES = (
+    "atlas",
+    "fp8_vs_int8",
+    "block_formats",
+    "range_setting",
+    "hardware",
+    "accuracy_vs_cost",
+    "accumulators",
+)
+RANGE_METHODS = ("minmax", "percentile", "mse", "aciq", "kl", "octav")
+TENSORS = ("gaussian", "laplace", "heavy_tailed")
+MAC_ACCUMULATORS = ("fixed", "fp16", "bf16", "fp32")
+SIM_ACCUMULATORS = ("fp16", "bf16", "fp32", "fixed:WIDTH", "fixed:WIDTH:wrap")
+DEFAULT_RECIPE = "reports/format-comparison.toml"
+
+_BLOCK = [
+    "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp4", "mxint8",
+    "mx9", "mx6", "mx4", "bfp8_b16", "vsq_int8", "vsq_int4", "nvfp4", "int4_g128",
+]  # fmt: skip
+
+#: The default recipe: equal to reports/format-comparison.toml (tests/test_report.py).
+DEFAULTS: dict[str, Any] = {
+    "title": "Number formats for DNN inference: accuracy and hardware cost",
+    "subtitle": "Every registered format, the FP8-vs-INT8 and block-format studies, range "
+    "setting, MAC cost and its Pareto front, and accumulator error",
+    "seed": 0,
+    "studies": list(STUDIES),
+    "atlas": {
+        "formats": "all",
+        "plot": [
+            "int4",
+            "int8",
+            "int16",
+            "uint8",
+            "ternary",
+            "fp4_e2m1fn",
+            "fp6_e2m3fn",
+            "fp6_e3m2fn",
+            "fp8_e2m5fnuz",
+            "fp8_e3m4fnuz",
+            "fp8_e4m3fnuz",
+            "fp8_e5m2fnuz",
+            "fp8_e3m4",
+            "fp8_e4m3",
+            "fp8_e4m3fn",
+            "fp8_e5m2",
+            "fp16",
+        ],
+    },  # fmt: skip
+    "fp8_vs_int8": {
+        "formats": ["int8_narrow", "fp8_e2m5fnuz", "fp8_e3m4fnuz", "fp8_e4m3fnuz", "fp8_e5m2fnuz"],
+        "distributions": ["uniform", "gaussian", "student_t:3"],
+        "range": "mse",
+        "lloyd_max_iterations": 20000,
+        "outlier_scales": [1, 2, 4, 8, 16, 32, 64, 128],
+        "outlier_fraction": 0.01,
+    },
+    "block_formats": {
+        "formats": _BLOCK + ["int8", "fp8_e4m3fn", "int4"],
+        "tensors": list(TENSORS),
+        "shape": [256, 4096],
+        "outlier_features": 8,
+        "outlier_scale": 30.0,
+    },
+    "range_setting": {
+        "distribution": "laplace",
+        "bits": [2, 3, 4, 5, 6, 7, 8],
+        "methods": list(RANGE_METHODS),
+        "calibration_samples": 65536,
+        "percentile": 99.99,
+    },
+    "hardware": {
+        "formats": [
+            "int4",
+            "int8",
+            "fp4_e2m1fn",
+            "fp6_e2m3fn",
+            "fp6_e3m2fn",
+            "fp8_e2m5fnuz",
+            "fp8_e3m4fnuz",
+            "fp8_e4m3fnuz",
+            "fp8_e5m2fnuz",
+            *_BLOCK,
+        ],
+        "accumulators": ["fixed", "fp16", "fp32"],
+        "terms": 4096,
+        "array": [128, 128],
+        "gemm": [4096, 4096, 4096],
+        "node_nm": 45.0,
+        "yosys": "auto",
+    },  # fmt: skip
+    "accuracy_vs_cost": {
+        "formats": [
+            "int4",
+            "int8",
+            "fp4_e2m1fn",
+            "fp6_e2m3fn",
+            "fp6_e3m2fn",
+            "fp8_e4m3fn",
+            "fp8_e5m2",
+            *_BLOCK,
+        ],
+        "accumulators": ["fixed", "fp16", "fp32"],
+        "tensor": "gaussian",
+    },  # fmt: skip
+    "accumulators": {
+        "k": [16, 64, 256, 1024, 4096, 16384],
+        "m": 16,
+        "n": 16,
+        "pairs": [
+            {
+                "format": "fp8_e4m3fn",
+                "accumulators": ["fp16", "bf16", "fp32", "fixed:24", "fixed:32"],
+            },
+            {"format": "int8", "accumulators": ["fp16", "bf16", "fp32", "fixed:16", "fixed:24"]},
+        ],
+    },
+}
+
+
+@dataclass
+class Recipe:
+    """A validated recipe: ``recipe[study]`` is that study's parameter table."""
+
+    title: str
+    subtitle: str
+    seed: int
+    studies: list[str]
+    sections: dict[str, dict[str, Any]]
+    source: str = "built-in defaults"
+
+    def __getitem__(self, study: str) -> dict[str, Any]:
+        return self.sections[study]
+
+
+# -- value checkers: each returns the cleaned value or raises ValueError -------------------
+def _where(section: str | None, key: str) -> str:
+    return f"recipe key {key!r}" if section is None else f"recipe key [{section}] {key!r}"
+
+
+def _format_name(name: Any, where: str) -> str:
+    if not isinstance(name, str):
+        raise ValueError(f"{where}: format names are strings, got {name!r}")
+    try:
+        get_format(name)
+    except (ValueError, KeyError):
+        close = difflib.get_close_matches(name, list_formats(), n=4, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise ValueError(
+            f"{where}: unknown format {name!r}; {hint}registered formats: "
+            f"{', '.join(list_formats())}"
+        ) from None
+    return name
+
+
+def _formats(value: Any, where: str, allow_all: bool = False) -> Any:
+    if allow_all and value == "all":
+        return "all"
+    if not isinstance(value, list) or not value:
+        extra = ' or "all"' if allow_all else ""
+        raise ValueError(f"{where}: expected a non-empty list of format names{extra}")
+    return [_format_name(v, where) for v in value]
+
+
+def _int(lo: int, hi: int) -> Callable[[Any, str], int]:
+    def check(value: Any, where: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise ValueError(f"{where}: expected an integer in [{lo}, {hi}], got {value!r}")
+        return value
+
+    return check
+
+
+def _float(lo: float, hi: float, open_lo: bool = True) -> Callable[[Any, str], float]:
+    def check(value: Any, where: str) -> float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value) and (lo < value if open_lo else lo <= value)
+        ok = ok and value <= hi
+        if not ok:
+            raise ValueError(f"{where}: expected a number in ({lo}, {hi}], got {value!r}")
+        return float(value)
+
+    return check
+
+
+def _ints(lo: int, hi: int, length: int | None = None) -> Callable[[Any, str], list[int]]:
+    one = _int(lo, hi)
+
+    def check(value: Any, where: str) -> list[int]:
+        if not isinstance(value, list) or not value or (length and len(value) != length):
+            size = f"{length} " if length else "a non-empty list of "
+            raise ValueError(f"{where}: expected {size}integers in [{lo}, {hi}], got {value!r}")
+        return [one(v, where) for v in value]
+
+    return check
+
+
+def _floats(lo: float, hi: float) -> Callable[[Any, str], list[float]]:
+    one = _float(lo, hi)
+
+    def check(value: Any, where: str) -> list[float]:
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{where}: expected a non-empty list of numbers in ({lo}, {hi}]")
+        return [one(v, where) for v in value]
+
+    return check
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any, str], str]:
+    def check(value: Any, where: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def _choices(choices: tuple[str, ...]) -> Callable[[Any, str], list[str]]:
+    one = _choice(choices)
+
+    def check(value: Any, where: str) -> list[str]:
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"{where}: expected a non-empty list from {', '.join(choices)}")
+        return [one(v, where) for v in value]
+
+    return check
+
+
+def _string(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _distribution(value: Any, where: str) -> str:
+    from ..analysis.sweep import parse_distribution
+
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: expected a distribution such as 'student_t:3', got {value!r}")
+    try:
+        parse_distribution(value)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    return value
+
+
+def _distributions(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where}: expected a non-empty list of distributions")
+    return [_distribution(v, where) for v in value]
+
+
+def sim_accumulator(value: Any, where: str) -> str:
+    """'fp16' | 'bf16' | 'fp32' | 'fixed:WIDTH' | 'fixed:WIDTH:wrap' (saturate by default)."""
+    if value in ("fp16", "bf16", "fp32"):
+        return value
+    parts = value.split(":") if isinstance(value, str) else []
+    ok = len(parts) in (2, 3) and parts[0] == "fixed" and parts[1].isdigit()
+    ok = ok and 2 <= int(parts[1]) <= 62 and (len(parts) == 2 or parts[2] in ("wrap", "saturate"))
+    if not ok:
+        raise ValueError(
+            f"{where}: accumulator {value!r} is not one of {', '.join(SIM_ACCUMULATORS)} "
+            "(WIDTH 2..62 bits)"
+        )
+    return value
+
+
+def _pairs(value: Any, where: str) -> list[dict]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where}: expected a list of tables {{format, accumulators}}")
+    out = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"format", "accumulators"}:
+            raise ValueError(
+                f"{where}: each pair has exactly the keys 'format' and 'accumulators', got {item!r}"
+            )
+        fmt = _format_name(item["format"], where)
+        if fmt not in _simulable():
+            raise ValueError(
+                f"{where}: the C simulator takes scalar formats of at most 16 bits; "
+                f"{fmt!r} is not one; legal: {', '.join(_simulable())}"
+            )
+        accs = item["accumulators"]
+        if not isinstance(accs, list) or not accs:
+            raise ValueError(f"{where}: 'accumulators' must be a non-empty list")
+        out.append({"format": fmt, "accumulators": [sim_accumulator(a, where) for a in accs]})
+    return out
+
+
+def _simulable() -> list[str]:
+    from ..formats import FloatFormat, IntFormat
+
+    return [
+        n
+        for n in list_formats()
+        if isinstance(get_format(n), (IntFormat, FloatFormat)) and get_format(n).bits <= 16
+    ]
+
+
+def _block_formats(value: Any, where: str) -> list[str]:
+    names = _formats(value, where)
+    for n in names:
+        fmt = get_format(n)
+        if fmt.bits < 3 or n in ("e8m0", "fp32", "int32", "binary"):
+            raise ValueError(
+                f"{where}: {n!r} cannot be measured on a tensor here (fewer than 3 bits, a "
+                "scale type or fp32/int32); use element formats of 3–16 bits or block formats"
+            )
+    return names
+
+
+def _hw_formats(value: Any, where: str) -> list[str]:
+    names = _formats(value, where)
+    for n in names:
+        if n in ("e8m0",) or get_format(n).bits > 16:
+            raise ValueError(f"{where}: {n!r} has no MAC model here (e8m0 is a scale; ≤16 bits)")
+    return names
+
+
+SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
+    "atlas": {
+        "formats": lambda v, w: _formats(v, w, allow_all=True),
+        "plot": _formats,
+    },
+    "fp8_vs_int8": {
+        "formats": _formats,
+        "distributions": _distributions,
+        "range": _choice(RANGE_METHODS),
+        "lloyd_max_iterations": _int(1, 1_000_000),
+        "outlier_scales": _floats(0.0, 1e6),
+        "outlier_fraction": _float(0.0, 0.5),
+    },
+    "block_formats": {
+        "formats": _block_formats,
+        "tensors": _choices(TENSORS),
+        "shape": _ints(1, 1 << 16, length=2),
+        "outlier_features": _int(0, 1 << 16),
+        "outlier_scale": _float(0.0, 1e6),
+    },
+    "range_setting": {
+        "distribution": _distribution,
+        "bits": _ints(2, 16),
+        "methods": _choices(RANGE_METHODS),
+        "calibration_samples": _int(256, 1 << 24),
+        "percentile": _float(0.0, 100.0),
+    },
+    "hardware": {
+        "formats": _hw_formats,
+        "accumulators": _choices(MAC_ACCUMULATORS),
+        "terms": _int(1, 1 << 24),
+        "array": _ints(1, 1 << 16, length=2),
+        "gemm": _ints(1, 1 << 20, length=3),
+        "node_nm": _float(0.0, 1000.0),
+        "yosys": _choice(("auto", "off")),
+    },
+    "accuracy_vs_cost": {
+        "formats": _block_formats,
+        "accumulators": _choices(MAC_ACCUMULATORS),
+        "tensor": _choice(TENSORS),
+    },
+    "accumulators": {
+        "k": _ints(1, 1 << 20),
+        "m": _int(1, 256),
+        "n": _int(1, 256),
+        "pairs": _pairs,
+    },
+}
+TOP_LEVEL = {
+    "title": _string,
+    "subtitle": _string,
+    "seed": _int(0, 2**32 - 1),
+    "studies": _choices(STUDIES),
+}
+
+
+def parse_recipe(doc: dict[str, Any], source: str = "built-in defaults") -> Recipe:
+    """Validate a recipe mapping (as read from TOML) and fill in the defaults."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"{source}: a recipe is a TOML table, got {type(doc).__name__}")
+    legal = list(TOP_LEVEL) + list(SCHEMA)
+    for key in doc:
+        if key not in legal:
+            raise ValueError(
+                f"{source}: unknown recipe key {key!r}; legal top-level keys: {', '.join(legal)}"
+            )
+    top = {k: check(doc.get(k, DEFAULTS[k]), _where(None, k)) for k, check in TOP_LEVEL.items()}
+    if len(set(top["studies"])) != len(top["studies"]):
+        raise ValueError(f"{source}: recipe key 'studies' names a study twice: {top['studies']}")
+    sections = {}
+    for study, keys in SCHEMA.items():
+        given = doc.get(study, {})
+        if not isinstance(given, dict):
+            raise ValueError(f"{source}: recipe key {study!r} must be a table ([{study}])")
+        for key in given:
+            if key not in keys:
+                raise ValueError(
+                    f"{source}: unknown recipe key [{study}] {key!r}; legal keys: {', '.join(keys)}"
+                )
+        merged = copy.deepcopy(DEFAULTS[study])
+        merged.update(given)
+        sections[study] = {
+            k: check(merged[k], f"{source}: {_where(study, k)}") for k, check in keys.items()
+        }
+    return Recipe(top["title"], top["subtitle"], top["seed"], top["studies"], sections, source)
+
+
+def load_recipe(path: str | Path | None = None) -> Recipe:
+    """Read and validate a TOML recipe (``None``: the built-in default recipe)."""
+    if path is None:
+        return parse_recipe(copy.deepcopy(DEFAULTS))
+    path = Path(path)
+    if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
+        raise ValueError("reading TOML recipes needs Python ≥ 3.11 or the 'tomli' package")
+    try:
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    return parse_recipe(doc, source=str(path))
