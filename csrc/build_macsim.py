@@ -11,41 +11,26 @@ double additions.  Never add -ffast-math (or -Ofast).
 from __future__ import annotations
 
 import pathlib
+import re
 
 from cffi import FFI
 
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-CDEF = """
-typedef struct {
-    int kind;
-    int width;
-    int frac_bits;
-    int saturate;
-    int man_bits;
-    int emin;
-    int emax;
-    int subnormals;
-    int rounding;
-} macsim_acc_t;
 
-typedef struct {
-    int64_t overflow;
-    int64_t inexact;
-    int64_t absorbed;
-    double max_abs;
-} macsim_stats_t;
+def _cdef() -> str:
+    """The declarations of macsim.h (one source of truth), without guards and includes."""
+    text = (HERE / "macsim.h").read_text(encoding="utf-8")
+    body = text.split("#include <stdint.h>", 1)[1]
+    body = body.rsplit("#endif", 1)[0]
+    # cffi reads only plain integer macros: "(-1)" → "-1"
+    return re.sub(r"#define (\w+) \((-\d+)\)", r"#define \1 \2", body)
 
-int macsim_check_acc(const macsim_acc_t *acc);
-int macsim_gemm(const uint16_t *a, const uint16_t *b,
-                const double *a_table, const double *b_table,
-                int64_t m, int64_t k, int64_t n,
-                const macsim_acc_t *acc, double *c, int64_t *scratch,
-                macsim_stats_t *stats);
-"""
 
-EXTRA_COMPILE_ARGS = ["-O3", "-std=c99", "-ffp-contract=off", "-fno-fast-math"]
+CDEF = _cdef()
+
+EXTRA_COMPILE_ARGS = ["-O3", "-std=c99", "-ffp-contract=off", "-fno-fast-math", "-pthread"]
 
 
 def make_builder(base: pathlib.Path | None = None) -> FFI:
@@ -64,6 +49,7 @@ def make_builder(base: pathlib.Path | None = None) -> FFI:
         include_dirs=[str(csrc)],
         extra_compile_args=EXTRA_COMPILE_ARGS,
         libraries=["m"],
+        extra_link_args=["-pthread"],
     )
     return builder
 

@@ -1,195 +1,974 @@
 /* macsim: bit-exact GEMM with a finite accumulator (see macsim.h).
  *
- * Floating-point accumulation, why one addition in double and a TwoSum suffice
- * ------------------------------------------------------------------------------
- * Every accumulator value a is a point of the target grid (precision <= 24 bits,
- * exponent >= -149), so it is a double; every product p is an exact double (the
- * Python front checks this).  s = fl(a + p) and e = (a + p) - s are computed by
- * Knuth's TwoSum, exact in IEEE double without FMA contraction or extended
- * precision (checked below; compiled with -ffp-contract=off), underflow included,
- * and without overflow since |a|, |p| < 2^300.  So x = a + p = s + e exactly.
- * The target grid points and the midpoints between them are doubles (<= 25
- * significant bits, exponents far inside double's range).  Rounding to nearest
- * in double is monotone, so s lies on the same side of every such double as x,
- * or equals it.  Hence:
- *   - nearest-even: round(s) = round(x) unless s is a midpoint and e != 0, where
- *     x lies beyond the midpoint on the side of e's sign;
- *   - toward zero: trunc(s) = trunc(x) unless s is a grid point and e points
- *     toward zero, where the result is the grid point below s in magnitude.
- * That is the whole rounding rule below; nothing else depends on host rounding.
- * Subnormals off: the result is rounded on the subnormal grid, and a nonzero
- * result of magnitude below 2^emin is then flushed to zero of the same sign
- * (accumulator values are therefore never subnormal).
+ * Two kinds of loops compute the same thing.
+ *
+ * The generic loop handles every accumulator, order, scale and statistic, one
+ * row of C at a time, one step per (output, addend).  Its floating-point step:
+ *
+ *   Every accumulator value a is a point of the target grid (precision <= 24
+ *   bits, exponent >= -149), so it is a double; every addend x (a product, or
+ *   an exact block sum) is an exact double (the Python front checks this).
+ *   s = fl(a + x) and e = (a + x) - s come from Knuth's TwoSum, exact in IEEE
+ *   double without FMA contraction or extended precision (checked below;
+ *   compiled with -ffp-contract=off), underflow included, and without overflow
+ *   since |a|, |x| < 2^300.  So a + x = s + e exactly.  The target grid points
+ *   and the midpoints between them are doubles (<= 25 significant bits,
+ *   exponents far inside double's range), and rounding to nearest in double is
+ *   monotone, so s lies on the same side of each of them as a + x, or equals
+ *   it.  Hence (round_bits):
+ *     - nearest-even: round(s) = round(a + x) unless s is a midpoint and e != 0,
+ *       where a + x lies beyond the midpoint on the side of e's sign;
+ *     - toward zero: trunc(s) = trunc(a + x) unless s is a grid point and e
+ *       points toward zero, where the result is the grid point below s in
+ *       magnitude (in the binade below when |s| is a power of two > 2^emin).
+ *   The rounding itself is integer arithmetic on the bits of s.  Subnormals
+ *   off: the result is rounded on the subnormal grid, and a nonzero result of
+ *   magnitude below 2^emin is then flushed to zero of the same sign.
+ *
+ * The fast loops (SEQUENTIAL order, no block scales, no toggles or per-output
+ * statistics) are written so that the compiler vectorises them across outputs;
+ * each output's chain still runs in order along k.  target_clones builds an
+ * AVX2 and a baseline copy and picks one at load time.  They apply when:
+ *   - fixed point, width <= 32, integer tables |entry| < 2^15 (products < 2^30):
+ *     sums of a register (|n| <= 2^31) and a product are formed in int64 and
+ *     wrapped or saturated; no step can overflow when k * max|product| < 2^(W-1),
+ *     and then the check is left out;
+ *   - FP32 with nearest-even and subnormals, every product exact in binary32:
+ *     one binary32 addition is the IEEE operation itself;
+ *   - any float accumulator with nearest-even when acc + product is exact in
+ *     double (e.g. FP16 with FP8 products): s = a + p exactly, then
+ *     r = (s + C) - C with C = 1.5 * 2^(q + 52), q the quantum exponent of s's
+ *     binade, rounds s to a multiple of 2^q with ties to even (|s| < 2^(q+25),
+ *     so s + C stays in C's binade, whose ulp is 2^q).
+ * With finite products, an accumulator that reaches Inf stays Inf, so overflow
+ * events there are counted once per output at the end.  Tests hold each fast
+ * loop equal to the generic one.
  */
+#define _POSIX_C_SOURCE 200809L
 #include "macsim.h"
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
+#include <string.h>
 
 #if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
-#error "macsim needs double arithmetic evaluated in double (FLT_EVAL_METHOD == 0)"
+#error "macsim needs floating-point arithmetic evaluated in its own type (FLT_EVAL_METHOD == 0)"
 #endif
 
-int macsim_check_acc(const macsim_acc_t *o)
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) && !defined(MACSIM_NO_CLONES)
+#define MACSIM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MACSIM_CLONES
+#endif
+
+#define SIGN64 UINT64_C(0x8000000000000000)
+#define FRAC64 UINT64_C(0x000fffffffffffff)
+#define HIDDEN64 UINT64_C(0x0010000000000000)
+#define JB 64        /* columns per panel in the fast loops */
+#define RB 4         /* rows per group in the fast loops */
+#define PJ 16        /* columns per pass in the pairwise loop */
+#define MAX_THREADS 64
+
+enum { PATH_GENERIC = 0, PATH_INT = 1, PATH_F32 = 2, PATH_F64 = 3, PATH_F64S = 4 };
+
+static inline uint64_t d2u(double d)
 {
-    if (o == NULL) return MACSIM_EBADACC;
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+static inline double u2d(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static inline double pow2i(int e) /* 2^e for -1022 <= e <= 1023 */
+{
+    return u2d((uint64_t)(e + 1023) << 52);
+}
+
+static inline int popcount64(uint64_t x)
+{
+#if defined(__GNUC__)
+    return __builtin_popcountll(x);
+#else
+    int c = 0;
+    while (x) { x &= x - 1; c++; }
+    return c;
+#endif
+}
+
+/* ------------------------------------------------------------------ checks */
+
+static int is_fp32(const macsim_acc_t *o)
+{
+    return o->kind == MACSIM_ACC_FLOAT && o->man_bits == 23 && o->emin == -126 &&
+           o->emax == 127 && o->subnormals == 1 && o->rounding == MACSIM_RNE;
+}
+
+int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
+{
+    if (o == NULL || p == NULL) return MACSIM_EBADACC;
     if (o->kind == MACSIM_ACC_FIXED) {
         if (o->width < 2 || o->width > 62) return MACSIM_EBADACC;
-        if (o->frac_bits < -1000 || o->frac_bits > 1000) return MACSIM_EBADACC;
+        if (o->frac_bits < -1100 || o->frac_bits > 1100) return MACSIM_EBADACC;
         if (o->saturate != 0 && o->saturate != 1) return MACSIM_EBADACC;
-        return MACSIM_OK;
-    }
-    if (o->kind == MACSIM_ACC_FLOAT) {
+    } else if (o->kind == MACSIM_ACC_FLOAT) {
         if (o->man_bits < 0 || o->man_bits > 23) return MACSIM_EBADACC;
         if (o->emin < -126 || o->emax > 127 || o->emin > o->emax) return MACSIM_EBADACC;
         if (o->subnormals != 0 && o->subnormals != 1) return MACSIM_EBADACC;
         if (o->rounding != MACSIM_RNE && o->rounding != MACSIM_RTZ) return MACSIM_EBADACC;
-        return MACSIM_OK;
+    } else if (o->kind == MACSIM_ACC_EXACT) {
+        if (o->width < 2 || o->width > 32 * (MACSIM_MAX_LIMBS - 2)) return MACSIM_EBADACC;
+        if (o->frac_bits < -1100 || o->frac_bits > 1100) return MACSIM_EBADACC;
+    } else {
+        return MACSIM_EBADACC;
     }
-    return MACSIM_EBADACC;
+    if (p->order != MACSIM_SEQUENTIAL && p->order != MACSIM_BLOCKS && p->order != MACSIM_PAIRWISE)
+        return MACSIM_EBADOPTS;
+    if (p->block < 1 || p->scale_block < 1) return MACSIM_EBADOPTS;
+    if (p->threads < 1 || p->threads > MAX_THREADS) return MACSIM_EBADOPTS;
+    if (p->toggles && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
+    if (o->kind == MACSIM_ACC_EXACT && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
+    return MACSIM_OK;
 }
 
-/* Round x = s + e (exact, |e| <= ulp_double(s) / 2) to the accumulator grid. */
-static double round_to_acc(double s, double e, const macsim_acc_t *o, double maxfin,
-                           double minnorm, int *overflow)
+static int choose_path(const macsim_acc_t *o, const macsim_opts_t *p)
 {
-    int ex, qe;
-    double t, r, frac, out;
+    if (!p->fast || p->order != MACSIM_SEQUENTIAL || p->a_scaled || p->b_scaled ||
+        p->toggles || p->per_output)
+        return PATH_GENERIC;
+    if (o->kind == MACSIM_ACC_FIXED && p->int_ok) return PATH_INT;
+    if (is_fp32(o) && p->f32_ok) return PATH_F32;
+    if (o->kind == MACSIM_ACC_FLOAT && o->rounding == MACSIM_RNE && p->f64_exact)
+        return PATH_F64;
+    if (o->kind == MACSIM_ACC_FLOAT && o->rounding == MACSIM_RNE && p->f64_ok) return PATH_F64S;
+    return PATH_GENERIC;
+}
 
-    *overflow = 0;
-    if (s == 0.0) return s; /* then e == 0: exact, sign of zero from IEEE addition */
-    (void)frexp(s, &ex);    /* |s| in [2^(ex-1), 2^ex) */
-    qe = (ex - 1 > o->emin ? ex - 1 : o->emin) - o->man_bits; /* quantum 2^qe */
-    t = ldexp(s, -qe);      /* exact: a power-of-two scaling inside double's range */
-    r = trunc(t);
-    frac = t - r;           /* exact */
-    if (o->rounding == MACSIM_RNE) {
-        double af = fabs(frac);
-        int away;
-        if (af > 0.5) away = 1;
-        else if (af < 0.5) away = 0;
-        else if (e != 0.0) away = ((e > 0.0) == (s > 0.0));
-        else away = (fmod(r, 2.0) != 0.0);
-        if (away) r += (s > 0.0) ? 1.0 : -1.0;
-        out = ldexp(r, qe);
+static int64_t limbs_of(const macsim_acc_t *o)
+{
+    return o->kind == MACSIM_ACC_EXACT ? (o->width + 31) / 32 + 2 : 0;
+}
+
+static int64_t align64(int64_t x) { return (x + 63) & ~(int64_t)63; }
+
+/* per-thread bytes, shared bytes */
+static void work_parts(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
+                       const macsim_opts_t *p, int64_t *per_thread, int64_t *shared)
+{
+    int path = choose_path(o, p);
+    int64_t npad = ((n + JB - 1) / JB) * JB;
+    (void)m;
+    if (path == PATH_GENERIC) {
+        int64_t t = 0;
+        t += align64(8 * n);                 /* accumulators (double or int64) */
+        t += align64(8 * n);                 /* block sums */
+        t += align64(8 * n * limbs_of(o));   /* Kulisch registers */
+        if (p->order == MACSIM_PAIRWISE) t += align64(8 * k * PJ);
+        *per_thread = t;
+        *shared = 0;
     } else {
-        out = ldexp(r, qe);
-        if (frac == 0.0 && e != 0.0 && ((e > 0.0) != (s > 0.0))) {
-            /* s is a grid point and x is just inside it: one grid step toward zero,
-             * in the binade below when |s| is a power of two above 2^emin. */
-            int q = qe;
-            if (fabs(r) == ldexp(1.0, o->man_bits) && ex - 1 > o->emin) q = qe - 1;
-            out = (s > 0.0) ? s - ldexp(1.0, q) : s + ldexp(1.0, q);
+        int64_t es = (path == PATH_F64 || path == PATH_F64S) ? 8 : 4;
+        *per_thread = align64(es * RB * k);
+        *shared = align64(es * npad * k);
+    }
+}
+
+int64_t macsim_work_size(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
+                         const macsim_opts_t *p)
+{
+    int64_t per, sh;
+    if (macsim_check(o, p) != MACSIM_OK || m < 0 || k < 0 || n < 0) return -1;
+    work_parts(m, k, n, o, p, &per, &sh);
+    return sh + per * p->threads + 64;
+}
+
+/* ------------------------------------------------------------ run context */
+
+typedef struct {
+    const uint16_t *a, *b;
+    const double *at, *bt;
+    const int32_t *ai, *bi;
+    const double *as, *bs;
+    int64_t m, k, n, nkb; /* nkb: scale blocks along k */
+    const macsim_acc_t *o;
+    const macsim_opts_t *p;
+    double *c;
+    macsim_outstats_t *po;
+    /* float accumulator */
+    double maxfin, minnorm;
+    int ebits;
+    /* fixed accumulator */
+    int64_t hi, lo;
+    uint64_t mask, half;
+    double xscale, xunscale;
+    int64_t limbs;
+    int checked; /* fast fixed point: some step may leave the register's range */
+    void *shared;
+} ctx_t;
+
+typedef struct {
+    int64_t ovf, inx, absd, tog;
+    double maxabs;
+} cnt_t;
+
+/* --------------------------------------------------- float accumulator step */
+
+/* Round s + e (exact; |e| <= ulp_double(s) / 2, s finite) onto the accumulator grid. */
+static double round_bits(const ctx_t *g, double s, double e, int *ovf)
+{
+    const macsim_acc_t *o = g->o;
+    uint64_t u = d2u(s), sgn = u & SIGN64, sig, q, rem;
+    int ex, qe, sh;
+    double mag;
+
+    *ovf = 0;
+    if (s == 0.0) return s; /* then e == 0: exact; sign of zero as IEEE addition gives it */
+    ex = (int)((u >> 52) & 0x7ff) - 1023; /* s is a normal double: |s| >= 2^-1000 */
+    qe = (ex > o->emin ? ex : o->emin) - o->man_bits;
+    sh = 52 - ex + qe; /* bits of s's significand below the quantum 2^qe; >= 29 */
+    sig = (u & FRAC64) | HIDDEN64;
+    if (sh >= 54) {
+        mag = 0.0; /* |a + x| < 2^(qe-1): below half the smallest step */
+    } else {
+        q = sh == 53 ? 0 : sig >> sh;
+        rem = sh == 53 ? sig : sig & ((UINT64_C(1) << sh) - 1);
+        if (o->rounding == MACSIM_RNE) {
+            uint64_t halfq = UINT64_C(1) << (sh - 1);
+            int up;
+            if (rem > halfq) up = 1;
+            else if (rem < halfq) up = 0;
+            else if (e != 0.0) up = (e > 0.0) == (sgn == 0);
+            else up = (int)(q & 1);
+            mag = (double)(q + (uint64_t)up) * pow2i(qe);
+        } else if (rem == 0 && e != 0.0 && ((e > 0.0) != (sgn == 0))) {
+            /* s is a grid point and a + x lies just inside it: one step toward zero */
+            if (q == (UINT64_C(1) << o->man_bits) && ex > o->emin)
+                mag = (double)(2 * q - 1) * pow2i(qe - 1);
+            else
+                mag = (double)(q - 1) * pow2i(qe);
+        } else {
+            mag = (double)q * pow2i(qe);
         }
     }
-    if (fabs(out) > maxfin) {
-        *overflow = 1;
-        if (o->rounding == MACSIM_RNE) return copysign(INFINITY, s);
-        return copysign(maxfin, s);
+    if (mag > g->maxfin) {
+        *ovf = 1;
+        mag = o->rounding == MACSIM_RNE ? INFINITY : g->maxfin;
+    } else if (!o->subnormals && mag < g->minnorm) {
+        mag = 0.0;
     }
-    if (out == 0.0) return copysign(0.0, s);
-    if (!o->subnormals && fabs(out) < minnorm) return copysign(0.0, s);
-    return out;
+    return sgn ? -mag : mag;
 }
 
-static void gemm_float(const uint16_t *a, const uint16_t *b, const double *at,
-                       const double *bt, int64_t m, int64_t k, int64_t n,
-                       const macsim_acc_t *o, double *c, macsim_stats_t *st)
+/* acc <- round(acc + x); events into *ev: bit 0 overflow, bit 1 inexact, bit 2 absorbed.
+ * sym: absorption counted for either addend (pairwise nodes). */
+static inline double fstep(const ctx_t *g, double acc, double x, int sym, int *ev)
 {
-    const double maxfin = ldexp(2.0 - ldexp(1.0, -o->man_bits), o->emax);
-    const double minnorm = ldexp(1.0, o->emin);
-    int64_t i, j, kk;
-    int64_t ovf = 0, inexact = 0, absorbed = 0;
-    double maxabs = 0.0;
+    double s, bb, e, r;
+    int ovf;
+    *ev = 0;
+    if (!isfinite(acc) || !isfinite(x))
+        return acc + x; /* IEEE: Inf + finite = Inf, Inf - Inf = NaN, NaN propagates */
+    s = acc + x; /* TwoSum */
+    bb = s - acc;
+    e = (acc - (s - bb)) + (x - bb);
+    r = round_bits(g, s, e, &ovf);
+    if (r != s || e != 0.0) {
+        *ev = 2 | ovf;
+        if ((x != 0.0 && r == acc) || (sym && acc != 0.0 && r == x)) *ev |= 4;
+    }
+    return r;
+}
 
-    for (i = 0; i < m * n; i++) c[i] = 0.0;
-    for (i = 0; i < m; i++) {
-        double *crow = c + i * n;
+/* The accumulator register's bits (IEEE-style layout: sign, ebits exponent, man_bits). */
+static uint64_t float_bits(const ctx_t *g, double d)
+{
+    const macsim_acc_t *o = g->o;
+    int w = 1 + g->ebits + o->man_bits;
+    uint64_t u = d2u(d), sgn = (u >> 63) << (w - 1), expall = ((UINT64_C(1) << g->ebits) - 1);
+    int ex;
+    if (isnan(d)) return (expall << o->man_bits) | (UINT64_C(1) << (o->man_bits > 0 ? o->man_bits - 1 : 0));
+    if (isinf(d)) return sgn | (expall << o->man_bits);
+    if (d == 0.0) return sgn;
+    ex = (int)((u >> 52) & 0x7ff) - 1023;
+    if (ex >= o->emin) {
+        uint64_t field = (uint64_t)(ex - o->emin + 1);
+        return sgn | (field << o->man_bits) | ((u & FRAC64) >> (52 - o->man_bits));
+    }
+    /* subnormal: |d| = mant * 2^(emin - man_bits) */
+    return sgn | (((u & FRAC64) | HIDDEN64) >> (52 - o->man_bits + (o->emin - ex)));
+}
+
+/* --------------------------------------------------- fixed accumulator step */
+
+static inline int64_t xstep(const ctx_t *g, int64_t acc, int64_t x, int *ovf)
+{
+    int64_t s = acc + x; /* |acc| < 2^61, |x| < 2^62 (front) */
+    *ovf = 0;
+    if (s > g->hi || s < g->lo) {
+        *ovf = 1;
+        if (g->o->saturate) {
+            s = s > g->hi ? g->hi : g->lo;
+        } else {
+            uint64_t v = (uint64_t)s & g->mask; /* two's complement wrap */
+            s = (v & g->half) ? (int64_t)(v - g->half) + g->lo : (int64_t)v;
+        }
+    }
+    return s;
+}
+
+static inline int64_t to_reg(const ctx_t *g, double x) /* exact: x * 2^F is an integer < 2^62 */
+{
+    return (int64_t)(x * g->xscale);
+}
+
+/* ------------------------------------------------ Kulisch (exact) register */
+
+/* d[0..L): signed 32-bit digits in int64 words; value = sum d_i 2^(32 i) * 2^-frac. */
+static void kul_add(int64_t *d, int64_t L, double x, int frac)
+{
+    uint64_t u = d2u(x), sig, lo, hi;
+    int64_t off, q, r, i;
+    int neg;
+    if (x == 0.0) return;
+    neg = (u >> 63) != 0;
+    sig = (u & FRAC64) | HIDDEN64;
+    off = (int64_t)((u >> 52) & 0x7ff) - 1075 + frac; /* x * 2^frac = sig * 2^off */
+    if (off < 0) { /* an integer: sig's low -off bits are zero */
+        sig >>= -off;
+        off = 0;
+    }
+    q = off / 32;
+    r = off % 32;
+    lo = (sig & UINT64_C(0xffffffff)) << r; /* < 2^63 */
+    hi = (sig >> 32) << r;                  /* < 2^52 */
+    {
+        int64_t v0 = (int64_t)(lo & UINT64_C(0xffffffff));
+        int64_t v1 = (int64_t)(lo >> 32) + (int64_t)(hi & UINT64_C(0xffffffff));
+        int64_t v2 = (int64_t)(hi >> 32);
+        if (neg) { v0 = -v0; v1 = -v1; v2 = -v2; }
+        d[q] += v0;
+        d[q + 1] += v1;
+        d[q + 2] += v2;
+    }
+    for (i = 0; i < L - 1; i++) { /* normalise: digits in [0, 2^32), the top one signed */
+        int64_t low = (int64_t)((uint64_t)d[i] & UINT64_C(0xffffffff));
+        d[i + 1] += (d[i] - low) / (INT64_C(1) << 32); /* exact: a multiple of 2^32 */
+        d[i] = low;
+    }
+}
+
+/* The register's value correctly rounded (nearest-even) to double. */
+static double kul_value(const int64_t *d, int64_t L, int frac)
+{
+    uint64_t mag[MACSIM_MAX_LIMBS];
+    int64_t i, t;
+    int neg = d[L - 1] < 0, bl;
+    uint64_t w, rem, mant;
+    int sticky = 0;
+    int64_t pos;
+    if (neg) { /* two's complement negate */
+        uint64_t borrow = 1;
+        for (i = 0; i < L; i++) {
+            uint64_t v = ((~(uint64_t)d[i]) & UINT64_C(0xffffffff)) + borrow;
+            mag[i] = v & UINT64_C(0xffffffff);
+            borrow = v >> 32;
+        }
+    } else {
+        for (i = 0; i < L; i++) mag[i] = (uint64_t)d[i] & UINT64_C(0xffffffff);
+    }
+    for (t = L - 1; t >= 0 && mag[t] == 0; t--) {}
+    if (t < 0) return 0.0;
+    for (bl = 0; bl < 32 && (mag[t] >> bl) != 0; bl++) {}
+    w = mag[t];
+    w = (w << 32) | (t >= 1 ? mag[t - 1] : 0);
+    if (bl < 32) {
+        uint64_t nx = t >= 2 ? mag[t - 2] : 0;
+        w = (w << (32 - bl)) | (nx >> bl);
+        sticky = (nx & ((UINT64_C(1) << bl) - 1)) != 0;
+    }
+    for (i = bl < 32 ? t - 3 : t - 2; i >= 0 && !sticky; i--) sticky = mag[i] != 0;
+    pos = 32 * t + bl - 1; /* the msb of w is bit pos of the integer register */
+    mant = w >> 11;
+    rem = w & 0x7ff;
+    if (rem > 0x400 || (rem == 0x400 && (sticky || (mant & 1)))) mant++;
+    {
+        double v = ldexp((double)mant, (int)(pos - 52 - frac));
+        return neg ? -v : v;
+    }
+}
+
+/* ---------------------------------------------------------- generic loop */
+
+static inline double product(const ctx_t *g, double pa, int64_t kk, int64_t j)
+{
+    double v = pa * g->bt[g->b[kk * g->n + j]];
+    if (g->p->b_scaled) v *= g->bs[(kk / g->p->scale_block) * g->n + j];
+    return v;
+}
+
+static inline double a_value(const ctx_t *g, int64_t i, int64_t kk)
+{
+    double v = g->at[g->a[i * g->k + kk]];
+    if (g->p->a_scaled) v *= g->as[i * g->nkb + kk / g->p->scale_block];
+    return v;
+}
+
+#define EVENT(idx, ev)                                               \
+    do {                                                             \
+        if (ev) {                                                    \
+            cn->ovf += (ev) & 1;                                     \
+            cn->inx += ((ev) >> 1) & 1;                              \
+            cn->absd += ((ev) >> 2) & 1;                             \
+            if (po) {                                                \
+                po->overflow[idx] += (ev) & 1;                       \
+                po->inexact[idx] += ((ev) >> 1) & 1;                 \
+                po->absorbed[idx] += ((ev) >> 2) & 1;                \
+            }                                                        \
+        }                                                            \
+    } while (0)
+
+static void track_max(cnt_t *cn, macsim_outstats_t *po, int64_t idx, double v)
+{
+    double av = fabs(v); /* NaN compares false: ignored */
+    if (av > cn->maxabs) cn->maxabs = av;
+    if (po && av > po->max_abs[idx]) po->max_abs[idx] = av;
+}
+
+static void add_toggles(cnt_t *cn, macsim_outstats_t *po, int64_t idx, uint64_t before, uint64_t after)
+{
+    int t = popcount64(before ^ after);
+    cn->tog += t;
+    if (po) po->toggles[idx] += t;
+}
+
+/* one addend into output j of row i (sequential and block orders) */
+static inline void add_one(const ctx_t *g, char *wk, int64_t i, int64_t j, double x, cnt_t *cn)
+{
+    macsim_outstats_t *po = g->po;
+    int64_t idx = i * g->n + j;
+    int ev = 0;
+    if (g->o->kind == MACSIM_ACC_FLOAT) {
+        double *acc = (double *)wk;
+        double before = acc[j], r = fstep(g, before, x, 0, &ev);
+        EVENT(idx, ev);
+        if (g->p->toggles) add_toggles(cn, po, idx, float_bits(g, before), float_bits(g, r));
+        acc[j] = r;
+        track_max(cn, po, idx, r);
+    } else if (g->o->kind == MACSIM_ACC_FIXED) {
+        int64_t *acc = (int64_t *)wk;
+        int64_t before = acc[j], r = xstep(g, before, to_reg(g, x), &ev);
+        EVENT(idx, ev);
+        if (g->p->toggles) add_toggles(cn, po, idx, (uint64_t)before & g->mask, (uint64_t)r & g->mask);
+        acc[j] = r;
+        track_max(cn, po, idx, (double)r * g->xunscale);
+    } else {
+        int64_t *d = (int64_t *)(wk + 2 * align64(8 * g->n)) + j * g->limbs;
+        int64_t q;
+        if (g->p->toggles) { /* the register is width bits of two's complement */
+            uint64_t snap[MACSIM_MAX_LIMBS];
+            int64_t tg = 0;
+            for (q = 0; q < g->limbs; q++) snap[q] = (uint64_t)d[q];
+            kul_add(d, g->limbs, x, g->o->frac_bits);
+            for (q = 0; q < g->limbs; q++) {
+                int64_t left = g->o->width - 32 * q;
+                uint64_t mk = left >= 32 ? UINT64_C(0xffffffff)
+                                         : (left > 0 ? (UINT64_C(1) << left) - 1 : 0);
+                tg += popcount64((snap[q] ^ (uint64_t)d[q]) & mk);
+            }
+            cn->tog += tg;
+            if (po) po->toggles[idx] += tg;
+        } else {
+            kul_add(d, g->limbs, x, g->o->frac_bits);
+        }
+        track_max(cn, po, idx, kul_value(d, g->limbs, g->o->frac_bits));
+    }
+}
+
+static double result_of(const ctx_t *g, char *wk, int64_t j)
+{
+    if (g->o->kind == MACSIM_ACC_FLOAT) return ((double *)wk)[j];
+    if (g->o->kind == MACSIM_ACC_FIXED) return (double)((int64_t *)wk)[j] * g->xunscale;
+    return kul_value((int64_t *)(wk + 2 * align64(8 * g->n)) + j * g->limbs, g->limbs, g->o->frac_bits);
+}
+
+static void pairwise_row(const ctx_t *g, char *wk, int64_t i, cnt_t *cn)
+{
+    const int64_t k = g->k, n = g->n;
+    double *v = (double *)(wk + 2 * align64(8 * n) + align64(8 * n * g->limbs));
+    int64_t *vi = (int64_t *)v; /* fixed point: the same memory holds register units */
+    macsim_outstats_t *po = g->po;
+    int fl = g->o->kind == MACSIM_ACC_FLOAT;
+    int64_t j0, kk, jj, len;
+    for (j0 = 0; j0 < n; j0 += PJ) {
+        int64_t jb = n - j0 < PJ ? n - j0 : PJ;
         for (kk = 0; kk < k; kk++) {
-            const double pa = at[a[i * k + kk]];
-            const uint16_t *brow = b + kk * n;
-            for (j = 0; j < n; j++) {
-                const double acc = crow[j];
-                const double p = pa * bt[brow[j]]; /* exact (checked by the front) */
-                double s, bb, e, r;
-                int of;
-                if (isinf(acc)) continue; /* Inf + finite = Inf; no new event */
-                s = acc + p; /* TwoSum */
-                bb = s - acc;
-                e = (acc - (s - bb)) + (p - bb);
-                r = round_to_acc(s, e, o, maxfin, minnorm, &of);
-                ovf += of;
-                if (r != s || e != 0.0) {
-                    inexact++;
-                    if (p != 0.0 && r == acc) absorbed++;
-                }
-                if (fabs(r) > maxabs) maxabs = fabs(r);
-                crow[j] = r;
+            double pa = a_value(g, i, kk);
+            for (jj = 0; jj < jb; jj++) {
+                double x = product(g, pa, kk, j0 + jj);
+                if (fl) v[kk * PJ + jj] = x;
+                else vi[kk * PJ + jj] = to_reg(g, x);
             }
         }
+        len = k;
+        if (len == 1) { /* a single product still passes through one adder: 0 + p */
+            for (jj = 0; jj < jb; jj++) {
+                int ev;
+                int64_t idx = i * n + j0 + jj;
+                if (fl) {
+                    v[jj] = fstep(g, 0.0, v[jj], 1, &ev);
+                    track_max(cn, po, idx, v[jj]);
+                } else {
+                    vi[jj] = xstep(g, 0, vi[jj], &ev);
+                    track_max(cn, po, idx, (double)vi[jj] * g->xunscale);
+                }
+                EVENT(idx, ev);
+            }
+        }
+        while (len > 1) {
+            int64_t t, half = len / 2;
+            for (t = 0; t < half; t++) {
+                for (jj = 0; jj < jb; jj++) {
+                    int ev;
+                    int64_t idx = i * n + j0 + jj;
+                    if (fl) {
+                        double r = fstep(g, v[2 * t * PJ + jj], v[(2 * t + 1) * PJ + jj], 1, &ev);
+                        v[t * PJ + jj] = r;
+                        track_max(cn, po, idx, r);
+                    } else {
+                        int64_t r = xstep(g, vi[2 * t * PJ + jj], vi[(2 * t + 1) * PJ + jj], &ev);
+                        vi[t * PJ + jj] = r;
+                        track_max(cn, po, idx, (double)r * g->xunscale);
+                    }
+                    EVENT(idx, ev);
+                }
+            }
+            if (len & 1)
+                for (jj = 0; jj < jb; jj++) {
+                    if (fl) v[half * PJ + jj] = v[(len - 1) * PJ + jj];
+                    else vi[half * PJ + jj] = vi[(len - 1) * PJ + jj];
+                }
+            len = half + (len & 1);
+        }
+        for (jj = 0; jj < jb; jj++)
+            g->c[i * n + j0 + jj] = k == 0 ? 0.0 : (fl ? v[jj] : (double)vi[jj] * g->xunscale);
     }
-    st->overflow = ovf;
-    st->inexact = inexact;
-    st->absorbed = absorbed;
-    st->max_abs = maxabs;
 }
 
-static void gemm_fixed(const uint16_t *a, const uint16_t *b, const double *at,
-                       const double *bt, int64_t m, int64_t k, int64_t n,
-                       const macsim_acc_t *o, double *c, int64_t *acc,
-                       macsim_stats_t *st)
+static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t *cn)
 {
-    /* Products scaled by 2^F are integers of magnitude < 2^62 (checked by the
-     * front), accumulator values are < 2^61, so every sum fits int64. */
-    const double scale = ldexp(1.0, o->frac_bits);
-    const double unscale = ldexp(1.0, -o->frac_bits);
-    const int64_t hi = (int64_t)((UINT64_C(1) << (o->width - 1)) - 1);
-    const int64_t lo = -hi - 1;
-    const uint64_t mask = (UINT64_C(1) << o->width) - 1;
-    const uint64_t half = UINT64_C(1) << (o->width - 1);
+    const int64_t k = g->k, n = g->n;
+    double *bsum = (double *)(wk + align64(8 * n));
     int64_t i, j, kk;
-    int64_t ovf = 0, maxabs = 0;
+    for (i = i0; i < i1; i++) {
+        if (g->p->order == MACSIM_PAIRWISE) {
+            pairwise_row(g, wk, i, cn);
+            continue;
+        }
+        memset(wk, 0, (size_t)(8 * n)); /* +0.0 and integer 0 */
+        if (g->o->kind == MACSIM_ACC_EXACT)
+            memset(wk + 2 * align64(8 * n), 0, (size_t)(8 * n * g->limbs));
+        if (g->p->order == MACSIM_SEQUENTIAL) {
+            for (kk = 0; kk < k; kk++) {
+                double pa = a_value(g, i, kk);
+                for (j = 0; j < n; j++) add_one(g, wk, i, j, product(g, pa, kk, j), cn);
+            }
+        } else {
+            int64_t k0;
+            for (k0 = 0; k0 < k; k0 += g->p->block) {
+                int64_t k1 = k0 + g->p->block < k ? k0 + g->p->block : k;
+                for (j = 0; j < n; j++) bsum[j] = 0.0;
+                for (kk = k0; kk < k1; kk++) {
+                    double pa = a_value(g, i, kk);
+                    for (j = 0; j < n; j++) bsum[j] += product(g, pa, kk, j); /* exact (front) */
+                }
+                for (j = 0; j < n; j++) add_one(g, wk, i, j, bsum[j], cn);
+            }
+        }
+        for (j = 0; j < n; j++) g->c[i * n + j] = result_of(g, wk, j);
+    }
+}
 
-    for (i = 0; i < m; i++) {
-        for (j = 0; j < n; j++) acc[j] = 0;
-        for (kk = 0; kk < k; kk++) {
-            const double pa = at[a[i * k + kk]] * scale;
-            const uint16_t *brow = b + kk * n;
-            for (j = 0; j < n; j++) {
-                int64_t s = acc[j] + (int64_t)(pa * bt[brow[j]]);
-                if (s > hi || s < lo) {
-                    ovf++;
-                    if (o->saturate) {
-                        s = s > hi ? hi : lo;
-                    } else {
-                        uint64_t u = (uint64_t)s & mask; /* two's complement wrap */
-                        s = (u & half) ? -(int64_t)(((~u) & mask) + 1) : (int64_t)u;
+/* ----------------------------------------------------------- fast loops */
+
+MACSIM_CLONES
+static void int_rows(const ctx_t *g, int32_t *apan, int64_t i0, int64_t i1, cnt_t *cn)
+{
+    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
+    const int32_t *bdec = (const int32_t *)g->shared;
+    const int64_t hi = g->hi, lo = g->lo;
+    const int sat = g->o->saturate, w = g->o->width;
+    const int checked = g->checked;
+    int64_t t;
+    for (int64_t r0 = i0; r0 < i1; r0 += RB) {
+        int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, jp;
+        for (r = 0; r < RB; r++)
+            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->ai[g->a[(r0 + r) * k + t]] : 0;
+        for (jp = 0; jp < npan; jp++) {
+            const int32_t *bp = bdec + jp * k * JB;
+            int64_t acc[RB][JB], mx[JB], ov[JB];
+            int64_t jj, kk;
+            for (jj = 0; jj < JB; jj++) { mx[jj] = 0; ov[jj] = 0; }
+            for (r = 0; r < RB; r++) for (jj = 0; jj < JB; jj++) acc[r][jj] = 0;
+            for (r = 0; r < RB; r++) {
+                const int32_t *ar = apan + r * k;
+                int64_t *ac = acc[r];
+                if (!checked && w <= 32) { /* every partial sum fits the register, hence int32 */
+                    int32_t a32[JB], m32[JB];
+                    for (jj = 0; jj < JB; jj++) { a32[jj] = 0; m32[jj] = 0; }
+                    for (kk = 0; kk < k; kk++) {
+                        const int32_t av = ar[kk];
+                        const int32_t *b = bp + kk * JB;
+                        for (jj = 0; jj < JB; jj++) {
+                            int32_t s = a32[jj] + av * b[jj];
+                            int32_t as = s < 0 ? -s : s;
+                            m32[jj] = as > m32[jj] ? as : m32[jj];
+                            a32[jj] = s;
+                        }
+                    }
+                    for (jj = 0; jj < JB; jj++) {
+                        ac[jj] = a32[jj];
+                        mx[jj] = m32[jj] > mx[jj] ? m32[jj] : mx[jj];
+                    }
+                } else if (!checked) {
+                    for (kk = 0; kk < k; kk++) {
+                        const int64_t av = ar[kk];
+                        const int32_t *b = bp + kk * JB;
+                        for (jj = 0; jj < JB; jj++) {
+                            int64_t s = ac[jj] + av * b[jj];
+                            int64_t as = s < 0 ? -s : s;
+                            mx[jj] = as > mx[jj] ? as : mx[jj];
+                            ac[jj] = s;
+                        }
+                    }
+                } else if (sat) {
+                    for (kk = 0; kk < k; kk++) {
+                        const int64_t av = ar[kk];
+                        const int32_t *b = bp + kk * JB;
+                        for (jj = 0; jj < JB; jj++) {
+                            int64_t s = ac[jj] + av * b[jj];
+                            int64_t c2 = s > hi ? hi : (s < lo ? lo : s);
+                            int64_t as = c2 < 0 ? -c2 : c2;
+                            ov[jj] += c2 != s;
+                            mx[jj] = as > mx[jj] ? as : mx[jj];
+                            ac[jj] = c2;
+                        }
+                    }
+                } else {
+                    const int sh = 64 - w;
+                    for (kk = 0; kk < k; kk++) {
+                        const int64_t av = ar[kk];
+                        const int32_t *b = bp + kk * JB;
+                        for (jj = 0; jj < JB; jj++) {
+                            int64_t s = ac[jj] + av * b[jj];
+                            /* sign-extend the low w bits: two's complement wrap */
+                            int64_t c2 = (int64_t)((uint64_t)s << sh) >> sh;
+                            int64_t as = c2 < 0 ? -c2 : c2;
+                            ov[jj] += c2 != s;
+                            mx[jj] = as > mx[jj] ? as : mx[jj];
+                            ac[jj] = c2;
+                        }
                     }
                 }
-                acc[j] = s;
-                if (s > maxabs) maxabs = s;
-                else if (-s > maxabs) maxabs = -s;
+            }
+            for (jj = 0; jj < JB; jj++) {
+                cn->ovf += ov[jj];
+                if ((double)mx[jj] * g->xunscale > cn->maxabs) cn->maxabs = (double)mx[jj] * g->xunscale;
+            }
+            for (r = 0; r < rows; r++)
+                for (jj = 0; jj < JB && jp * JB + jj < n; jj++)
+                    g->c[(r0 + r) * n + jp * JB + jj] = (double)acc[r][jj] * g->xunscale;
+        }
+    }
+}
+
+MACSIM_CLONES
+static void f32_rows(const ctx_t *g, float *apan, int64_t i0, int64_t i1, cnt_t *cn)
+{
+    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
+    const float *bdec = (const float *)g->shared;
+    for (int64_t r0 = i0; r0 < i1; r0 += RB) {
+        int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, t, jp;
+        for (r = 0; r < RB; r++)
+            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? (float)g->at[g->a[(r0 + r) * k + t]] : 0.0f;
+        for (jp = 0; jp < npan; jp++) {
+            const float *bp = bdec + jp * k * JB;
+            float acc[RB][JB], mx[JB];
+            int32_t inx[JB], ab[JB];
+            int64_t jj, kk;
+            for (jj = 0; jj < JB; jj++) { mx[jj] = 0.0f; inx[jj] = 0; ab[jj] = 0; }
+            for (r = 0; r < RB; r++) {
+                const float *ar = apan + r * k;
+                float *ac = acc[r];
+                for (jj = 0; jj < JB; jj++) ac[jj] = 0.0f;
+                for (kk = 0; kk < k; kk++) {
+                    const float av = ar[kk];
+                    const float *b = bp + kk * JB;
+                    for (jj = 0; jj < JB; jj++) {
+                        float x = ac[jj];
+                        float p = av * b[jj]; /* exact in binary32 (front) */
+                        float s = x + p;      /* the IEEE binary32 addition, nearest-even */
+                        float bb = s - x;
+                        float e = (x - (s - bb)) + (p - bb); /* NaN once s is Inf */
+                        int live = fabsf(x) < INFINITY;
+                        int ix = live & (e != 0.0f);
+                        float as = fabsf(s);
+                        inx[jj] += ix;
+                        ab[jj] += ix & (s == x) & (p != 0.0f);
+                        mx[jj] = as > mx[jj] ? as : mx[jj];
+                        ac[jj] = s;
+                    }
+                }
+                if (r >= rows) continue;
+                for (jj = 0; jj < JB && jp * JB + jj < n; jj++) {
+                    g->c[(r0 + r) * n + jp * JB + jj] = (double)ac[jj];
+                    cn->ovf += isinf(ac[jj]) ? 1 : 0;
+                }
+            }
+            for (jj = 0; jj < JB; jj++) {
+                cn->inx += inx[jj];
+                cn->absd += ab[jj];
+                if ((double)mx[jj] > cn->maxabs) cn->maxabs = (double)mx[jj];
             }
         }
-        for (j = 0; j < n; j++) c[i * n + j] = (double)acc[j] * unscale;
     }
-    st->overflow = ovf;
-    st->inexact = 0;
-    st->absorbed = 0;
-    st->max_abs = (double)maxabs * unscale;
+}
+
+/* Any float accumulator with nearest-even.  twosum = 0: acc + p is exact in double
+ * (e = 0).  twosum = 1: e from TwoSum; when s is a midpoint of the target grid and e
+ * points away from the even neighbour r, the result is the other neighbour s + (s - r)
+ * (exact: s - r = +-2^(q-1), s a midpoint). */
+static inline __attribute__((always_inline)) void f64_body(const ctx_t *g, double *apan,
+                                                          int64_t i0, int64_t i1, cnt_t *cn,
+                                                          const int twosum)
+{
+    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
+    const double *bdec = (const double *)g->shared;
+    const int64_t ebase = g->o->emin + 1023, man = g->o->man_bits;
+    const double maxfin = g->maxfin, minnorm = g->minnorm;
+    const int sub = g->o->subnormals;
+    for (int64_t r0 = i0; r0 < i1; r0 += RB) {
+        int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, t, jp;
+        for (r = 0; r < RB; r++)
+            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->at[g->a[(r0 + r) * k + t]] : 0.0;
+        for (jp = 0; jp < npan; jp++) {
+            const double *bp = bdec + jp * k * JB;
+            double acc[JB], mx[JB];
+            int64_t inx[JB], ab[JB];
+            int64_t jj, kk;
+            for (jj = 0; jj < JB; jj++) { mx[jj] = 0.0; inx[jj] = 0; ab[jj] = 0; }
+            for (r = 0; r < rows; r++) {
+                const double *ar = apan + r * k;
+                for (jj = 0; jj < JB; jj++) acc[jj] = 0.0;
+                for (kk = 0; kk < k; kk++) {
+                    const double av = ar[kk];
+                    const double *b = bp + kk * JB;
+                    for (jj = 0; jj < JB; jj++) {
+                        double x = acc[jj];
+                        double p = av * b[jj];
+                        double s = x + p;
+                        uint64_t u = d2u(s);
+                        int64_t be = (int64_t)((u >> 52) & 0x7ff);
+                        double cst, rr, ar2;
+                        int live = fabs(x) < INFINITY, ix, enz_any = 0;
+                        be = be > ebase ? be : ebase;
+                        cst = u2d(((uint64_t)(be - man + 52) << 52) | (UINT64_C(1) << 51));
+                        rr = (s + cst) - cst; /* nearest-even onto multiples of 2^q */
+                        if (twosum) {
+                            double bb = s - x;
+                            double e = (x - (s - bb)) + (p - bb);
+                            double d = s - rr;
+                            double hq = u2d((uint64_t)(be - man - 1) << 52);
+                            double other = s + d; /* computed unconditionally: vectorises */
+                            /* on the bits: |d| == hq, e != 0, e and d of one sign */
+                            uint64_t ue = d2u(e), ud = d2u(d);
+                            int enz = (ue << 1) != 0;
+                            uint64_t fm = (uint64_t)0 - (uint64_t)(((ud & ~SIGN64) == d2u(hq)) & enz &
+                                                                   (((ue ^ ud) >> 63) == 0));
+                            enz_any = enz;
+                            rr = u2d((d2u(other) & fm) | (d2u(rr) & ~fm)); /* a bit-mask select */
+                        }
+                        rr = u2d(d2u(rr) | (u & SIGN64)); /* a result of 0 keeps s's sign */
+                        ar2 = fabs(rr);
+                        rr = ar2 > maxfin ? u2d(d2u(INFINITY) | (u & SIGN64)) : rr;
+                        rr = (!sub && ar2 < minnorm) ? u2d(u & SIGN64) : rr;
+                        ix = live & ((rr != s) | enz_any); /* after overflow and flush */
+                        rr = live ? rr : x; /* Inf + finite stays Inf */
+                        inx[jj] += ix;
+                        ab[jj] += ix & (rr == x) & (p != 0.0);
+                        ar2 = fabs(rr);
+                        mx[jj] = ar2 > mx[jj] ? ar2 : mx[jj];
+                        acc[jj] = rr;
+                    }
+                }
+                for (jj = 0; jj < JB && jp * JB + jj < n; jj++) {
+                    g->c[(r0 + r) * n + jp * JB + jj] = acc[jj];
+                    cn->ovf += isinf(acc[jj]) ? 1 : 0;
+                }
+            }
+            for (jj = 0; jj < JB; jj++) {
+                cn->inx += inx[jj];
+                cn->absd += ab[jj];
+                if (mx[jj] > cn->maxabs) cn->maxabs = mx[jj];
+            }
+        }
+    }
+}
+
+MACSIM_CLONES
+static void f64_rows(const ctx_t *g, double *apan, int64_t i0, int64_t i1, cnt_t *cn)
+{
+    f64_body(g, apan, i0, i1, cn, 0);
+}
+
+MACSIM_CLONES
+static void f64s_rows(const ctx_t *g, double *apan, int64_t i0, int64_t i1, cnt_t *cn)
+{
+    f64_body(g, apan, i0, i1, cn, 1);
+}
+
+/* B decoded once into panels of JB columns, k x JB each, zero-padded. */
+static void pack_b(const ctx_t *g, int path)
+{
+    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
+    int64_t jp, kk, jj;
+    for (jp = 0; jp < npan; jp++)
+        for (kk = 0; kk < k; kk++)
+            for (jj = 0; jj < JB; jj++) {
+                int64_t j = jp * JB + jj, at = (jp * k + kk) * JB + jj;
+                if (path == PATH_INT)
+                    ((int32_t *)g->shared)[at] = j < n ? g->bi[g->b[kk * n + j]] : 0;
+                else if (path == PATH_F32)
+                    ((float *)g->shared)[at] = j < n ? (float)g->bt[g->b[kk * n + j]] : 0.0f;
+                else
+                    ((double *)g->shared)[at] = j < n ? g->bt[g->b[kk * n + j]] : 0.0;
+            }
+}
+
+/* -------------------------------------------------------------- threads */
+
+typedef struct {
+    const ctx_t *g;
+    int path;
+    char *wk;
+    int64_t i0, i1;
+    cnt_t cn;
+} job_t;
+
+static void *run_job(void *arg)
+{
+    job_t *jb = (job_t *)arg;
+    switch (jb->path) {
+    case PATH_INT: int_rows(jb->g, (int32_t *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
+    case PATH_F32: f32_rows(jb->g, (float *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
+    case PATH_F64: f64_rows(jb->g, (double *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
+    case PATH_F64S: f64s_rows(jb->g, (double *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
+    default: generic_rows(jb->g, jb->wk, jb->i0, jb->i1, &jb->cn); break;
+    }
+    return NULL;
 }
 
 int macsim_gemm(const uint16_t *a, const uint16_t *b,
                 const double *a_table, const double *b_table,
+                const int32_t *a_int, const int32_t *b_int,
+                const double *a_scale, const double *b_scale,
                 int64_t m, int64_t k, int64_t n,
-                const macsim_acc_t *acc, double *c, int64_t *scratch,
-                macsim_stats_t *stats)
+                const macsim_acc_t *o, const macsim_opts_t *p,
+                double *c, void *work, int64_t work_bytes,
+                macsim_stats_t *stats, macsim_outstats_t *po)
 {
-    if (macsim_check_acc(acc) != MACSIM_OK || m < 0 || k < 0 || n < 0)
-        return MACSIM_EBADACC;
-    if (acc->kind == MACSIM_ACC_FLOAT)
-        gemm_float(a, b, a_table, b_table, m, k, n, acc, c, stats);
-    else
-        gemm_fixed(a, b, a_table, b_table, m, k, n, acc, c, scratch, stats);
+    ctx_t g;
+    job_t jobs[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    int started[MAX_THREADS];
+    int64_t per, sh, nth, t, chunk;
+    char *base;
+    int path;
+
+    if (macsim_check(o, p) != MACSIM_OK) return MACSIM_EBADACC;
+    if (m < 0 || k < 0 || n < 0) return MACSIM_EBADOPTS;
+    if (work_bytes < macsim_work_size(m, k, n, o, p)) return MACSIM_EWORK;
+    path = choose_path(o, p);
+    if ((path == PATH_INT) && (a_int == NULL || b_int == NULL)) return MACSIM_EBADOPTS;
+    if ((p->a_scaled && a_scale == NULL) || (p->b_scaled && b_scale == NULL)) return MACSIM_EBADOPTS;
+    if (p->per_output && (po == NULL || po->overflow == NULL || po->inexact == NULL ||
+                          po->absorbed == NULL || po->toggles == NULL || po->max_abs == NULL))
+        return MACSIM_EBADOPTS;
+
+    memset(&g, 0, sizeof g);
+    g.a = a; g.b = b; g.at = a_table; g.bt = b_table; g.ai = a_int; g.bi = b_int;
+    g.as = a_scale; g.bs = b_scale; g.m = m; g.k = k; g.n = n;
+    g.nkb = (k + p->scale_block - 1) / p->scale_block;
+    g.o = o; g.p = p; g.c = c; g.po = p->per_output ? po : NULL;
+    if (o->kind == MACSIM_ACC_FLOAT) {
+        int top = o->emax - o->emin + 2; /* the Inf/NaN exponent field, biased */
+        g.maxfin = (2.0 - pow2i(-o->man_bits)) * pow2i(o->emax);
+        g.minnorm = pow2i(o->emin);
+        for (g.ebits = 1; (1 << g.ebits) - 1 < top; g.ebits++) {}
+    } else {
+        int w = o->kind == MACSIM_ACC_FIXED ? o->width : 62;
+        g.hi = (int64_t)((UINT64_C(1) << (w - 1)) - 1);
+        g.lo = -g.hi - 1;
+        g.mask = (UINT64_C(1) << w) - 1;
+        g.half = UINT64_C(1) << (w - 1);
+        g.xscale = ldexp(1.0, o->frac_bits);
+        g.xunscale = ldexp(1.0, -o->frac_bits);
+        g.limbs = limbs_of(o);
+    }
+    if (p->per_output) {
+        int64_t q;
+        for (q = 0; q < m * n; q++) {
+            po->overflow[q] = po->inexact[q] = po->absorbed[q] = po->toggles[q] = 0;
+            po->max_abs[q] = 0.0;
+        }
+    }
+
+    work_parts(m, k, n, o, p, &per, &sh);
+    base = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    g.shared = base;
+    if (path != PATH_GENERIC && m > 0 && n > 0) pack_b(&g, path);
+    if (path == PATH_INT) { /* no step can leave the range when k * max|product| <= hi */
+        int64_t amax = 0, bmax = 0, q;
+        for (q = 0; q < m * k; q++) { int64_t v = a_int[a[q]]; v = v < 0 ? -v : v; if (v > amax) amax = v; }
+        for (q = 0; q < k * n; q++) { int64_t v = b_int[b[q]]; v = v < 0 ? -v : v; if (v > bmax) bmax = v; }
+        g.checked = (double)k * (double)amax * (double)bmax > (double)g.hi;
+    }
+
+    nth = p->threads;
+    if (path == PATH_GENERIC) { if (nth > m) nth = m; }
+    else if (nth > (m + RB - 1) / RB) nth = (m + RB - 1) / RB;
+    if (nth < 1) nth = 1;
+    chunk = (m + nth - 1) / nth;
+    if (path != PATH_GENERIC) chunk = ((chunk + RB - 1) / RB) * RB;
+    for (t = 0; t < nth; t++) {
+        jobs[t].g = &g;
+        jobs[t].path = path;
+        jobs[t].wk = base + sh + t * per;
+        jobs[t].i0 = t * chunk < m ? t * chunk : m;
+        jobs[t].i1 = (t + 1) * chunk < m ? (t + 1) * chunk : m;
+        memset(&jobs[t].cn, 0, sizeof jobs[t].cn);
+        started[t] = 0;
+    }
+    for (t = 1; t < nth; t++)
+        started[t] = pthread_create(&tid[t], NULL, run_job, &jobs[t]) == 0;
+    run_job(&jobs[0]);
+    for (t = 1; t < nth; t++) {
+        if (started[t]) pthread_join(tid[t], NULL);
+        else run_job(&jobs[t]); /* no thread to be had: run it here */
+    }
+    memset(stats, 0, sizeof *stats);
+    for (t = 0; t < nth; t++) {
+        stats->overflow += jobs[t].cn.ovf;
+        stats->inexact += jobs[t].cn.inx;
+        stats->absorbed += jobs[t].cn.absd;
+        stats->toggles += jobs[t].cn.tog;
+        if (jobs[t].cn.maxabs > stats->max_abs) stats->max_abs = jobs[t].cn.maxabs;
+    }
+    stats->fast = path != PATH_GENERIC;
     return MACSIM_OK;
 }

@@ -66,18 +66,33 @@ def _to_float_exact(x: Fraction) -> float:
     return f
 
 
-def _product(a: float, b: float) -> float:
-    p = Fraction(a) * Fraction(b)
+def _product(*factors: float) -> float:
+    """The exact product (a double by the simulator's precondition); IEEE for NaN/Inf/0."""
+    if not all(math.isfinite(f) for f in factors):
+        out = 1.0
+        for f in factors:
+            out *= f  # IEEE: Inf·0 = NaN, NaN propagates
+        return out
+    p = Fraction(1)
+    for f in factors:
+        p *= Fraction(f)
     if p == 0:  # IEEE sign of a zero product
-        return math.copysign(0.0, math.copysign(1.0, a) * math.copysign(1.0, b))
+        neg = sum(math.copysign(1.0, f) < 0 for f in factors) % 2
+        return -0.0 if neg else 0.0
     return _to_float_exact(p)
 
 
-def float_step(acc: float, p: float, fmt: FloatFormat, rounding: str) -> tuple[float, dict]:
-    """One MAC step acc ← round(acc + p) into the FloatFormat accumulator ``fmt``."""
+def float_step(
+    acc: float, p: float, fmt: FloatFormat, rounding: str, symmetric: bool = False
+) -> tuple[float, dict]:
+    """One adder acc ← round(acc + p) of the FloatFormat accumulator ``fmt``.
+
+    NaN/Inf follow IEEE 754 (Inf + finite = Inf, Inf − Inf = NaN, NaN propagates) and
+    count no event.  ``symmetric``: absorption counted for either addend (tree nodes).
+    """
     ev = dict(overflow=0, swamping=0, absorbed=0)
-    if math.isinf(acc):
-        return acc, ev
+    if not (math.isfinite(acc) and math.isfinite(p)):
+        return acc + p, ev
     x = Fraction(acc) + Fraction(p)
     if x == 0:  # exact zero: −0 only when both addends are −0 (IEEE 754 §6.3)
         neg = math.copysign(1.0, acc) < 0 and math.copysign(1.0, p) < 0
@@ -86,8 +101,38 @@ def float_step(acc: float, p: float, fmt: FloatFormat, rounding: str) -> tuple[f
     ev["overflow"] = int(ovf)
     if math.isinf(r) or Fraction(r) != x:
         ev["swamping"] = 1
-        ev["absorbed"] = int(p != 0 and r == acc)
+        ev["absorbed"] = int((p != 0 and r == acc) or (symmetric and acc != 0 and r == p))
     return r, ev
+
+
+def float_register_bits(r: float, fmt: FloatFormat) -> int:
+    """The accumulator register's bits: IEEE layout; NaN as the canonical quiet NaN."""
+    if math.isnan(r):
+        return (2**fmt.exp_bits - 1) << fmt.man_bits | (1 << max(fmt.man_bits - 1, 0))
+    return int(fmt.encode(np.array([r]))[0])
+
+
+def _fixed_step(reg: int, x: int, w: int, mode: str) -> tuple[int, int]:
+    lo, hi = -(2 ** (w - 1)), 2 ** (w - 1) - 1
+    reg += x
+    if lo <= reg <= hi:
+        return reg, 0
+    if mode == "saturate":
+        return (hi if reg > hi else lo), 1
+    return (reg - lo) % 2**w + lo, 1
+
+
+def _tree(leaves: list, add) -> Any:
+    """Pairwise order: neighbours added level by level; an odd last entry moves up."""
+    if len(leaves) == 1:
+        return add(None, leaves[0])
+    level = list(leaves)
+    while len(level) > 1:
+        nxt = [add(level[2 * t], level[2 * t + 1]) for t in range(len(level) // 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
 
 
 def gemm_ref(
@@ -97,53 +142,124 @@ def gemm_ref(
     b_format: Any,
     accumulator: Any = "fp32",
     rounding: str = "nearest_even",
+    order: str = "sequential",
+    block: int = 32,
+    block_scales: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+    scale_block: int = 1,
+    toggles: bool = False,
 ) -> tuple[np.ndarray, dict]:
-    """Same contract as :func:`lowbit.hwmodel.macsim.gemm`, in exact Python arithmetic."""
+    """Same contract as :func:`lowbit.hwmodel.macsim.gemm` on codes, in exact Python
+    arithmetic.  ``block_scales``: per-block scales (M × ⌈K/scale_block⌉, ⌈K/scale_block⌉ × N)
+    multiplying each product.  Returns (C, stats) where stats also holds ``per_output``:
+    M×N arrays of overflow, swamping, absorbed, toggles and max_abs."""
     a_fmt = get_format(a_format) if isinstance(a_format, str) else a_format
     b_fmt = get_format(b_format) if isinstance(b_format, str) else b_format
-    av = [float(v) for v in a_fmt.decode(np.asarray(a_codes).ravel())]
-    bv = [float(v) for v in b_fmt.decode(np.asarray(b_codes).ravel())]
-    m, k = np.asarray(a_codes).shape
-    n = np.asarray(b_codes).shape[1]
+    a_codes, b_codes = np.asarray(a_codes), np.asarray(b_codes)
+    m, k = a_codes.shape
+    n = b_codes.shape[1]
+    av = np.asarray(a_fmt.decode(a_codes), dtype=np.float64)
+    bv = np.asarray(b_fmt.decode(b_codes), dtype=np.float64)
+    sa, sb = block_scales
     acc_spec = resolve_accumulator(accumulator)
+    if isinstance(acc_spec, ExactAcc):
+        # the register's width: as gemm chooses it (only toggles depend on it)
+        from .macsim import _exact_width, _scaled_info, value_table
+
+        ia = _scaled_info(value_table(a_fmt), None if sa is None else np.asarray(sa, float))
+        ib = _scaled_info(value_table(b_fmt), None if sb is None else np.asarray(sb, float))
+        width, frac = _exact_width(ia, ib, max(k, 1))
+    keys = ("overflow", "swamping", "absorbed", "toggles")
+    po = {key: np.zeros((m, n), np.int64) for key in keys}
+    po["max_abs"] = np.zeros((m, n), np.float64)
     out = np.zeros((m, n), dtype=np.float64)
-    stats = dict(overflow=0, swamping=0, absorbed=0, max_abs=0.0, macs=m * n * k)
-    max_abs = Fraction(0)
+    if order == "sequential":
+        block = 1
     for i in range(m):
         for j in range(n):
-            prods = [_product(av[i * k + t], bv[t * n + j]) for t in range(k)]
+            prods = []
+            for t in range(k):
+                f = [float(av[i, t]), float(bv[t, j])]
+                if sa is not None:
+                    f.append(float(sa[i, t // scale_block]))
+                if sb is not None:
+                    f.append(float(sb[t // scale_block, j]))
+                prods.append(_product(*f))
+            if order == "blocks":
+                prods = [
+                    _to_float_exact(sum((Fraction(p) for p in prods[t : t + block]), Fraction(0)))
+                    if all(math.isfinite(p) for p in prods[t : t + block])
+                    else sum(prods[t : t + block])
+                    for t in range(0, k, block)
+                ]
+            cell = dict(overflow=0, swamping=0, absorbed=0, toggles=0)
+            mx = [Fraction(0)]
+
+            def note(ev, value, cell=cell, mx=mx):
+                for key, v in ev.items():
+                    cell[key] += v
+                if isinstance(value, Fraction) or math.isfinite(value):
+                    mx[0] = max(mx[0], abs(Fraction(value)))
+                elif math.isinf(value):
+                    mx[0] = math.inf
+
             if isinstance(acc_spec, FloatFormat):
-                acc = 0.0
-                for p in prods:
-                    acc, ev = float_step(acc, p, acc_spec, rounding)
-                    for key, v in ev.items():
-                        stats[key] += v
-                    stats["max_abs"] = max(stats["max_abs"], abs(acc))
+
+                def fadd(x, y, note=note):
+                    r, ev = float_step(0.0 if x is None else x, y, acc_spec, rounding, True)
+                    note(ev, r)
+                    return r
+
+                if order == "pairwise" and k:
+                    acc = _tree(prods, fadd)
+                else:
+                    acc = 0.0
+                    for p in prods:
+                        before = acc
+                        acc, ev = float_step(acc, p, acc_spec, rounding)
+                        note(ev, acc)
+                        if toggles:
+                            cell["toggles"] += bin(
+                                float_register_bits(before, acc_spec)
+                                ^ float_register_bits(acc, acc_spec)
+                            ).count("1")
                 out[i, j] = acc
-                continue
-            if isinstance(acc_spec, ExactAcc):
-                total = Fraction(0)
-                for p in prods:
-                    total += Fraction(p)
-                    max_abs = max(max_abs, abs(total))
-                out[i, j] = float(total)
-                continue
-            assert isinstance(acc_spec, FixedAcc)
-            w, f = acc_spec.width, acc_spec.frac
-            lo, hi = -(2 ** (w - 1)), 2 ** (w - 1) - 1
-            reg = 0
-            for p in prods:
-                scaled = Fraction(p) * Fraction(2) ** f
-                assert scaled.denominator == 1, "product not on the fixed-point grid"
-                reg += scaled.numerator
-                if not lo <= reg <= hi:
-                    stats["overflow"] += 1
-                    if acc_spec.mode == "saturate":
-                        reg = hi if reg > hi else lo
-                    else:
-                        reg = (reg - lo) % 2**w + lo
-                max_abs = max(max_abs, abs(Fraction(reg, 1) / Fraction(2) ** f))
-            out[i, j] = float(Fraction(reg) / Fraction(2) ** f)
-    if not isinstance(acc_spec, FloatFormat):
-        stats["max_abs"] = float(max_abs)
+            else:
+                if isinstance(acc_spec, ExactAcc):
+                    w, f, mode = width, frac, "saturate"
+                elif isinstance(acc_spec, FixedAcc):
+                    w, f, mode = acc_spec.width, acc_spec.frac, acc_spec.mode
+                else:  # FixedAccumulator: binary point at the products' LSB
+                    from .macsim import value_table
+
+                    f = -(value_table(a_fmt).low + value_table(b_fmt).low)
+                    w, mode = acc_spec.width, acc_spec.overflow
+
+                def units(p, f=f):
+                    scaled = Fraction(p) * Fraction(2) ** f
+                    assert scaled.denominator == 1, "product not on the fixed-point grid"
+                    return scaled.numerator
+
+                def xadd(x, y, w=w, f=f, mode=mode, note=note):
+                    r, o = _fixed_step(0 if x is None else x, y, w, mode)
+                    note(dict(overflow=o), Fraction(r, 1) / Fraction(2) ** f)
+                    return r
+
+                if order == "pairwise" and k:
+                    reg = _tree([units(p) for p in prods], xadd)
+                else:
+                    reg = 0
+                    for p in prods:
+                        before = reg
+                        reg, o = _fixed_step(reg, units(p), w, mode)
+                        note(dict(overflow=o), Fraction(reg, 1) / Fraction(2) ** f)
+                        if toggles:
+                            cell["toggles"] += bin((before ^ reg) & (2**w - 1)).count("1")
+                out[i, j] = float(Fraction(reg) / Fraction(2) ** f)
+            for key in keys:
+                po[key][i, j] = cell[key]
+            po["max_abs"][i, j] = float(mx[0])
+    stats = {key: int(po[key].sum()) for key in keys}
+    stats["max_abs"] = float(po["max_abs"].max()) if po["max_abs"].size else 0.0
+    stats["macs"] = m * n * k
+    stats["per_output"] = po
     return out, stats

@@ -10,13 +10,8 @@ import numpy as np
 import pytest
 
 from lowbit import FloatFormat, get_format
-from lowbit.hwmodel.macsim import (
-    FixedAcc,
-    TableInfo,
-    _check_products_exact,
-    gemm,
-    value_table,
-)
+from lowbit.hwmodel import FixedAccumulator
+from lowbit.hwmodel.macsim import FixedAcc, gemm
 from lowbit.hwmodel.macsim_ref import float_step, gemm_ref, round_to_float
 
 pytestmark = pytest.mark.skipif(
@@ -45,11 +40,41 @@ def bits(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float64).view(np.uint64)
 
 
-def assert_same(fmt_a, fmt_b, a, b, acc, rounding="nearest_even"):
-    got, st = gemm(a, b, fmt_a, fmt_b, accumulator=acc, rounding=rounding)
-    want, st_ref = gemm_ref(a, b, fmt_a, fmt_b, accumulator=acc, rounding=rounding)
-    np.testing.assert_array_equal(bits(got), bits(want))
-    assert st == st_ref
+SCALARS = ("overflow", "swamping", "absorbed", "max_abs", "macs")
+
+
+def same_bits(got, want):
+    """Bit-for-bit equal, except that every NaN equals every NaN (C's output is float64)."""
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_array_equal(bits(got)[ok], bits(want)[ok])
+
+
+def assert_same(fmt_a, fmt_b, a, b, acc, rounding="nearest_even", order="sequential", **kw):
+    """gemm (fast and generic loops, per-output statistics) equals the exact reference."""
+    block = kw.pop("block", 32)
+    toggles = kw.pop("toggles", False)
+    threads = kw.pop("threads", 1)
+    bs = kw.pop("block_scales", (None, None))
+    sblk = kw.pop("scale_block", None)
+    assert not kw
+    want, st_ref = gemm_ref(
+        a, b, fmt_a, fmt_b, acc, rounding, order, block, bs, sblk or 1, toggles=toggles
+    )
+    args = dict(accumulator=acc, rounding=rounding, order=order, block=block, toggles=toggles)
+    if bs[0] is not None or bs[1] is not None:
+        args.update(scales=bs, scale_block=sblk)
+    got, st = gemm(a, b, fmt_a, fmt_b, threads=threads, **args)
+    same_bits(got, want)
+    assert {k: st[k] for k in SCALARS} == {k: st_ref[k] for k in SCALARS}
+    if toggles:
+        assert st.toggles == st_ref["toggles"]
+    slow, st2 = gemm(a, b, fmt_a, fmt_b, per_output=True, fast=False, **args)
+    same_bits(slow, want)
+    assert st2.as_dict() == st.as_dict() and not st2.fast
+    for key, arr in st2.per_output.items():
+        np.testing.assert_array_equal(arr, st_ref["per_output"][key], err_msg=key)
     return got, st
 
 
@@ -219,11 +244,13 @@ def test_exact_acc(fmts):
     np.testing.assert_allclose(c, va @ vb, rtol=1e-12, atol=0)
 
 
-def test_exact_acc_too_wide():
-    e5m2 = get_format("fp8_e5m2")
-    a = np.zeros((1, 4), np.uint8)
-    with pytest.raises(ValueError, match="bits"):
-        gemm(a, a.T.copy(), e5m2, e5m2, accumulator="exact")
+def test_products_must_be_exact_normal_doubles():
+    """≤ 16-bit formats always give exact products; block scales can push them out."""
+    bf = get_format("bf16")
+    a = bf.encode(np.full((1, 4), 2.0**-130))
+    tiny = np.full((1, 1), 2.0**-500)
+    with pytest.raises(ValueError, match="not exact in double"):
+        gemm(a, a.T.copy(), bf, bf, scales=(tiny, tiny.T.copy()), scale_block=4)
 
 
 # --- exhaustive single MAC step: every pair of finite e4m3fn codes into FP16 -----------------
@@ -289,7 +316,9 @@ def test_validation():
     a = np.zeros((2, 3), np.uint8)
     b = np.zeros((3, 2), np.uint8)
     with pytest.raises(TypeError, match="integer dtype"):
-        gemm(a.astype(np.float32), b, E4M3, E4M3)
+        gemm(a.astype(bool), b, E4M3, E4M3)
+    with pytest.raises(ValueError, match="2-D"):
+        gemm(np.zeros(3), b, E4M3, E4M3)  # float input: encoded, but must be 2-D
     with pytest.raises(TypeError, match="numpy array"):
         gemm(a.tolist(), b, E4M3, E4M3)
     with pytest.raises(ValueError, match="inner dimensions"):
@@ -302,8 +331,8 @@ def test_validation():
         gemm(a, b.astype(np.uint16) + 300, E4M3, get_format("int8"))
     with pytest.raises(ValueError, match="outside"):
         gemm(a.astype(np.int16) - 1, b, E4M3, E4M3)
-    with pytest.raises(ValueError, match="non-finite"):
-        gemm(a + 127, b, E4M3, E4M3)  # 0x7f is NaN in e4m3fn
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        gemm(a + 127, b, E4M3, E4M3, accumulator=FixedAcc(40, 18))  # 0x7f: NaN in e4m3fn
     with pytest.raises(ValueError, match="accumulator"):
         gemm(a, b, E4M3, E4M3, accumulator="fp64")
     with pytest.raises(ValueError, match="wider than FP32"):
@@ -319,16 +348,43 @@ def test_validation():
         gemm(a.astype(np.uint16), b.astype(np.uint16), fp16, fp16, accumulator=FixedAcc(40, 48))
     with pytest.raises(ValueError, match="width"):
         FixedAcc(64, 0)
-    with pytest.raises(TypeError, match="IntFormat or FloatFormat"):
+    with pytest.raises(TypeError, match="2-D float array or a BlockArray"):
         gemm(a, b, get_format("mxfp8_e4m3"), E4M3)
-
-
-def test_product_exactness_guard():
-    # ≤ 16-bit formats always give exact products; the guard is for wider tables
-    wide = TableInfo(np.zeros(1), np.ones(1, bool), low=-30, top=0, sig=30, max_abs=Fraction(1))
-    with pytest.raises(ValueError, match="not exact"):
-        _check_products_exact(wide, wide)
-    _check_products_exact(value_table("uint16"), value_table("bf16"))
+    with pytest.raises(TypeError, match="integer or float format"):
+        gemm(a, b, get_format("mx9"), E4M3)
+    with pytest.raises(ValueError, match="order"):
+        gemm(a, b, E4M3, E4M3, order="random")
+    with pytest.raises(ValueError, match="block="):
+        gemm(a, b, E4M3, E4M3, order="blocks", block=0)
+    with pytest.raises(ValueError, match="threads"):
+        gemm(a, b, E4M3, E4M3, threads=0)
+    with pytest.raises(TypeError, match="threads"):
+        gemm(a, b, E4M3, E4M3, threads=1.5)
+    with pytest.raises(TypeError, match="toggles"):
+        gemm(a, b, E4M3, E4M3, toggles="yes")
+    with pytest.raises(ValueError, match="pairwise"):
+        gemm(a, b, E4M3, E4M3, order="pairwise", toggles=True)
+    with pytest.raises(ValueError, match="pairwise"):
+        gemm(a, b, E4M3, E4M3, order="pairwise", accumulator="exact")
+    with pytest.raises(TypeError, match="pair"):
+        gemm(a, b, E4M3, E4M3, scales=np.ones(2))
+    with pytest.raises(ValueError, match="per-row"):
+        gemm(a, b, E4M3, E4M3, scales=(np.ones(3), None))
+    with pytest.raises(ValueError, match="scale_block"):
+        gemm(a, b, E4M3, E4M3, scales=(np.ones((2, 2)), None))
+    with pytest.raises(ValueError, match="shape"):
+        gemm(a, b, E4M3, E4M3, scales=(np.ones((2, 5)), None), scale_block=2)
+    with pytest.raises(ValueError, match="block sums"):
+        fp16 = get_format("fp16")
+        a16 = fp16.encode(np.ones((2, 3)))
+        gemm(a16, a16.T.copy(), fp16, fp16, order="blocks", block=64)
+    with pytest.raises(ValueError, match="MX block sizes"):
+        mx = get_format("mxfp8_e4m3")
+        other = __import__("lowbit").MXFormat(E4M3, block_size=16)
+        x = np.ones((2, 64), np.float32)
+        gemm(mx.encode(x, axis=1), other.encode(x.T.copy(), axis=0))
+    with pytest.raises(ValueError, match="blocks along K"):
+        gemm(mx.encode(x, axis=0), mx.encode(x.T.copy(), axis=0))
 
 
 def test_docstring_examples():
@@ -352,3 +408,336 @@ def test_empty_shapes():
     assert c.shape == (2, 3) and not c.any() and st["macs"] == 0
     c, _ = gemm(a, b, "int8", "int8", accumulator="exact")
     assert not c.any()
+
+
+# --- orders: blocks of T summed exactly, pairwise trees --------------------------------------
+
+
+@pytest.mark.parametrize("order,block", [("blocks", 4), ("blocks", 7), ("pairwise", 1)])
+@pytest.mark.parametrize(
+    "acc", ["fp16", "bf16", "fp32", FloatFormat(4, 3), FixedAcc(30, 18, "wrap")], ids=str
+)
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_orders_random_and_adversarial(order, block, acc, rounding):
+    rng = np.random.default_rng(zlib.crc32(f"{order}{block}{acc}{rounding}".encode()))
+    pool = np.unique(E4M3.encode(np.array(ADVERSARIAL))).astype(np.uint16)
+    for k in (1, 2, 3, 29):
+        a = random_codes(E4M3, (3, k), rng, pool if k == 29 else None)
+        b = random_codes(E4M3, (k, 4), rng)
+        if isinstance(acc, FixedAcc) and rounding != "nearest_even":
+            continue
+        assert_same(E4M3, E4M3, a, b, acc, rounding, order, block=block)
+
+
+def test_orders_differ_as_documented():
+    """1 + eight products of 2^-11 into FP16: sequential loses all (ties to even), blocks of
+    8 add 2^-8 at once, pairwise builds 2^-8 in the tree and adds it to 1 last."""
+    a = E4M3.encode(np.array([[1.0] + [2.0**-6] * 8]))  # products 1 and 2^-6 · 2^-5
+    b = E4M3.encode(np.array([[1.0]] + [[2.0**-5]] * 8))
+    seq, st = gemm(a, b, E4M3, E4M3, accumulator="fp16")
+    assert seq[0, 0] == 1.0 and st.absorbed == 8
+    c, st = gemm(a, b, E4M3, E4M3, accumulator="fp16", order="blocks", block=9)
+    assert c[0, 0] == 1.0 + 2.0**-8 and st.steps == 1 and st.swamping == 0
+    a2 = np.ascontiguousarray(a[:, ::-1])
+    b2 = np.ascontiguousarray(b[::-1])
+    c, st = gemm(a2, b2, E4M3, E4M3, accumulator="fp16", order="pairwise")
+    assert c[0, 0] == 1.0 + 2.0**-8 and st.steps == 8 and st.swamping == 0
+    c, st = gemm(a2, b2, E4M3, E4M3, accumulator="fp16")  # sequential, small ones first
+    assert c[0, 0] == 1.0 + 2.0**-8 and st.swamping == 0
+
+
+# --- statistics: toggles, per output ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fa,fb,acc",
+    [
+        ("fp8_e4m3fn", "fp8_e4m3fn", "fp16"),
+        ("fp8_e4m3fn", "fp8_e5m2", "bf16"),
+        ("fp8_e4m3fn", "fp8_e4m3fn", FloatFormat(3, 2, subnormals=False)),
+        ("int8", "int8", FixedAcc(12, 0, "wrap")),
+        ("int8", "int4", FixedAcc(10, 0, "saturate")),
+        ("int8", "int8", "exact"),
+        ("fp16", "fp16", "exact"),  # a multi-word Kulisch register
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("order", ["sequential", "blocks"])
+def test_toggles_and_per_output(fa, fb, acc, order):
+    rng = np.random.default_rng(zlib.crc32(f"{fa}{fb}{acc}{order}".encode()))
+    fa, fb = get_format(fa), get_format(fb)
+    a = random_codes(fa, (3, 17), rng)
+    b = random_codes(fb, (17, 2), rng)
+    if fa.name == "fp16" and order == "blocks":  # FP16 products span 81 bits: not in a double
+        with pytest.raises(ValueError, match="block sums"):
+            gemm(a, b, fa, fb, accumulator=acc, order=order, block=4)
+        return
+    _, st = assert_same(fa, fb, a, b, acc, order=order, block=4, toggles=True)
+    assert st.toggles > 0
+
+
+def test_toggles_known_answer():
+    """int8 1·1 four times into an 8-bit register: 0→1→2→3→4 flips 1+2+1+3 bits."""
+    i8 = get_format("int8")
+    a = i8.encode(np.ones((1, 4)))
+    _, st = gemm(a, a.T.copy(), i8, i8, accumulator=FixedAcc(8, 0), toggles=True)
+    assert st.toggles == 7
+    c, st = gemm(a, a.T.copy(), i8, i8, accumulator="fp16", toggles=True, per_output=True)
+    # FP16 bits of 1, 2, 3, 4: 0x3c00, 0x4000, 0x4200, 0x4400
+    want = sum(bin(x ^ y).count("1") for x, y in [(0, 0x3C00), (0x3C00, 0x4000)])
+    want += bin(0x4000 ^ 0x4200).count("1") + bin(0x4200 ^ 0x4400).count("1")
+    assert st.toggles == want and st.per_output["toggles"][0, 0] == want
+    assert st.per_output["max_abs"][0, 0] == 4.0
+
+
+# --- NaN and Inf operands (formats that have them) -------------------------------------------
+
+
+@pytest.mark.parametrize("acc", ["fp16", "bf16", "fp32", FloatFormat(4, 3)], ids=str)
+@pytest.mark.parametrize("order", ["sequential", "blocks", "pairwise"])
+def test_nan_inf_operands(acc, order):
+    e5m2 = get_format("fp8_e5m2")
+    rng = np.random.default_rng(11)
+    special = e5m2.encode(np.array([np.inf, -np.inf, np.nan, 0.0, 1.0, -2.0, 57344.0]))
+    a = random_codes(e5m2, (5, 6), rng, np.unique(special).astype(np.uint16))
+    i4 = get_format("int4")  # e5m2 × int4 block sums fit a double (e5m2² would not)
+    b = random_codes(i4, (6, 4), rng, i4.encode(np.array([1.0, -2.0, 7.0, 3.0])))
+    a[0] = e5m2.encode(np.array([np.inf, 1.0, 1.0, 1.0, 1.0, 1.0]))  # row 0: ±Inf
+    a[1] = e5m2.encode(np.array([np.inf, -np.inf, 1.0, 1.0, 1.0, 1.0]))  # row 1: NaN
+    c, _ = assert_same(e5m2, i4, a, b, acc, order=order, block=3)
+    assert np.isnan(c).any() and np.isinf(c).any()
+
+
+def test_inf_times_zero_is_nan():
+    e5m2 = get_format("fp8_e5m2")
+    a = e5m2.encode(np.array([[np.inf, 1.0]]))
+    b = e5m2.encode(np.array([[0.0], [1.0]]))
+    c, st = gemm(a, b, e5m2, e5m2, accumulator="fp32")
+    assert np.isnan(c[0, 0]) and st.overflow == 0
+
+
+# --- scales: per block (exact, inside the sum), per row / column (on the output) -------------
+
+
+@pytest.mark.parametrize("order", ["sequential", "blocks", "pairwise"])
+@pytest.mark.parametrize("acc", ["fp16", "fp32", FixedAcc(40, 30, "saturate"), "exact"], ids=str)
+def test_block_scales(order, acc):
+    rng = np.random.default_rng(5)
+    a = random_codes(E4M3, (3, 20), rng)
+    b = random_codes(E4M3, (20, 4), rng)
+    sa = np.ldexp(1.0, rng.integers(-6, 6, size=(3, 4)))
+    sb = rng.choice([0.75, 1.5, 2.0, -0.5], size=(4, 4))
+    if order == "pairwise" and acc == "exact":
+        return
+    assert_same(E4M3, E4M3, a, b, acc, order=order, block=5, block_scales=(sa, sb), scale_block=5)
+
+
+def test_row_and_column_scales_multiply_the_output():
+    rng = np.random.default_rng(6)
+    a = random_codes(E4M3, (3, 8), rng)
+    b = random_codes(E4M3, (8, 5), rng)
+    sr, scol = rng.normal(size=3), rng.normal(size=5)
+    base, _ = gemm(a, b, E4M3, E4M3, accumulator="fp16")
+    c, _ = gemm(a, b, E4M3, E4M3, accumulator="fp16", scales=(sr, scol))
+    np.testing.assert_array_equal(c, base * sr[:, None] * scol[None, :])
+
+
+@pytest.mark.parametrize("fmt", ["mxfp8_e4m3", "mxfp6_e2m3", "mxfp4", "mxint8"])
+@pytest.mark.parametrize("acc", ["fp32", "exact"])
+def test_mx_operands(fmt, acc):
+    """MX operands: codes and E8M0 block scales along K; the exact accumulator gives the
+    exact dot product of the decoded tensors."""
+    mx = get_format(fmt)
+    rng = np.random.default_rng(8)
+    x = (rng.standard_t(3, size=(4, 70)) * np.ldexp(1.0, rng.integers(-20, 20, (4, 1)))).astype(
+        np.float32
+    )
+    y = rng.normal(size=(70, 3)).astype(np.float32)
+    ea, eb = mx.encode(x, axis=1), mx.encode(y, axis=0)
+    c, st = gemm(ea, eb, accumulator=acc, order="blocks")
+    c2, _ = gemm(x, y, mx, mx, accumulator=acc, order="blocks")
+    same_bits(c, c2)
+    va = mx.decode(ea).astype(np.float64)
+    vb = mx.decode(eb).astype(np.float64)
+    exact = [
+        [float(sum(Fraction(p) for p in va[i] * vb[:, j])) for j in range(3)] for i in range(4)
+    ]
+    if acc == "exact":
+        np.testing.assert_array_equal(c, exact)
+    else:
+        np.testing.assert_allclose(c, exact, rtol=2e-6)
+    # the same run on codes with the scales given explicitly, against the reference
+    sa = np.ldexp(1.0, ea.scales.astype(int) - 127)
+    sb = np.ldexp(1.0, eb.scales.astype(int).T - 127).copy()
+    el = mx.element
+    assert_same(
+        el,
+        el,
+        ea.codes,
+        np.ascontiguousarray(eb.codes.T),
+        acc,
+        order="blocks",
+        block=32,
+        block_scales=(sa, sb),
+        scale_block=32,
+    )
+
+
+def test_float_inputs_are_encoded_with_the_format():
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(3, 10)), rng.normal(size=(10, 2))
+    c, _ = gemm(x, y, E4M3, E4M3, accumulator="fp16")
+    c2, _ = gemm(E4M3.encode(x), E4M3.encode(y), E4M3, E4M3, accumulator="fp16")
+    same_bits(c, c2)
+
+
+def test_hardware_model_fixed_accumulator():
+    """FixedAccumulator(width, overflow) of the hardware model: binary point at the
+    products' LSB (2^-18 for e4m3 × e4m3)."""
+    rng = np.random.default_rng(10)
+    a = random_codes(E4M3, (3, 30), rng)
+    b = random_codes(E4M3, (30, 3), rng)
+    c, st = gemm(a, b, E4M3, E4M3, accumulator=FixedAccumulator(24, "saturate"))
+    c2, st2 = gemm(a, b, E4M3, E4M3, accumulator=FixedAcc(24, 18, "saturate"))
+    same_bits(c, c2)
+    assert st.as_dict() == st2.as_dict()
+    assert_same(E4M3, E4M3, a, b, FixedAccumulator(20, "wrap"))
+
+
+# --- Kulisch registers wider than 62 bits ----------------------------------------------------
+
+
+@pytest.mark.parametrize("fmts", [("fp16", "fp16"), ("bf16", "fp8_e5m2"), ("bf16", "bf16")])
+def test_exact_multiword(fmts):
+    rng = np.random.default_rng(12)
+    fa, fb = (get_format(f) for f in fmts)
+    pa, pb = finite_codes(fa), finite_codes(fb)
+    a = random_codes(fa, (3, 40), rng, pa)
+    b = random_codes(fb, (40, 2), rng, pb)
+    c, st = assert_same(fa, fb, a, b, "exact")
+    assert not st.fast and st.overflow == 0
+    va, vb = fa.decode(a).astype(np.float64), fb.decode(b).astype(np.float64)
+    for i in range(3):
+        for j in range(2):
+            terms = (Fraction(x) * Fraction(y) for x, y in zip(va[i], vb[:, j], strict=True))
+            assert c[i, j] == float(sum(terms))
+
+
+# --- the vectorised loops against the generic loop, threads ----------------------------------
+
+FAST_CASES = [
+    ("int8", "int8", FixedAcc(32, 0, "wrap"), 100.0),
+    ("int8", "int8", FixedAcc(32, 0, "saturate"), 100.0),
+    ("int8", "int8", FixedAcc(18, 0, "saturate"), 100.0),
+    ("int8", "int8", FixedAcc(17, 0, "wrap"), 100.0),
+    ("int4", "int8_sm", FixedAcc(48, 0, "wrap"), 8.0),
+    ("fp8_e4m3fn", "fp8_e4m3fn", FixedAcc(40, 18, "saturate"), 1.0),
+    ("fp8_e4m3fn", "fp8_e4m3fn", "exact", 1.0),
+    ("fp8_e4m3fn", "fp8_e4m3fn", "fp32", 1.0),
+    ("fp8_e5m2", "fp8_e5m2", "fp32", 1e4),
+    ("fp8_e4m3fn", "fp8_e4m3fn", "fp16", 1.0),
+    ("fp8_e5m2", "fp8_e4m3fn", "fp16", 1e3),  # overflows to Inf
+    ("fp8_e4m3fn", "fp8_e4m3fn", FloatFormat(5, 10, subnormals=False), 1e-2),
+    ("fp8_e4m3fn", "fp8_e4m3fn", "bf16", 1.0),
+    ("fp8_e5m2", "fp8_e5m2", "bf16", 1e-3),
+    ("fp8_e4m3fn", "fp8_e4m3fn", FloatFormat(4, 3), 1.0),
+    ("fp16", "fp16", "fp32", 1.0),
+]
+
+
+@pytest.mark.parametrize("fa,fb,acc,scale", FAST_CASES, ids=str)
+def test_fast_loops_equal_generic(fa, fb, acc, scale):
+    rng = np.random.default_rng(zlib.crc32(f"{fa}{fb}{acc}".encode()))
+    fa, fb = get_format(fa), get_format(fb)
+    m, k, n = 9, 300, 70  # ragged against the 4-row groups and 64-column panels
+    a = fa.encode(rng.normal(0, scale, (m, k)))
+    b = fb.encode(rng.normal(0, 1, (k, n)))
+    slow, st_slow = gemm(a, b, fa, fb, accumulator=acc, fast=False)
+    for threads in (1, 2, 3):
+        got, st = gemm(a, b, fa, fb, accumulator=acc, threads=threads)
+        assert st.fast
+        same_bits(got, slow)
+        assert st.as_dict() == st_slow.as_dict()
+    assert st_slow.swamping + st_slow.overflow + st_slow.max_abs > 0
+
+
+def test_generic_loop_threads():
+    rng = np.random.default_rng(13)
+    a = random_codes(E4M3, (7, 33), rng)
+    b = random_codes(E4M3, (33, 5), rng)
+    base, st = gemm(a, b, E4M3, E4M3, accumulator="bf16", rounding="toward_zero", toggles=True)
+    for threads in (2, 5, 64):
+        c, st2 = gemm(
+            a,
+            b,
+            E4M3,
+            E4M3,
+            accumulator="bf16",
+            rounding="toward_zero",
+            toggles=True,
+            threads=threads,
+        )
+        same_bits(c, base)
+        assert st2.as_dict() == st.as_dict()
+
+
+# --- exhaustive: every pair of 8-bit codes, one MAC step into each accumulator ---------------
+
+
+def _quantize_to(acc, x, rounding):
+    """The oracle for one rounding: lowbit's bit-exact quantizer (held to ml_dtypes)."""
+    over = "inf" if rounding == "nearest_even" else "saturate"
+    with np.errstate(all="ignore"):
+        q = np.asarray(acc.quantize(x, rounding=rounding, overflow=over), np.float64)
+    return np.where(np.isfinite(x), q, x)  # an Inf or NaN operand is not an overflow
+
+
+EIGHT_BIT = ["fp8_e4m3fn", "fp8_e5m2", "fp8_e4m3fnuz", "int8"]
+
+
+@pytest.mark.parametrize("fmt", EIGHT_BIT)
+@pytest.mark.parametrize("acc", ["fp16", "bf16", "fp32"])
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_exhaustive_one_step_float(fmt, acc, rounding):
+    """acc0 = a chosen start; C = round(acc0 + a·b) for all 256 × 256 code pairs (NaN/Inf
+    codes included), against round-to-format of the exact double sum."""
+    f = get_format(fmt)
+    accf = get_format(acc)
+    codes = np.arange(256, dtype=np.uint16)
+    v = f.decode(codes).astype(np.float64)
+    start_val = 0.75 if f.bits == 8 and "int" not in fmt else 3.0
+    s0 = f.encode(np.array([start_val]))[0]
+    a = np.empty((256, 2), np.uint16)
+    a[:, 0], a[:, 1] = s0, codes
+    b = np.empty((2, 256), np.uint16)
+    b[0, :], b[1, :] = f.encode(np.array([1.0]))[0], codes
+    got, _ = gemm(a, b, f, f, accumulator=acc, rounding=rounding)
+    acc0 = _quantize_to(accf, np.array(float(f.decode(np.array([s0]))[0])), rounding)
+    with np.errstate(all="ignore"):
+        exact = acc0 + np.multiply.outer(v, v)  # exact in double: ≤ 2×17 bits apart
+    want = _quantize_to(accf, exact, rounding)
+    same_bits(got, want)
+
+
+@pytest.mark.parametrize("fmt", ["int8", "uint8", "int8_sm", "fp8_e4m3fn"])
+@pytest.mark.parametrize("mode", ["wrap", "saturate"])
+def test_exhaustive_one_step_fixed(fmt, mode):
+    f = get_format(fmt)
+    vals = f.decode(np.arange(256, dtype=np.uint16)).astype(np.float64)
+    codes = np.flatnonzero(np.isfinite(vals)).astype(np.uint16)
+    v = vals[codes]
+    frac = 18 if fmt.startswith("fp") else 0
+    width = 20 if fmt.startswith("fp") else 14
+    start = f.encode(np.array([100.0]))[0]
+    a = np.empty((codes.size, 2), np.uint16)
+    a[:, 0], a[:, 1] = start, codes
+    b = np.empty((2, codes.size), np.uint16)
+    b[0, :], b[1, :] = f.encode(np.array([100.0]))[0], codes
+    got, st = gemm(a, b, f, f, accumulator=FixedAcc(width, frac, mode))
+    lo, hi = -(2 ** (width - 1)), 2 ** (width - 1) - 1
+    p0 = int(round(float(f.decode(np.array([start]))[0]) ** 2 * 2**frac))
+    r0 = min(max(p0, lo), hi) if mode == "saturate" else (p0 - lo) % 2**width + lo
+    s = r0 + np.round(np.multiply.outer(v, v) * 2**frac).astype(np.int64)
+    want = np.clip(s, lo, hi) if mode == "saturate" else (s - lo) % 2**width + lo
+    np.testing.assert_array_equal(got, want / 2.0**frac)
+    assert st.overflow == int((s < lo).sum() + (s > hi).sum()) + codes.size**2 * (r0 != p0)
