@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml $(wildcard setup.py) | $(BIN)/python
 	touch $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/lowbit report -o reports/out
+	$(BIN)/lowbit report reports/format-comparison.toml -o reports/out/format-comparison.pdf
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

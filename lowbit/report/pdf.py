@@ -399,7 +399,7 @@ class Document:
 def _numeric_column(cells: Sequence[str]) -> bool:
     def numeric(s: str) -> bool:
         s = s.strip().replace(",", "").replace("−", "-").rstrip("%×")
-        if s in ("", "—", "-", "n/a"):
+        if s in ("", "—", "-", "n/a", "∞", "-∞"):
             return True
         if s.startswith("2^"):
             s = s[2:]

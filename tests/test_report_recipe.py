@@ -1,0 +1,144 @@
+"""Report recipes: the default file equals the built-in defaults, bad recipes fail with a
+message naming the key and the legal choices, the CLI, and the README's summary table."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from lowbit.cli import main
+from lowbit.report.build import summary_markdown
+from lowbit.report.recipe import DEFAULTS, STUDIES, load_recipe, parse_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "reports" / "format-comparison.toml"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- report-summary -->", "<!-- /report-summary -->"
+
+
+def test_the_default_recipe_file_is_the_built_in_default():
+    from_file, built_in = load_recipe(DEFAULT), load_recipe(None)
+    assert from_file.sections == built_in.sections
+    assert (from_file.title, from_file.subtitle, from_file.seed, from_file.studies) == (
+        built_in.title,
+        built_in.subtitle,
+        built_in.seed,
+        built_in.studies,
+    )
+    assert from_file.studies == list(STUDIES)
+
+
+def test_missing_keys_take_the_defaults():
+    r = parse_recipe({"seed": 5, "hardware": {"array": [64, 32]}})
+    assert r.seed == 5 and r.studies == list(STUDIES)
+    assert r["hardware"]["array"] == [64, 32]
+    assert r["hardware"]["gemm"] == DEFAULTS["hardware"]["gemm"]
+    assert r["atlas"] == DEFAULTS["atlas"]
+
+
+@pytest.mark.parametrize(
+    "doc, needles",
+    [
+        ({"titel": "x"}, ["unknown recipe key 'titel'", "title", "studies", "hardware"]),
+        ({"studies": ["atlas", "pareto"]}, ["'studies'", "'pareto'", "accuracy_vs_cost"]),
+        ({"studies": ["atlas", "atlas"]}, ["twice"]),
+        ({"hardware": {"arrays": [1, 2]}}, ["[hardware] 'arrays'", "array", "gemm"]),
+        ({"hardware": {"formats": ["int8", "fp8_e4m3"]}}, []),  # legal
+        ({"hardware": {"formats": ["int8", "fp8e4m3"]}}, ["[hardware] 'formats'", "'fp8e4m3'"]),
+        ({"block_formats": {"formats": ["mxfp5"]}}, ["unknown format 'mxfp5'", "did you mean"]),
+        ({"hardware": {"accumulators": ["fp64"]}}, ["'fp64'", "fixed, fp16, bf16, fp32"]),
+        ({"hardware": {"array": [128]}}, ["[hardware] 'array'", "expected 2 integers"]),
+        ({"hardware": {"terms": 0}}, ["'terms'", "[1, 16777216]"]),
+        ({"hardware": {"terms": True}}, ["'terms'"]),
+        ({"range_setting": {"methods": ["mse", "entropy"]}}, ["'entropy'", "aciq, kl, octav"]),
+        ({"range_setting": {"bits": [1]}}, ["'bits'", "[2, 16]"]),
+        ({"fp8_vs_int8": {"distributions": ["cauchy"]}}, ["'distributions'", "'cauchy'"]),
+        ({"fp8_vs_int8": {"outlier_fraction": 0.9}}, ["'outlier_fraction'", "(0.0, 0.5]"]),
+        ({"block_formats": {"tensors": ["imagenet"]}}, ["'imagenet'", "heavy_tailed"]),
+        ({"block_formats": {"formats": ["e8m0"]}}, ["'e8m0'", "scale type"]),
+        ({"accuracy_vs_cost": {"tensor": "uniform"}}, ["[accuracy_vs_cost] 'tensor'"]),
+        ({"atlas": "all"}, ["'atlas' must be a table"]),
+        ({"seed": -1}, ["'seed'"]),
+        (
+            {"accumulators": {"pairs": [{"format": "int8", "accumulators": ["fixed"]}]}},
+            ["'fixed'", "fixed:WIDTH"],
+        ),
+        (
+            {"accumulators": {"pairs": [{"format": "mxfp4", "accumulators": ["fp32"]}]}},
+            ["'mxfp4'", "scalar formats"],
+        ),
+        (
+            {"accumulators": {"pairs": [{"format": "int8"}]}},
+            ["'format' and 'accumulators'"],
+        ),
+    ],
+)
+def test_bad_recipes_name_the_key_and_the_choices(doc, needles):
+    if not needles:
+        parse_recipe(doc)
+        return
+    with pytest.raises(ValueError) as exc:
+        parse_recipe(copy.deepcopy(doc))
+    for needle in needles:
+        assert needle in str(exc.value)
+
+
+def test_unknown_format_message_lists_the_registered_formats():
+    import lowbit
+
+    with pytest.raises(ValueError) as exc:
+        parse_recipe({"atlas": {"plot": ["int8", "nonesuch"]}})
+    msg = str(exc.value)
+    assert msg.startswith("built-in defaults: recipe key [atlas] 'plot': unknown format")
+    assert all(name in msg for name in lowbit.list_formats())
+
+
+def test_toml_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("studies = [atlas]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.toml: not valid TOML"):
+        load_recipe(bad)
+    bad.write_text('[hardware]\nyosys = "always"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.toml: recipe key \[hardware\] 'yosys'.*auto, off"):
+        load_recipe(bad)
+
+
+def test_cli_writes_the_pdf_and_reports_progress(capsys, tmp_path):
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(
+        'studies = ["atlas"]\n[atlas]\nformats = ["int8", "fp8_e4m3fn"]\nplot = ["int8"]\n',
+        encoding="utf-8",
+    )
+    assert main(["report", str(recipe), "-o", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    pdf = tmp_path / "out" / "tiny.pdf"
+    assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
+    assert out.startswith(f"wrote {pdf} (3 pages, 1 figures, 1 tables)")
+    assert err.splitlines()[0] == "[1/1] Format atlas ..."
+    assert err.splitlines()[1].startswith("[1/1] Format atlas: ")
+    assert "warning" not in err
+    assert (tmp_path / "out" / "tiny-data" / "table-1.csv").is_file()
+
+
+def test_cli_bad_recipe_is_a_one_line_error(capsys, tmp_path):
+    recipe = tmp_path / "bad.toml"
+    recipe.write_text('[hardware]\nformats = ["int9x"]\n', encoding="utf-8")
+    assert main(["report", str(recipe), "-o", str(tmp_path / "x.pdf")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("lowbit: error: ") and "unknown format 'int9x'" in err
+    assert not (tmp_path / "x.pdf").exists()
+    assert main(["report", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml" in capsys.readouterr().err
+
+
+def test_readme_summary_is_the_generated_table():
+    text = README.read_text(encoding="utf-8")
+    assert BEGIN in text and END in text, "README.md lacks the report-summary markers"
+    block = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert block.strip() == summary_markdown(load_recipe(DEFAULT)).strip(), (
+        "regenerate with: .venv/bin/python -c 'from lowbit.report.build import "
+        "summary_markdown; print(summary_markdown())'"
+    )
