@@ -46,7 +46,7 @@ def family_of(name: str) -> str:
 def fmt_num(v: float, digits: int = 3) -> str:
     """A number with ``digits`` significant digits, no exponent between 1e-3 and 1e6.
 
-    >>> [fmt_num(v) for v in (1234.5, 0.01234, 3.0, 1.5e-7, float("nan"))]
+    >>> [fmt_num(v) for v in (1234.6, 0.01234, 3.0, 1.5e-7, float("nan"))]
     ['1,235', '0.0123', '3', '1.5e-07', '—']
     """
     v = float(v)
@@ -56,7 +56,8 @@ def fmt_num(v: float, digits: int = 3) -> str:
         return "0"
     a = abs(v)
     if a >= 1e6 or a < 1e-3:
-        return f"{v:.{digits - 1}e}".replace("e-0", "e-0").replace("e+0", "e+")
+        mant, exp = f"{v:.{digits - 1}e}".split("e")
+        return f"{mant.rstrip('0').rstrip('.')}e{exp}"
     decimals = max(0, digits - 1 - math.floor(math.log10(a)))
     s = f"{v:,.{decimals}f}"
     if "." in s:

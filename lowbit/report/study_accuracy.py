@@ -334,7 +334,9 @@ def block_formats(doc: Document, ctx: Context) -> None:
         )
 
     repro = [
-        f"x: seeded {rows}×{cols} float32 tensors {tensors!r} (lowbit.report.context.Context.tensor)",
+        f"x = Context(recipe).tensor(t) for t in {tensors!r}: {rows}×{cols} float32, drawn with "
+        f"default_rng(SeedSequence([{ctx.seed}, 7, index of t in (gaussian, laplace, "
+        "heavy_tailed)]))",
         "block formats: fmt.quantize(x)  # blocks along the last axis",
         "scalar formats: s = max|x|/fmt.max; s * fmt.quantize(x/s, overflow='saturate')",
         "QSNR = 10·log10(Σx² / Σ(x − q)²)",
@@ -492,7 +494,8 @@ def range_setting(doc: Document, ctx: Context) -> None:
         ax.legend(loc="center", frameon=False, fontsize=7)
 
     repro = [
-        f"x = parse_distribution({spec!r}).rvs(size={cfg['calibration_samples']}, random_state=seeded)",
+        f"x = parse_distribution({spec!r}).rvs(size={cfg['calibration_samples']}, "
+        f"random_state=default_rng(SeedSequence([{ctx.seed}, 11])))",
         "clip = lowbit.analysis.ranges.clip_for(f'int{b}_narrow', x, method)  # percentile p="
         f"{cfg['percentile']:g}, aciq prior={prior!r}",
         "mse = lowbit.analysis.expected_mse(fmt, dist, clip / fmt.max); optimum: ranges.mse_clip(fmt, dist)",

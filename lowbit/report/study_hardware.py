@@ -476,7 +476,9 @@ def accumulators(doc: Document, ctx: Context) -> None:
                 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
 
     repro = [
-        "a = fmt.encode(x) (float) or fmt.encode(x / (max|x|/fmt.max)) (int); x ~ N(0,1) seeded",
+        "a = fmt.encode(x) (float) or fmt.encode(x / (max|x|/fmt.max)) (int), x ~ N(0,1): "
+        f"rng = default_rng(SeedSequence([{ctx.seed}, 13, pair index])); "
+        f"A = rng.standard_normal(({m}, {kmax})), then B = rng.standard_normal(({kmax}, {n}))",
         f"lowbit.hwmodel.macsim.gemm(a[:, :K], b[:K], fmt, fmt, accumulator=acc)  K in {ks}",
         "reference: accumulator='exact'; fixed:W -> FixedAcc(W, frac, 'saturate'|'wrap')",
     ] + [f"pair {p['format']}: {p['accumulators']}" for p in cfg["pairs"]]
