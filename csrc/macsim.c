@@ -67,7 +67,7 @@
 #define HIDDEN64 UINT64_C(0x0010000000000000)
 #define JB 64        /* columns per panel in the fast loops */
 #define RB 4         /* rows per group in the fast loops */
-#define PJ 16        /* columns per pass in the pairwise loop */
+#define PJ 64        /* columns per pass in the pairwise loop */
 #define MAX_THREADS 64
 
 enum { PATH_GENERIC = 0, PATH_INT = 1, PATH_F32 = 2, PATH_F64 = 3, PATH_F64S = 4 };
@@ -84,6 +84,14 @@ static inline double u2d(uint64_t u)
     double d;
     memcpy(&d, &u, sizeof d);
     return d;
+}
+
+/* c ? x : y as a bit-mask select: both sides stay unconditional, so the compiler can
+ * neither sink one into a branch nor refuse to vectorise (FP ops may trap) */
+static inline double sel(int c, double x, double y)
+{
+    uint64_t mk = (uint64_t)0 - (uint64_t)(c != 0);
+    return u2d((d2u(x) & mk) | (d2u(y) & ~mk));
 }
 
 static inline double pow2i(int e) /* 2^e for -1022 <= e <= 1023 */
@@ -170,6 +178,7 @@ static void work_parts(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
         t += align64(8 * n);                 /* block sums */
         t += align64(8 * n * limbs_of(o));   /* Kulisch registers */
         if (p->order == MACSIM_PAIRWISE) t += align64(8 * k * PJ);
+        t += align64(8 * n);                 /* running |acc| maxima per output */
         *per_thread = t;
         *shared = 0;
     } else {
@@ -219,50 +228,42 @@ typedef struct {
 
 /* --------------------------------------------------- float accumulator step */
 
-/* Round s + e (exact; |e| <= ulp_double(s) / 2, s finite) onto the accumulator grid. */
-static double round_bits(const ctx_t *g, double s, double e, int *ovf)
+/* Round s + e (exact; |e| <= ulp_double(s) / 2, s finite, |s| < 2^300) onto the
+ * accumulator grid, without branches on the data.  q is the quantum of s's binade (at
+ * least that of 2^emin).  r = (s + C) - C with C = 1.5 * 2^(q + 52) is s rounded to a
+ * multiple of 2^q, ties to even (s + C stays in C's binade, whose ulp is 2^q); d = s - r
+ * is exact.  Nearest-even: when s is a midpoint (|d| = 2^(q-1)) and e points away from
+ * r, the result is the other neighbour s + d.  Toward zero: from r, one step back toward
+ * zero when r lies beyond s, or when r = s and e points toward zero (a step of 2^(q-1)
+ * when |s| is a power of two above 2^emin: the binade below is finer). */
+static inline double round_bits(const ctx_t *g, double s, double e, int *ovf)
 {
     const macsim_acc_t *o = g->o;
-    uint64_t u = d2u(s), sgn = u & SIGN64, sig, q, rem;
-    int ex, qe, sh;
-    double mag;
-
-    *ovf = 0;
-    if (s == 0.0) return s; /* then e == 0: exact; sign of zero as IEEE addition gives it */
-    ex = (int)((u >> 52) & 0x7ff) - 1023; /* s is a normal double: |s| >= 2^-1000 */
-    qe = (ex > o->emin ? ex : o->emin) - o->man_bits;
-    sh = 52 - ex + qe; /* bits of s's significand below the quantum 2^qe; >= 29 */
-    sig = (u & FRAC64) | HIDDEN64;
-    if (sh >= 54) {
-        mag = 0.0; /* |a + x| < 2^(qe-1): below half the smallest step */
+    const int64_t ebase = o->emin + 1023;
+    uint64_t u = d2u(s), sgn = u & SIGN64;
+    int64_t be = (int64_t)((u >> 52) & 0x7ff), qb;
+    double cst, r, d, q, mag;
+    be = be > ebase ? be : ebase;
+    qb = be - o->man_bits; /* biased exponent of the quantum 2^q */
+    cst = u2d(((uint64_t)(qb + 52) << 52) | (UINT64_C(1) << 51));
+    r = (s + cst) - cst;
+    d = s - r;
+    q = u2d((uint64_t)qb << 52);
+    if (o->rounding == MACSIM_RNE) {
+        int tie = fabs(d) == 0.5 * q, away = (e > 0.0 && d > 0.0) || (e < 0.0 && d < 0.0);
+        r = (tie && away) ? s + d : r;
     } else {
-        q = sh == 53 ? 0 : sig >> sh;
-        rem = sh == 53 ? sig : sig & ((UINT64_C(1) << sh) - 1);
-        if (o->rounding == MACSIM_RNE) {
-            uint64_t halfq = UINT64_C(1) << (sh - 1);
-            int up;
-            if (rem > halfq) up = 1;
-            else if (rem < halfq) up = 0;
-            else if (e != 0.0) up = (e > 0.0) == (sgn == 0);
-            else up = (int)(q & 1);
-            mag = (double)(q + (uint64_t)up) * pow2i(qe);
-        } else if (rem == 0 && e != 0.0 && ((e > 0.0) != (sgn == 0))) {
-            /* s is a grid point and a + x lies just inside it: one step toward zero */
-            if (q == (UINT64_C(1) << o->man_bits) && ex > o->emin)
-                mag = (double)(2 * q - 1) * pow2i(qe - 1);
-            else
-                mag = (double)(q - 1) * pow2i(qe);
-        } else {
-            mag = (double)q * pow2i(qe);
-        }
+        double ar = fabs(r), as = fabs(s);
+        int inward = (e != 0.0) && ((e > 0.0) != (sgn == 0)); /* e points toward zero */
+        int pow2 = (u & FRAC64) == 0 && be > ebase && ((u >> 52) & 0x7ff) == (uint64_t)be;
+        double step = (ar == as && inward) ? (pow2 ? 0.5 * q : q) : (ar > as ? q : 0.0);
+        r = ar - step;
     }
-    if (mag > g->maxfin) {
-        *ovf = 1;
-        mag = o->rounding == MACSIM_RNE ? INFINITY : g->maxfin;
-    } else if (!o->subnormals && mag < g->minnorm) {
-        mag = 0.0;
-    }
-    return sgn ? -mag : mag;
+    mag = fabs(r);
+    *ovf = mag > g->maxfin;
+    mag = mag > g->maxfin ? (o->rounding == MACSIM_RNE ? INFINITY : g->maxfin) : mag;
+    mag = (!o->subnormals && mag < g->minnorm) ? 0.0 : mag;
+    return u2d(d2u(mag) | sgn);
 }
 
 /* acc <- round(acc + x); events into *ev: bit 0 overflow, bit 1 inexact, bit 2 absorbed.
@@ -497,14 +498,167 @@ static double result_of(const ctx_t *g, char *wk, int64_t j)
     return kul_value((int64_t *)(wk + 2 * align64(8 * g->n)) + j * g->limbs, g->limbs, g->o->frac_bits);
 }
 
+/* The register bits of a value of the accumulator grid (or Inf/NaN), without branches:
+ * the layout of float_bits. */
+static inline uint64_t float_bits_v(const ctx_t *g, double d)
+{
+    const int64_t man = g->o->man_bits, emin = g->o->emin;
+    const uint64_t expall = (UINT64_C(1) << g->ebits) - 1;
+    const uint64_t u = d2u(d), sgn = (u >> 63) << (g->ebits + man);
+    const int64_t ex = (int64_t)((u >> 52) & 0x7ff) - 1023;
+    const uint64_t normal = ((uint64_t)(ex - emin + 1) << man) | ((u & FRAC64) >> (52 - man));
+    int64_t sh = 52 - man + (emin - ex);
+    uint64_t subn, bitsv;
+    sh = sh > 63 ? 63 : (sh < 0 ? 0 : sh);
+    subn = ((u & FRAC64) | HIDDEN64) >> sh; /* 0 for d = 0: the hidden bit shifts out */
+    bitsv = ex >= emin ? normal : subn;
+    bitsv = ex == 1024 ? (expall << man) : bitsv; /* Inf; NaN below */
+    bitsv = (ex == 1024) & ((u & FRAC64) != 0) ? 0 : (bitsv | sgn);
+    return (ex == 1024) & ((u & FRAC64) != 0)
+               ? (expall << man) | (UINT64_C(1) << (man > 0 ? man - 1 : 0))
+               : bitsv;
+}
+
+static inline int64_t popcount_swar(uint64_t x) /* vectorisable: shifts, ands, adds */
+{
+    x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+    x = x + (x >> 8);
+    x = x + (x >> 16);
+    x = x + (x >> 32);
+    return (int64_t)(x & 0x7f);
+}
+
+/* acc[j] <- round(acc[j] + xs[j]) for j < n, any float accumulator, either rounding: the
+ * step of fstep/round_bits written without branches on the data (every alternative is
+ * computed and one selected by a bit mask) so that it vectorises across outputs.
+ * Non-finite operands give the IEEE sum s itself and count no event.  lmax: running
+ * |acc| maximum per output; po_*: per-output counters, when with_po; with_tog: count
+ * register bit flips; sym: absorption of either addend (pairwise tree nodes). */
+static inline __attribute__((always_inline)) void
+float_row_body(const ctx_t *g, double *restrict acc, const double *restrict xs, int64_t n,
+               int64_t *restrict po_ovf, int64_t *restrict po_inx, int64_t *restrict po_abs,
+               int64_t *restrict po_tog, double *restrict lmax, cnt_t *cn, const int with_po,
+               const int with_tog, const int sym)
+{
+    const int64_t ebase = g->o->emin + 1023, man = g->o->man_bits;
+    const double maxfin = g->maxfin, minnorm = g->minnorm;
+    const double big = g->o->rounding == MACSIM_RNE ? INFINITY : g->maxfin;
+    const int rne = g->o->rounding == MACSIM_RNE, sub = g->o->subnormals;
+    int64_t ovf = 0, inx = 0, absd = 0, tog = 0, j;
+    for (j = 0; j < n; j++) {
+        const double a = acc[j], x = xs[j];
+        const double s = a + x, bb = s - a, e = (a - (s - bb)) + (x - bb);
+        const uint64_t u = d2u(s), sgn = u & SIGN64, ue = d2u(e);
+        const int64_t braw = (int64_t)((u >> 52) & 0x7ff);
+        const int64_t be = braw > ebase ? braw : ebase, qb = be - man;
+        const double cst = u2d(((uint64_t)(qb + 52) << 52) | (UINT64_C(1) << 51));
+        const double r = (s + cst) - cst, d = s - r, q = u2d((uint64_t)qb << 52);
+        const uint64_t ud = d2u(d);
+        const int live = (fabs(a) < INFINITY) & (fabs(x) < INFINITY);
+        const int enz = (ue << 1) != 0;
+        /* nearest-even: a midpoint with e pointing away from r goes to the other side */
+        const double hq = 0.5 * q, other = fabs(s + d);
+        const int flip = (fabs(d) == hq) & enz & (((ue ^ ud) >> 63) == 0);
+        const double m_rne = sel(flip, other, fabs(r));
+        /* toward zero: back one step when r lies beyond s, or r = s and e points inward */
+        const double ar = fabs(r), as = fabs(s);
+        const int inward = enz & (((ue ^ u) >> 63) != 0);
+        const int pow2 = ((u & FRAC64) == 0) & (braw > ebase);
+        const double st = sel((ar == as) & inward, sel(pow2, hq, q), sel(ar > as, q, 0.0));
+        const double m_rtz = ar - st;
+        double mag = sel(rne, m_rne, m_rtz), res;
+        const int o = mag > maxfin;
+        int ix, ab, tiny;
+        mag = sel(o, big, mag);
+        tiny = mag < minnorm;
+        mag = sel(tiny & !sub, 0.0, mag);
+        res = u2d(d2u(mag) | sgn);
+        ix = live & ((res != s) | enz);
+        ab = (x != 0.0) & (res == a);
+        if (sym) ab |= (a != 0.0) & (res == x);
+        ab &= ix;
+        res = sel(live, res, s); /* IEEE: Inf + finite = Inf, Inf - Inf = NaN, NaN propagates */
+        ovf += live & o;
+        inx += ix;
+        absd += ab;
+        mag = fabs(res);
+        lmax[j] = sel(mag > lmax[j], mag, lmax[j]); /* per output; NaN compares false */
+        acc[j] = res;
+        if (with_tog) {
+            int64_t t = popcount_swar(float_bits_v(g, a) ^ float_bits_v(g, res));
+            tog += t;
+            if (with_po) po_tog[j] += t;
+        }
+        if (with_po) {
+            po_ovf[j] += live & o;
+            po_inx[j] += ix;
+            po_abs[j] += ab;
+        }
+    }
+    cn->ovf += ovf;
+    cn->inx += inx;
+    cn->absd += absd;
+    cn->tog += tog;
+}
+
+#define FLOAT_ROW(name, with_po, with_tog, sym)                                                \
+    MACSIM_CLONES static void name(const ctx_t *g, double *restrict acc,                       \
+                                   const double *restrict xs, int64_t n, int64_t *po_ovf,      \
+                                   int64_t *po_inx, int64_t *po_abs, int64_t *po_tog,          \
+                                   double *lmax, cnt_t *cn)                                    \
+    {                                                                                          \
+        float_row_body(g, acc, xs, n, po_ovf, po_inx, po_abs, po_tog, lmax, cn, with_po,      \
+                       with_tog, sym);                                                         \
+    }
+FLOAT_ROW(float_row_plain, 0, 0, 0)
+FLOAT_ROW(float_row_po, 1, 0, 0)
+FLOAT_ROW(float_row_tog, 0, 1, 0)
+FLOAT_ROW(float_row_tog_po, 1, 1, 0)
+FLOAT_ROW(float_row_sym, 0, 0, 1)
+FLOAT_ROW(float_row_sym_po, 1, 0, 1)
+
+/* float accumulators of outputs j0..j0+len of row i: acc += xs (see float_row_body) */
+static void float_row(const ctx_t *g, int64_t i, int64_t j0, double *acc, const double *xs,
+                      int64_t len, double *lmax, int sym, cnt_t *cn)
+{
+    macsim_outstats_t *po = g->po;
+    int64_t at = i * g->n + j0;
+    int tog = g->p->toggles;
+    if (po) {
+        if (sym) float_row_sym_po(g, acc, xs, len, po->overflow + at, po->inexact + at,
+                                  po->absorbed + at, NULL, po->max_abs + at, cn);
+        else if (tog) float_row_tog_po(g, acc, xs, len, po->overflow + at, po->inexact + at,
+                                       po->absorbed + at, po->toggles + at, po->max_abs + at, cn);
+        else float_row_po(g, acc, xs, len, po->overflow + at, po->inexact + at,
+                          po->absorbed + at, NULL, po->max_abs + at, cn);
+    } else {
+        if (sym) float_row_sym(g, acc, xs, len, NULL, NULL, NULL, NULL, lmax, cn);
+        else if (tog) float_row_tog(g, acc, xs, len, NULL, NULL, NULL, NULL, lmax, cn);
+        else float_row_plain(g, acc, xs, len, NULL, NULL, NULL, NULL, lmax, cn);
+    }
+}
+
+static double *lane_max(const ctx_t *g, char *wk)
+{
+    int64_t off = 2 * align64(8 * g->n) + align64(8 * g->n * g->limbs);
+    if (g->p->order == MACSIM_PAIRWISE) off += align64(8 * g->k * PJ);
+    return (double *)(wk + off);
+}
+
+/* Pairwise order for row i, PJ outputs at a time: level by level, v[t] = v[2t] + v[2t+1]
+ * (one adder of the accumulator format each), an odd last entry moving up unchanged. */
 static void pairwise_row(const ctx_t *g, char *wk, int64_t i, cnt_t *cn)
 {
     const int64_t k = g->k, n = g->n;
     double *v = (double *)(wk + 2 * align64(8 * n) + align64(8 * n * g->limbs));
     int64_t *vi = (int64_t *)v; /* fixed point: the same memory holds register units */
+    double *lmax = lane_max(g, wk);
     macsim_outstats_t *po = g->po;
     int fl = g->o->kind == MACSIM_ACC_FLOAT;
     int64_t j0, kk, jj, len;
+    for (jj = 0; jj < n; jj++) lmax[jj] = 0.0;
     for (j0 = 0; j0 < n; j0 += PJ) {
         int64_t jb = n - j0 < PJ ? n - j0 : PJ;
         for (kk = 0; kk < k; kk++) {
@@ -517,34 +671,36 @@ static void pairwise_row(const ctx_t *g, char *wk, int64_t i, cnt_t *cn)
         }
         len = k;
         if (len == 1) { /* a single product still passes through one adder: 0 + p */
-            for (jj = 0; jj < jb; jj++) {
-                int ev;
-                int64_t idx = i * n + j0 + jj;
-                if (fl) {
-                    v[jj] = fstep(g, 0.0, v[jj], 1, &ev);
-                    track_max(cn, po, idx, v[jj]);
-                } else {
+            if (fl) {
+                double zero[PJ];
+                for (jj = 0; jj < jb; jj++) zero[jj] = 0.0;
+                float_row(g, i, j0, zero, v, jb, lmax + j0, 1, cn);
+                for (jj = 0; jj < jb; jj++) v[jj] = zero[jj];
+            } else {
+                for (jj = 0; jj < jb; jj++) {
+                    int ev;
+                    int64_t idx = i * n + j0 + jj;
                     vi[jj] = xstep(g, 0, vi[jj], &ev);
                     track_max(cn, po, idx, (double)vi[jj] * g->xunscale);
+                    EVENT(idx, ev);
                 }
-                EVENT(idx, ev);
             }
         }
         while (len > 1) {
             int64_t t, half = len / 2;
             for (t = 0; t < half; t++) {
+                if (fl) { /* v[2t] += v[2t+1], then moved to v[t] */
+                    float_row(g, i, j0, v + 2 * t * PJ, v + (2 * t + 1) * PJ, jb, lmax + j0, 1,
+                              cn);
+                    if (t) memcpy(v + t * PJ, v + 2 * t * PJ, (size_t)jb * sizeof(double));
+                    continue;
+                }
                 for (jj = 0; jj < jb; jj++) {
                     int ev;
                     int64_t idx = i * n + j0 + jj;
-                    if (fl) {
-                        double r = fstep(g, v[2 * t * PJ + jj], v[(2 * t + 1) * PJ + jj], 1, &ev);
-                        v[t * PJ + jj] = r;
-                        track_max(cn, po, idx, r);
-                    } else {
-                        int64_t r = xstep(g, vi[2 * t * PJ + jj], vi[(2 * t + 1) * PJ + jj], &ev);
-                        vi[t * PJ + jj] = r;
-                        track_max(cn, po, idx, (double)r * g->xunscale);
-                    }
+                    int64_t r = xstep(g, vi[2 * t * PJ + jj], vi[(2 * t + 1) * PJ + jj], &ev);
+                    vi[t * PJ + jj] = r;
+                    track_max(cn, po, idx, (double)r * g->xunscale);
                     EVENT(idx, ev);
                 }
             }
@@ -555,15 +711,33 @@ static void pairwise_row(const ctx_t *g, char *wk, int64_t i, cnt_t *cn)
                 }
             len = half + (len & 1);
         }
-        for (jj = 0; jj < jb; jj++)
+        for (jj = 0; jj < jb; jj++) {
             g->c[i * n + j0 + jj] = k == 0 ? 0.0 : (fl ? v[jj] : (double)vi[jj] * g->xunscale);
+            if (fl && !po && lmax[j0 + jj] > cn->maxabs) cn->maxabs = lmax[j0 + jj];
+            if (fl && po && po->max_abs[i * n + j0 + jj] > cn->maxabs)
+                cn->maxabs = po->max_abs[i * n + j0 + jj];
+        }
     }
+}
+
+/* addends xs[0..n) into the accumulators of row i */
+static void add_row(const ctx_t *g, char *wk, int64_t i, const double *xs, cnt_t *cn)
+{
+    const int64_t n = g->n;
+    int64_t j;
+    if (g->o->kind == MACSIM_ACC_FLOAT) {
+        float_row(g, i, 0, (double *)wk, xs, n, lane_max(g, wk), 0, cn);
+        return;
+    }
+    for (j = 0; j < n; j++) add_one(g, wk, i, j, xs[j], cn);
 }
 
 static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t *cn)
 {
     const int64_t k = g->k, n = g->n;
-    double *bsum = (double *)(wk + align64(8 * n));
+    double *xs = (double *)(wk + align64(8 * n)), *lmax = lane_max(g, wk);
+    const uint16_t *b = g->b;
+    const double *bt = g->bt;
     int64_t i, j, kk;
     for (i = i0; i < i1; i++) {
         if (g->p->order == MACSIM_PAIRWISE) {
@@ -571,26 +745,38 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
             continue;
         }
         memset(wk, 0, (size_t)(8 * n)); /* +0.0 and integer 0 */
+        for (j = 0; j < n; j++) lmax[j] = 0.0;
         if (g->o->kind == MACSIM_ACC_EXACT)
             memset(wk + 2 * align64(8 * n), 0, (size_t)(8 * n * g->limbs));
         if (g->p->order == MACSIM_SEQUENTIAL) {
             for (kk = 0; kk < k; kk++) {
                 double pa = a_value(g, i, kk);
-                for (j = 0; j < n; j++) add_one(g, wk, i, j, product(g, pa, kk, j), cn);
+                const uint16_t *brow = b + kk * n;
+                if (g->p->b_scaled) {
+                    for (j = 0; j < n; j++) xs[j] = product(g, pa, kk, j);
+                } else {
+                    for (j = 0; j < n; j++) xs[j] = pa * bt[brow[j]];
+                }
+                add_row(g, wk, i, xs, cn);
             }
         } else {
             int64_t k0;
             for (k0 = 0; k0 < k; k0 += g->p->block) {
                 int64_t k1 = k0 + g->p->block < k ? k0 + g->p->block : k;
-                for (j = 0; j < n; j++) bsum[j] = 0.0;
+                for (j = 0; j < n; j++) xs[j] = 0.0;
                 for (kk = k0; kk < k1; kk++) {
                     double pa = a_value(g, i, kk);
-                    for (j = 0; j < n; j++) bsum[j] += product(g, pa, kk, j); /* exact (front) */
+                    for (j = 0; j < n; j++) xs[j] += product(g, pa, kk, j); /* exact (front) */
                 }
-                for (j = 0; j < n; j++) add_one(g, wk, i, j, bsum[j], cn);
+                add_row(g, wk, i, xs, cn);
             }
         }
-        for (j = 0; j < n; j++) g->c[i * n + j] = result_of(g, wk, j);
+        for (j = 0; j < n; j++) {
+            g->c[i * n + j] = result_of(g, wk, j);
+            if (lmax[j] > cn->maxabs) cn->maxabs = lmax[j];
+            if (g->po && g->o->kind == MACSIM_ACC_FLOAT && g->po->max_abs[i * n + j] > cn->maxabs)
+                cn->maxabs = g->po->max_abs[i * n + j];
+        }
     }
 }
 
