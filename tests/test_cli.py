@@ -300,4 +300,6 @@ def test_absmax_accuracy_matches_a_direct_computation():
 
 
 def test_report_bad_samples_is_exit_2(capsys, tmp_path):
-    assert_one_line_error(*run(capsys, "report", "--tables", "-o", str(tmp_path), "--samples", "1"), "n=1")
+    assert_one_line_error(
+        *run(capsys, "report", "--tables", "-o", str(tmp_path), "--samples", "1"), "n=1"
+    )
