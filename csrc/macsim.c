@@ -224,6 +224,8 @@ typedef struct {
 typedef struct {
     int64_t ovf, inx, absd, tog;
     double maxabs;
+    double apmax;  /* Kulisch rows: the largest |running double sum| so far */
+    int64_t steps; /* Kulisch rows: additions into the current row so far */
 } cnt_t;
 
 /* --------------------------------------------------- float accumulator step */
@@ -331,7 +333,10 @@ static inline int64_t to_reg(const ctx_t *g, double x) /* exact: x * 2^F is an i
 /* ------------------------------------------------ Kulisch (exact) register */
 
 /* d[0..L): signed 32-bit digits in int64 words; value = sum d_i 2^(32 i) * 2^-frac. */
-static void kul_add(int64_t *d, int64_t L, double x, int frac)
+/* d += x * 2^frac.  Digits are int64 words holding 32-bit digits with room for carries:
+ * each addition changes a word by less than 2^34, so 2^28 additions between
+ * normalisations are safe.  normalize: carry afterwards, from the first digit touched. */
+static void kul_add(int64_t *d, int64_t L, double x, int frac, int normalize)
 {
     uint64_t u = d2u(x), sig, lo, hi;
     int64_t off, q, r, i;
@@ -357,14 +362,30 @@ static void kul_add(int64_t *d, int64_t L, double x, int frac)
         d[q + 1] += v1;
         d[q + 2] += v2;
     }
-    for (i = 0; i < L - 1; i++) { /* normalise: digits in [0, 2^32), the top one signed */
+    if (!normalize) return;
+    /* normalise: digits in [0, 2^32), the top one signed; only digits from q on changed,
+     * so carries run from q and stop at the first digit past q + 2 left in range */
+    for (i = q; i < L - 1; i++) {
+        int64_t low;
+        if (i > q + 2 && d[i] >= 0 && d[i] <= INT64_C(0xffffffff)) break;
+        low = (int64_t)((uint64_t)d[i] & UINT64_C(0xffffffff));
+        d[i + 1] += (d[i] - low) / (INT64_C(1) << 32); /* exact: a multiple of 2^32 */
+        d[i] = low;
+    }
+}
+
+/* carries all the way: digits in [0, 2^32), the top one signed */
+static void kul_norm(int64_t *d, int64_t L)
+{
+    int64_t i;
+    for (i = 0; i < L - 1; i++) {
         int64_t low = (int64_t)((uint64_t)d[i] & UINT64_C(0xffffffff));
         d[i + 1] += (d[i] - low) / (INT64_C(1) << 32); /* exact: a multiple of 2^32 */
         d[i] = low;
     }
 }
 
-/* The register's value correctly rounded (nearest-even) to double. */
+/* The register's value correctly rounded (nearest-even) to double; d normalised. */
 static double kul_value(const int64_t *d, int64_t L, int frac)
 {
     uint64_t mag[MACSIM_MAX_LIMBS];
@@ -475,7 +496,7 @@ static inline void add_one(const ctx_t *g, char *wk, int64_t i, int64_t j, doubl
             uint64_t snap[MACSIM_MAX_LIMBS];
             int64_t tg = 0;
             for (q = 0; q < g->limbs; q++) snap[q] = (uint64_t)d[q];
-            kul_add(d, g->limbs, x, g->o->frac_bits);
+            kul_add(d, g->limbs, x, g->o->frac_bits, 1);
             for (q = 0; q < g->limbs; q++) {
                 int64_t left = g->o->width - 32 * q;
                 uint64_t mk = left >= 32 ? UINT64_C(0xffffffff)
@@ -485,9 +506,17 @@ static inline void add_one(const ctx_t *g, char *wk, int64_t i, int64_t j, doubl
             cn->tog += tg;
             if (po) po->toggles[idx] += tg;
         } else {
-            kul_add(d, g->limbs, x, g->o->frac_bits);
+            kul_add(d, g->limbs, x, g->o->frac_bits, 1);
         }
-        track_max(cn, po, idx, kul_value(d, g->limbs, g->o->frac_bits));
+        { /* the exact conversion only when the register may exceed a maximum so far:
+           * Horner in double is within L * 2^-52 (relative) of the value */
+            double ap = d[g->limbs - 1], lim = cn->maxabs;
+            for (q = g->limbs - 2; q >= 0; q--) ap = ap * 4294967296.0 + (double)d[q];
+            ap = fabs(ap) * g->xunscale; /* 2^-frac; 0 when below double: then always exact */
+            if (po && po->max_abs[idx] < lim) lim = po->max_abs[idx];
+            if (ap >= lim * (1.0 - 0x1p-40) || g->xunscale == 0.0)
+                track_max(cn, po, idx, kul_value(d, g->limbs, g->o->frac_bits));
+        }
     }
 }
 
@@ -720,6 +749,35 @@ static void pairwise_row(const ctx_t *g, char *wk, int64_t i, cnt_t *cn)
     }
 }
 
+/* Kulisch registers of row i += xs, without per-step normalisation (no toggles asked).
+ * The running maximum needs the exact value only when the register may exceed it: a
+ * double running sum ap[j] beside each register is within steps · 2^-52 · G of it (G: the
+ * largest |ap| so far), so the exact conversion runs only when ap comes that close. */
+static void exact_row(const ctx_t *g, char *wk, int64_t i, const double *xs, int64_t steps,
+                      cnt_t *cn)
+{
+    const int64_t n = g->n, L = g->limbs;
+    const int frac = g->o->frac_bits;
+    int64_t *base = (int64_t *)(wk + 2 * align64(8 * n));
+    double *ap = (double *)wk; /* unused by the Kulisch kind otherwise */
+    macsim_outstats_t *po = g->po;
+    int64_t j;
+    for (j = 0; j < n; j++) {
+        double lim = cn->maxabs, a, slack;
+        if (xs[j] == 0.0) continue;
+        kul_add(base + j * L, L, xs[j], frac, 0);
+        ap[j] += xs[j];
+        a = fabs(ap[j]);
+        if (a > cn->apmax) cn->apmax = a;
+        slack = (double)steps * 0x1p-51 * cn->apmax;
+        if (po && po->max_abs[i * n + j] < lim) lim = po->max_abs[i * n + j];
+        if (a + slack >= lim) {
+            kul_norm(base + j * L, L);
+            track_max(cn, po, i * n + j, kul_value(base + j * L, L, frac));
+        }
+    }
+}
+
 /* addends xs[0..n) into the accumulators of row i */
 static void add_row(const ctx_t *g, char *wk, int64_t i, const double *xs, cnt_t *cn)
 {
@@ -727,6 +785,10 @@ static void add_row(const ctx_t *g, char *wk, int64_t i, const double *xs, cnt_t
     int64_t j;
     if (g->o->kind == MACSIM_ACC_FLOAT) {
         float_row(g, i, 0, (double *)wk, xs, n, lane_max(g, wk), 0, cn);
+        return;
+    }
+    if (g->o->kind == MACSIM_ACC_EXACT && !g->p->toggles) {
+        exact_row(g, wk, i, xs, ++cn->steps, cn);
         return;
     }
     for (j = 0; j < n; j++) add_one(g, wk, i, j, xs[j], cn);
@@ -746,12 +808,15 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
         }
         memset(wk, 0, (size_t)(8 * n)); /* +0.0 and integer 0 */
         for (j = 0; j < n; j++) lmax[j] = 0.0;
+        cn->steps = 0;
         if (g->o->kind == MACSIM_ACC_EXACT)
             memset(wk + 2 * align64(8 * n), 0, (size_t)(8 * n * g->limbs));
         if (g->p->order == MACSIM_SEQUENTIAL) {
             for (kk = 0; kk < k; kk++) {
                 double pa = a_value(g, i, kk);
                 const uint16_t *brow = b + kk * n;
+                if (g->o->kind == MACSIM_ACC_EXACT && ((kk + 1) & ((INT64_C(1) << 28) - 1)) == 0)
+                    for (j = 0; j < n; j++) kul_norm((int64_t *)(wk + 2 * align64(8 * n)) + j * g->limbs, g->limbs);
                 if (g->p->b_scaled) {
                     for (j = 0; j < n; j++) xs[j] = product(g, pa, kk, j);
                 } else {
@@ -769,8 +834,12 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
                     for (j = 0; j < n; j++) xs[j] += product(g, pa, kk, j); /* exact (front) */
                 }
                 add_row(g, wk, i, xs, cn);
+                if (g->o->kind == MACSIM_ACC_EXACT && ((k0 / g->p->block + 1) & ((INT64_C(1) << 28) - 1)) == 0)
+                    for (j = 0; j < n; j++) kul_norm((int64_t *)(wk + 2 * align64(8 * n)) + j * g->limbs, g->limbs);
             }
         }
+        if (g->o->kind == MACSIM_ACC_EXACT)
+            for (j = 0; j < n; j++) kul_norm((int64_t *)(wk + 2 * align64(8 * n)) + j * g->limbs, g->limbs);
         for (j = 0; j < n; j++) {
             g->c[i * n + j] = result_of(g, wk, j);
             if (lmax[j] > cn->maxabs) cn->maxabs = lmax[j];
