@@ -1,5 +1,6 @@
 # `make report` and `make test` each create .venv when missing and (re)install lowbit into
-# it when pyproject.toml changed since the last install; then they run.
+# it when pyproject.toml, setup.py or the C simulator's sources changed since the last
+# install (the install compiles csrc/macsim.c); then they run.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.stamp-install
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): pyproject.toml $(wildcard setup.py) | $(BIN)/python
+$(STAMP): pyproject.toml $(wildcard setup.py) $(wildcard csrc/macsim.[ch] csrc/build_macsim.py) | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $(STAMP)
