@@ -111,6 +111,12 @@ def test_text_is_extractable_and_carries_the_numbers(smoke):
     for n in range(1, res.tables + 1):
         assert f"Table {n}." in text
     assert "Reproducing this report" in text and "lowbit.hwmodel.mac_cost" in text
+    # the title page's key results: one computed sentence per study
+    assert [study for study, _ in res.findings] == [t for t, _ in res.contents]
+    first_page = text.split("\f")[0]
+    assert "Key results" in first_page
+    for study, sentence in res.findings:
+        assert f"{study}: {sentence.split()[0]}" in first_page
     assert "reports/smoke.toml" in text or "smoke.toml" in text
     # a number from the block-format table equals a direct computation
     recipe = load_recipe(SMOKE)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .context import Context
-from .pdf import MARGIN_X, PAGE_H, PAGE_W, TEXT_W, Document, wrap
+from .pdf import MARGIN_BOTTOM, MARGIN_X, PAGE_H, PAGE_W, TEXT_W, Document, wrap
 from .recipe import Recipe, load_recipe
 from .study_accuracy import atlas, block_formats, fp8_vs_int8, range_setting
 from .study_hardware import accumulators, accuracy_vs_cost, hardware
@@ -42,6 +42,7 @@ class ReportResult:
     notes: list[str] = field(default_factory=list)
     contents: list[tuple[str, int]] = field(default_factory=list)
     items: list = field(default_factory=list)  # pdf.Repro per figure and table, with its page
+    findings: list[tuple[str, str]] = field(default_factory=list)  # the title page's key results
 
 
 def machine() -> str:
@@ -103,7 +104,7 @@ def build_report(
             progress(f"[{i}/{total}] {title}: {timings[name]:.1f} s")
     _repro_page(doc, recipe, command, now)
     contents = doc.sections[:-1]
-    _contents(doc, contents)
+    _contents(doc, contents, ctx.findings)
     meta = {
         "Title": recipe.title,
         "Subject": f"lowbit report from {recipe.source}",
@@ -122,16 +123,17 @@ def build_report(
         ctx.notes,
         contents,
         list(doc.repro),
+        list(ctx.findings),
     )
 
 
 def _title_page(doc, recipe, version, now, command, np_version, mpl_version) -> None:
     doc.new_page()
-    doc.y = 1.6
+    doc.y = 1.1
     doc.text_lines(wrap(recipe.title, TEXT_W, 20, "bold"), 20, weight="bold")
     doc.y += 0.15
     doc.text_lines(wrap(recipe.subtitle, TEXT_W, 11), 11, color="0.25")
-    doc.y += 0.4
+    doc.y += 0.3
     info = [
         ("recipe", recipe.source),
         ("studies", ", ".join(recipe.studies)),
@@ -160,7 +162,10 @@ def _title_page(doc, recipe, version, now, command, np_version, mpl_version) -> 
     doc.contents_y = doc.y + 0.2
 
 
-def _contents(doc: Document, contents: list[tuple[str, int]]) -> None:
+def _contents(
+    doc: Document, contents: list[tuple[str, int]], findings: list[tuple[str, str]]
+) -> None:
+    """The title page's contents list, then one computed key result per study."""
     fig = doc.pages[0]
     y = doc.contents_y
     fig.text(MARGIN_X / PAGE_W, 1 - y / PAGE_H, "Contents", fontsize=11, weight="bold",
@@ -173,6 +178,24 @@ def _contents(doc: Document, contents: list[tuple[str, int]]) -> None:
         fig.text(1 - MARGIN_X / PAGE_W, 1 - y / PAGE_H, str(page), fontsize=9.5, va="top",
                  ha="right")  # fmt: skip
         y += 0.22
+    if not findings:
+        return
+    y += 0.2
+    fig.text(MARGIN_X / PAGE_W, 1 - y / PAGE_H, "Key results", fontsize=11, weight="bold",
+             va="top")  # fmt: skip
+    y += 0.3
+    size = 8.0
+    for study, text in findings:
+        head = f"{study}: "
+        lines = wrap(head + text, TEXT_W - 0.2, size)
+        for i, line in enumerate(lines):
+            x = MARGIN_X + 0.02 + (0 if i == 0 else 0.18)
+            fig.text(x / PAGE_W, 1 - y / PAGE_H, line, fontsize=size, va="top", parse_math=False)
+            y += size * 1.32 / 72
+        y += 0.05
+    if y > PAGE_H - MARGIN_BOTTOM:
+        doc.problems.append(f"title page: the key results run {y - PAGE_H + MARGIN_BOTTOM:.2f} in "
+                            "into the bottom margin")  # fmt: skip
 
 
 def _repro_page(doc: Document, recipe: Recipe, command: str, now: str) -> None:

@@ -70,6 +70,7 @@ class Context:
     recipe: Recipe
     data_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
+    findings: list[tuple[str, str]] = field(default_factory=list)  # (study, one sentence)
     _tensors: dict = field(default_factory=dict)
     _qsnr: dict = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)

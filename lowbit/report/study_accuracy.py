@@ -53,6 +53,15 @@ def atlas(doc: Document, ctx: Context) -> None:
         f"is {widest['name']}'s {widest.dynamic_range_db:.1f} dB. Block formats report the range "
         "reachable through their shared scales."
     )
+    ctx.findings.append(
+        (
+            "Format atlas",
+            f"{len(names)} formats; the FP8 variants span {fp8.dynamic_range_db.min():.1f}–"
+            f"{fp8.dynamic_range_db.max():.1f} dB of dynamic range."
+            if len(fp8)
+            else f"{len(names)} formats.",
+        )
+    )
     plot = cfg["plot"]
     height = 0.9 + 0.2 * len(plot)
 
@@ -151,6 +160,18 @@ def fp8_vs_int8(doc: Document, ctx: Context) -> None:
             for j, (s, b) in enumerate(zip(specs, best, strict=True))
         )
         + "."
+    )
+
+    ctx.findings.append(
+        (
+            "FP8 versus INT8",
+            "best 8-bit format: "
+            + "; ".join(
+                f"{b} on {s} ({bits[fmts.index(b), j]:.2f} bits of accuracy; Lloyd–Max {lm[j]:.2f})"
+                for j, (s, b) in enumerate(zip(specs, best, strict=True))
+            )
+            + ".",
+        )
     )
 
     def draw_bars(fig, rect):
@@ -287,6 +308,18 @@ def block_formats(doc: Document, ctx: Context) -> None:
             if (ht, cut) in best_by
         )
         + "."
+    )
+    ctx.findings.append(
+        (
+            "Block formats",
+            f"on the {TENSOR_TEXT[ht]} tensor the best format per budget is "
+            + "; ".join(
+                f"{best_by[(ht, cut)][0]} at ≤{cut - 0.1:g} bits ({best_by[(ht, cut)][1]:.1f} dB)"
+                for cut in (4.6, 6.6, 9.1)
+                if (ht, cut) in best_by
+            )
+            + ".",
+        )
     )
     if "heavy_tailed" in tensors:
         doc.paragraph(
@@ -443,6 +476,17 @@ def range_setting(doc: Document, ctx: Context) -> None:
         + ", ".join(f"{METHOD_TEXT[m]} {v:.2f} dB" for m, v in best_avg.items())
         + f". Worst case: {METHOD_TEXT[worst.method]} at {worst.bits} bits, "
         f"{worst.excess_db:.1f} dB above the optimum."
+    )
+    top2 = list(best_avg.items())[:2]
+    ctx.findings.append(
+        (
+            "Range setting",
+            f"on {spec}, {METHOD_TEXT[top2[0][0]]} comes closest to the MSE-optimal clip (mean "
+            f"excess {top2[0][1]:.2f} dB over {len(bitss)} bit widths)"
+            + (f", then {METHOD_TEXT[top2[1][0]]} ({top2[1][1]:.2f} dB)" if len(top2) > 1 else "")
+            + f"; the worst is {METHOD_TEXT[worst.method]} at {worst.bits} bits "
+            f"(+{worst.excess_db:.1f} dB).",
+        )
     )
     colours = dict(
         zip(

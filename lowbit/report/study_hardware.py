@@ -98,6 +98,22 @@ def hardware(doc: Document, ctx: Context) -> None:
         )
     )
 
+    cheapest = raw.loc[raw.gates.idxmin()]
+    ctx.findings.append(
+        (
+            "Hardware cost",
+            (
+                f"relative to INT8 → fixed point ({g[('int8', 'fixed')]:.0f} gates/MAC): "
+                + ", ".join(facts)
+                + "; "
+                if facts
+                else ""
+            )
+            + f"cheapest MAC: {cheapest.format} → {ACC_TEXT[cheapest.accumulator]} "
+            f"({cheapest.gates:.0f} gates/MAC).",
+        )
+    )
+
     def draw(fig, rect):
         gs = _grid(fig, rect, 1, len(accs), left=0.95, right=0.15, top=0.25, bottom=0.75,
                    wspace=0.15)  # fmt: skip
@@ -260,6 +276,18 @@ def accuracy_vs_cost(doc: Document, ctx: Context) -> None:
         "cheaper and more accurate) by gates: "
         + " → ".join(f"{x.format}/{x.accumulator}" for x in fg.itertuples())
         + "."
+    )
+
+    ctx.findings.append(
+        (
+            "Accuracy versus cost",
+            "Pareto front of QSNR vs gates/MAC: "
+            + " → ".join(
+                f"{x.format}/{x.accumulator} ({x.gates:.0f} gates, {x.qsnr_db:.1f} dB)"
+                for x in fg.itertuples()
+            )
+            + ".",
+        )
     )
 
     def draw(fig, rect):
@@ -445,6 +473,20 @@ def accumulators(doc: Document, ctx: Context) -> None:
         )
     )
     pairs = list(dict.fromkeys(ok.format))
+    if len(last):
+        per = []
+        for f in pairs:
+            sub = last[last.format == f]
+            exact = sub[sub.rel_error == 0].accumulator.tolist()
+            inexact = sub[sub.rel_error != 0].sort_values("rel_error")
+            per.append(
+                f"{f}: "
+                + ", ".join(f"{x.accumulator} {fmt_num(x.rel_error)}" for x in inexact.itertuples())
+                + (f"; exact: {', '.join(exact)}" if exact else "")
+            )
+        ctx.findings.append(
+            ("Accumulators", f"relative GEMM error at K = {kmax:,}: " + " | ".join(per) + ".")
+        )
 
     def draw(fig, rect):
         gs = _grid(fig, rect, 2, len(pairs), left=0.6, right=1.15, top=0.25, bottom=0.45,
