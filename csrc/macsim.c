@@ -142,6 +142,15 @@ int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
     if (p->threads < 1 || p->threads > MAX_THREADS) return MACSIM_EBADOPTS;
     if (p->toggles && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
     if (o->kind == MACSIM_ACC_EXACT && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
+    if (p->bk_limbs) {
+        if (p->bk_limbs < 3 || p->bk_limbs > MACSIM_MAX_LIMBS) return MACSIM_EBADOPTS;
+        if (p->order != MACSIM_BLOCKS || o->kind == MACSIM_ACC_FIXED) return MACSIM_EBADOPTS;
+        if (p->block > (INT64_C(1) << 28)) return MACSIM_EBADOPTS; /* lazy carries */
+        if (p->bk_frac < -1100 || p->bk_frac > 1100) return MACSIM_EBADOPTS;
+        if (o->kind == MACSIM_ACC_EXACT &&
+            (p->bk_limbs != (o->width + 31) / 32 + 2 || p->bk_frac != o->frac_bits))
+            return MACSIM_EBADOPTS;
+    }
     return MACSIM_OK;
 }
 
@@ -179,6 +188,7 @@ static void work_parts(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
         t += align64(8 * n * limbs_of(o));   /* Kulisch registers */
         if (p->order == MACSIM_PAIRWISE) t += align64(8 * k * PJ);
         t += align64(8 * n);                 /* running |acc| maxima per output */
+        t += align64(8 * n * p->bk_limbs);   /* Kulisch block sums */
         *per_thread = t;
         *shared = 0;
     } else {
@@ -385,8 +395,9 @@ static void kul_norm(int64_t *d, int64_t L)
     }
 }
 
-/* The register's value correctly rounded (nearest-even) to double; d normalised. */
-static double kul_value(const int64_t *d, int64_t L, int frac)
+/* The register's value correctly rounded (nearest-even) to double; d normalised.  *rest:
+ * 0 when exact, else a nonzero of the sign of value - result (a TwoSum error's stand-in). */
+static double kul_value_r(const int64_t *d, int64_t L, int frac, double *rest)
 {
     uint64_t mag[MACSIM_MAX_LIMBS];
     int64_t i, t;
@@ -404,6 +415,7 @@ static double kul_value(const int64_t *d, int64_t L, int frac)
     } else {
         for (i = 0; i < L; i++) mag[i] = (uint64_t)d[i] & UINT64_C(0xffffffff);
     }
+    *rest = 0.0;
     for (t = L - 1; t >= 0 && mag[t] == 0; t--) {}
     if (t < 0) return 0.0;
     for (bl = 0; bl < 32 && (mag[t] >> bl) != 0; bl++) {}
@@ -418,11 +430,18 @@ static double kul_value(const int64_t *d, int64_t L, int frac)
     pos = 32 * t + bl - 1; /* the msb of w is bit pos of the integer register */
     mant = w >> 11;
     rem = w & 0x7ff;
-    if (rem > 0x400 || (rem == 0x400 && (sticky || (mant & 1)))) mant++;
     {
-        double v = ldexp((double)mant, (int)(pos - 52 - frac));
+        int up = rem > 0x400 || (rem == 0x400 && (sticky || (mant & 1)));
+        double v = ldexp((double)(mant + (uint64_t)up), (int)(pos - 52 - frac));
+        if (rem || sticky) *rest = (up != neg) ? -1.0 : 1.0; /* |value| below |v| when up */
         return neg ? -v : v;
     }
+}
+
+static double kul_value(const int64_t *d, int64_t L, int frac)
+{
+    double rest;
+    return kul_value_r(d, L, frac, &rest);
 }
 
 /* ---------------------------------------------------------- generic loop */
@@ -676,6 +695,57 @@ static double *lane_max(const ctx_t *g, char *wk)
     return (double *)(wk + off);
 }
 
+static int64_t *block_regs(const ctx_t *g, char *wk)
+{
+    return (int64_t *)((char *)lane_max(g, wk) + align64(8 * g->n));
+}
+
+/* Output j of row i takes the block sum held in the Kulisch register br (normalised here). */
+static void block_add(const ctx_t *g, char *wk, int64_t i, int64_t j, int64_t *br, cnt_t *cn)
+{
+    const int64_t LB = g->p->bk_limbs, n = g->n, idx = i * n + j;
+    macsim_outstats_t *po = g->po;
+    int64_t q;
+    int nz = 0, ev = 0;
+    kul_norm(br, LB);
+    for (q = 0; q < LB; q++) nz |= br[q] != 0;
+    if (g->o->kind == MACSIM_ACC_FLOAT) {
+        double *acc = (double *)wk, a = acc[j], r = a, s, e;
+        int ovf = 0;
+        if (isfinite(a)) {
+            kul_add(br, LB, a, g->p->bk_frac, 1); /* the accumulator's value joins the sum */
+            s = kul_value_r(br, LB, g->p->bk_frac, &e);
+            r = (s == 0.0 && e == 0.0) ? 0.0 : round_bits(g, s, e, &ovf); /* 0: +0 as a + (+0) */
+            if (r != s || e != 0.0) {
+                ev = 2 | ovf;
+                if (nz && r == a) ev |= 4;
+            }
+        }
+        EVENT(idx, ev);
+        if (g->p->toggles) add_toggles(cn, po, idx, float_bits(g, a), float_bits(g, r));
+        acc[j] = r;
+        track_max(cn, po, idx, r);
+    } else { /* exact: the block register has the accumulator's digits and LSB */
+        int64_t *d = (int64_t *)(wk + 2 * align64(8 * n)) + j * g->limbs;
+        uint64_t snap[MACSIM_MAX_LIMBS];
+        int64_t tg = 0;
+        for (q = 0; q < LB; q++) snap[q] = (uint64_t)d[q]; /* normalised since the last block */
+        for (q = 0; q < LB; q++) d[q] += br[q];
+        kul_norm(d, LB);
+        if (g->p->toggles) {
+            for (q = 0; q < LB; q++) {
+                int64_t left = g->o->width - 32 * q;
+                uint64_t mk = left >= 32 ? UINT64_C(0xffffffff)
+                                         : (left > 0 ? (UINT64_C(1) << left) - 1 : 0);
+                tg += popcount64((snap[q] ^ (uint64_t)d[q]) & mk);
+            }
+            cn->tog += tg;
+            if (po) po->toggles[idx] += tg;
+        }
+        track_max(cn, po, idx, kul_value(d, LB, g->o->frac_bits));
+    }
+}
+
 /* Pairwise order for row i, PJ outputs at a time: level by level, v[t] = v[2t] + v[2t+1]
  * (one adder of the accumulator format each), an odd last entry moving up unchanged. */
 static void pairwise_row(const ctx_t *g, char *wk, int64_t i, cnt_t *cn)
@@ -823,6 +893,19 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
                     for (j = 0; j < n; j++) xs[j] = pa * bt[brow[j]];
                 }
                 add_row(g, wk, i, xs, cn);
+            }
+        } else if (g->p->bk_limbs) { /* block sums wider than a double: Kulisch sums */
+            const int64_t LB = g->p->bk_limbs;
+            int64_t *br = block_regs(g, wk), k0;
+            for (k0 = 0; k0 < k; k0 += g->p->block) {
+                int64_t k1 = k0 + g->p->block < k ? k0 + g->p->block : k;
+                memset(br, 0, (size_t)(8 * n * LB));
+                for (kk = k0; kk < k1; kk++) {
+                    double pa = a_value(g, i, kk);
+                    for (j = 0; j < n; j++)
+                        kul_add(br + j * LB, LB, product(g, pa, kk, j), g->p->bk_frac, 0);
+                }
+                for (j = 0; j < n; j++) block_add(g, wk, i, j, br + j * LB, cn);
             }
         } else {
             int64_t k0;

@@ -70,6 +70,11 @@ typedef struct {
     int f32_ok;       /* every product is exact in binary32 */
     int f64_exact;    /* acc + product is exact in binary64 for every acc and product */
     int f64_ok;       /* finite operands, no block scales: the TwoSum kernel applies */
+    /* MACSIM_BLOCKS with block sums wider than a double: each block is summed in a Kulisch
+     * register of bk_limbs 32-bit digits with LSB 2^-bk_frac (float accumulators: wide enough
+     * for the accumulator's values too; exact: the accumulator's own digits); 0: in double */
+    int bk_limbs;
+    int bk_frac;
 } macsim_opts_t;
 
 typedef struct {

@@ -185,6 +185,7 @@ typedef struct {
     macsim_acc_t acc;
     int int_ok, f32_ok, f64_exact, f64_ok, specials, scales;
     const char *label;
+    int bk_limbs, bk_frac; /* Kulisch block sums (order BLOCKS) */
 } case_t;
 
 static void one_case(const case_t *cs, int64_t m, int64_t k, int64_t n)
@@ -214,6 +215,10 @@ static void one_case(const case_t *cs, int64_t m, int64_t k, int64_t n)
                 o.toggles = tog; o.per_output = per; o.threads = 1; o.fast = 0;
                 o.int_ok = cs->int_ok; o.f32_ok = cs->f32_ok; o.f64_exact = cs->f64_exact;
                 o.f64_ok = cs->f64_ok;
+                if (order == MACSIM_BLOCKS) {
+                    o.bk_limbs = cs->bk_limbs;
+                    o.bk_frac = cs->bk_frac;
+                }
                 base = run(a, b, cs->fa, cs->fb, sa, sb, m, k, n, &cs->acc, &o);
                 snprintf(what, sizeof what, "%s order=%d tog=%d per=%d %lldx%lldx%lld", cs->label,
                          order, tog, per, (long long)m, (long long)k, (long long)n);
@@ -284,19 +289,21 @@ static void bad_options(void)
 int main(void)
 {
     const case_t cases[] = {
-        {&F_INT8, &F_INT8, {0}, 1, 0, 0, 0, 0, 0, "int8 fixed32 wrap"},
-        {&F_INT8, &F_INT8, {0}, 1, 0, 0, 0, 0, 0, "int8 fixed14 sat"},
-        {&F_INT8, &F_INT8, {0}, 1, 0, 0, 0, 0, 0, "int8 fixed11 wrap"},
-        {&F_INT8, &F_INT8, {0}, 1, 0, 0, 0, 0, 0, "int8 fixed48 wrap"},
-        {&F_E4M3, &F_E4M3, {0}, 0, 1, 0, 1, 0, 0, "e4m3 fp32"},
-        {&F_E4M3, &F_E4M3, {0}, 0, 0, 1, 1, 0, 0, "e4m3 fp16"},
-        {&F_E4M3, &F_E4M3, {0}, 0, 0, 0, 1, 0, 0, "e4m3 bf16"},
-        {&F_E4M3, &F_E4M3, {0}, 0, 0, 0, 1, 0, 0, "e4m3 fp16 rtz"},
-        {&F_E4M3, &F_E4M3, {0}, 0, 0, 1, 1, 0, 0, "e4m3 fp16 ftz"},
-        {&F_E4M3, &F_E4M3, {0}, 0, 0, 0, 0, 0, 1, "e4m3 fp16 scaled"},
-        {&F_E5M2, &F_E5M2, {0}, 0, 0, 0, 0, 1, 0, "e5m2 fp16 specials"},
-        {&F_E4M3, &F_E4M3, {0}, 0, 0, 0, 0, 0, 0, "e4m3 fixed40 sat"},
-        {&F_FP16, &F_FP16, {0}, 0, 0, 0, 0, 0, 0, "fp16 kulisch"},
+        {&F_INT8, &F_INT8, {0}, 1, 0, 0, 0, 0, 0, "int8 fixed32 wrap", 0, 0},
+        {&F_INT8, &F_INT8, {0}, 1, 0, 0, 0, 0, 0, "int8 fixed14 sat", 0, 0},
+        {&F_INT8, &F_INT8, {0}, 1, 0, 0, 0, 0, 0, "int8 fixed11 wrap", 0, 0},
+        {&F_INT8, &F_INT8, {0}, 1, 0, 0, 0, 0, 0, "int8 fixed48 wrap", 0, 0},
+        {&F_E4M3, &F_E4M3, {0}, 0, 1, 0, 1, 0, 0, "e4m3 fp32", 0, 0},
+        {&F_E4M3, &F_E4M3, {0}, 0, 0, 1, 1, 0, 0, "e4m3 fp16", 0, 0},
+        {&F_E4M3, &F_E4M3, {0}, 0, 0, 0, 1, 0, 0, "e4m3 bf16", 0, 0},
+        {&F_E4M3, &F_E4M3, {0}, 0, 0, 0, 1, 0, 0, "e4m3 fp16 rtz", 0, 0},
+        {&F_E4M3, &F_E4M3, {0}, 0, 0, 1, 1, 0, 0, "e4m3 fp16 ftz", 0, 0},
+        {&F_E4M3, &F_E4M3, {0}, 0, 0, 0, 0, 0, 1, "e4m3 fp16 scaled", 0, 0},
+        {&F_E5M2, &F_E5M2, {0}, 0, 0, 0, 0, 1, 0, "e5m2 fp16 specials", 0, 0},
+        {&F_E4M3, &F_E4M3, {0}, 0, 0, 0, 0, 0, 0, "e4m3 fixed40 sat", 0, 0},
+        {&F_FP16, &F_FP16, {0}, 0, 0, 0, 0, 0, 0, "fp16 kulisch", 6, 48},
+        {&F_E5M2, &F_E5M2, {0}, 0, 0, 0, 1, 0, 0, "e5m2 fp32 wide blocks", 11, 149},
+        {&F_E5M2, &F_E5M2, {0}, 0, 0, 0, 1, 0, 0, "e5m2 bf16 rtz wide blocks", 11, 133},
     };
     const int64_t shapes[][3] = {{5, 37, 70}, {1, 1, 1}, {3, 0, 2}, {0, 4, 3}, {9, 9, 0}};
     case_t cs[sizeof cases / sizeof cases[0]];
@@ -316,6 +323,8 @@ int main(void)
     cs[10].acc = float_acc(10, -14, 15, 1, MACSIM_RNE);
     cs[11].acc = fixed_acc(40, 18, 1);
     cs[12].acc = exact_acc(100, 48);
+    cs[13].acc = float_acc(23, -126, 127, 1, MACSIM_RNE);
+    cs[14].acc = float_acc(7, -126, 127, 1, MACSIM_RTZ);
     for (c = 0; c < sizeof cs / sizeof cs[0]; c++)
         for (s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             /* the Kulisch case keeps k small: its width holds 37 FP16 products */

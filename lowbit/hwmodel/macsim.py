@@ -477,11 +477,17 @@ def gemm(
         # each block of products shares its scales: (sum of element products) × scales
         ssig = (sa.sig - ta.sig) + (sb.sig - tb.sig)
         span = (ta.top + tb.top + 2 + grow) - (ta.low + tb.low) + ssig
-    if block > 1 and span > 53:
+    # block sums wider than a double are formed in a Kulisch register (float and exact
+    # accumulators); fixed point keeps its int64 register
+    wide_blocks = block > 1 and span > 53
+    if wide_blocks and not present_finite:
         raise ValueError(
-            f"macsim: block sums of {block} products span {span} bits; "
-            "at most 53 (exact in double) are supported — use a smaller block"
+            f"macsim: block sums of {block} products span {span} bits, more than a double: "
+            "supported for finite operands only (these hold NaN or Inf)"
         )
+    if wide_blocks and block > 2**28:
+        raise ValueError(f"macsim: block={block}: at most 2^28 products per wide block")
+    bk_limbs = bk_frac = 0
 
     acc = resolve_accumulator(accumulator)
     if isinstance(acc, FixedAccumulator):
@@ -498,7 +504,7 @@ def gemm(
         if order == "pairwise":
             raise ValueError("macsim: order='pairwise' has no meaning for the exact accumulator")
         width, frac = _exact_width(sa, sb, max(k, 1))
-        if width <= MAX_FIXED_WIDTH:
+        if width <= MAX_FIXED_WIDTH and not wide_blocks:
             acc = FixedAcc(width, frac, "saturate")
         elif width > MAX_EXACT_WIDTH:
             raise ValueError(
@@ -506,9 +512,20 @@ def gemm(
             )
         else:
             opts_acc = dict(kind=_ACC_EXACT, width=width, frac_bits=frac)
+            if wide_blocks:
+                bk_limbs, bk_frac = (width + 31) // 32 + 2, frac
     if isinstance(acc, FloatFormat):
         opts_acc = _float_acc(acc, rounding)
+        if wide_blocks:  # the register holds the accumulator's values as well
+            bk_frac = max(-low, acc.man_bits - acc.emin)
+            bk_width = max(top + grow, acc.emax + 1) + 3 + bk_frac
+            bk_limbs = (bk_width + 31) // 32 + 2
     elif isinstance(acc, FixedAcc):
+        if wide_blocks:
+            raise ValueError(
+                f"macsim: block sums of {block} products span {span} bits; a fixed-point "
+                "accumulator takes at most 53 — use a smaller block, or a float or exact one"
+            )
         opts_acc = _fixed_acc(acc, low, top + grow)
     if toggles and order == "pairwise":
         raise ValueError("macsim: toggles count one register's flips; not for order='pairwise'")
@@ -542,6 +559,8 @@ def gemm(
         f32_ok=f32_ok,
         f64_exact=f64_exact,
         f64_ok=f64_ok,
+        bk_limbs=bk_limbs,
+        bk_frac=bk_frac,
     )
 
     mod = _load_lib()

@@ -184,9 +184,9 @@ def gemm_ref(
                 if sb is not None:
                     f.append(float(sb[t // scale_block, j]))
                 prods.append(_product(*f))
-            if order == "blocks":
+            if order == "blocks":  # exact block sums (Fractions; host sums for NaN/Inf)
                 prods = [
-                    _to_float_exact(sum((Fraction(p) for p in prods[t : t + block]), Fraction(0)))
+                    sum((Fraction(p) for p in prods[t : t + block]), Fraction(0))
                     if all(math.isfinite(p) for p in prods[t : t + block])
                     else sum(prods[t : t + block])
                     for t in range(0, k, block)
