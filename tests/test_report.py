@@ -170,6 +170,20 @@ def test_accumulator_study_states_why_it_is_missing(tmp_path, monkeypatch):
         assert "This study is omitted" in _text(res.path)
 
 
+def test_accumulator_study_survives_a_failing_simulator(tmp_path, monkeypatch):
+    from lowbit.hwmodel import macsim
+
+    def broken(*args, **kwargs):
+        raise KeyError("bk_limbs")
+
+    monkeypatch.setattr(macsim, "gemm", broken)
+    toml = tmp_path / "acc.toml"
+    toml.write_text('studies = ["accumulators"]\n', encoding="utf-8")
+    res = build_report(toml, tmp_path / "acc.pdf")
+    assert res.notes == ["accumulators: omitted (simulator failed: KeyError: 'bk_limbs')"]
+    assert res.figures == 0 and res.problems == []
+
+
 def test_pareto_front():
     cost = np.array([5.0, 1.0, 2.0, 2.0, 3.0, 4.0])
     gain = np.array([9.0, 1.0, 3.0, 2.0, 2.5, 6.0])
