@@ -1025,6 +1025,20 @@ static void int_rows(const ctx_t *g, int32_t *apan, int64_t i0, int64_t i1, cnt_
     }
 }
 
+/* One FP32 step of output lane jj (acc x, product av * bv); statistics into lane arrays. */
+#define F32_STEP(ac, av)                                                                   \
+    do {                                                                                   \
+        const float x = (ac)[jj], p = (av) * bv; /* exact in binary32 (front) */           \
+        const float s = x + p; /* the IEEE binary32 addition, nearest-even */              \
+        const float bb = s - x, e = (x - (s - bb)) + (p - bb); /* NaN once s is Inf */     \
+        const int live = fabsf(x) < INFINITY, ix = live & (e != 0.0f);                    \
+        const float as = fabsf(s);                                                         \
+        inx[jj] += ix;                                                                     \
+        ab[jj] += ix & (s == x) & (p != 0.0f);                                             \
+        mx[jj] = as > mx[jj] ? as : mx[jj];                                                \
+        (ac)[jj] = s;                                                                      \
+    } while (0)
+
 MACSIM_CLONES
 static void f32_rows(const ctx_t *g, float *apan, int64_t i0, int64_t i1, cnt_t *cn)
 {
@@ -1040,34 +1054,34 @@ static void f32_rows(const ctx_t *g, float *apan, int64_t i0, int64_t i1, cnt_t 
             int32_t inx[JB], ab[JB];
             int64_t jj, kk;
             for (jj = 0; jj < JB; jj++) { mx[jj] = 0.0f; inx[jj] = 0; ab[jj] = 0; }
-            for (r = 0; r < RB; r++) {
-                const float *ar = apan + r * k;
-                float *ac = acc[r];
-                for (jj = 0; jj < JB; jj++) ac[jj] = 0.0f;
+            for (r = 0; r < RB; r++) for (jj = 0; jj < JB; jj++) acc[r][jj] = 0.0f;
+            if (rows == RB) { /* four rows share each load of B */
                 for (kk = 0; kk < k; kk++) {
-                    const float av = ar[kk];
-                    const float *b = bp + kk * JB;
+                    const float a0 = apan[kk], a1 = apan[k + kk], a2 = apan[2 * k + kk];
+                    const float a3 = apan[3 * k + kk], *b = bp + kk * JB;
                     for (jj = 0; jj < JB; jj++) {
-                        float x = ac[jj];
-                        float p = av * b[jj]; /* exact in binary32 (front) */
-                        float s = x + p;      /* the IEEE binary32 addition, nearest-even */
-                        float bb = s - x;
-                        float e = (x - (s - bb)) + (p - bb); /* NaN once s is Inf */
-                        int live = fabsf(x) < INFINITY;
-                        int ix = live & (e != 0.0f);
-                        float as = fabsf(s);
-                        inx[jj] += ix;
-                        ab[jj] += ix & (s == x) & (p != 0.0f);
-                        mx[jj] = as > mx[jj] ? as : mx[jj];
-                        ac[jj] = s;
+                        const float bv = b[jj];
+                        F32_STEP(acc[0], a0);
+                        F32_STEP(acc[1], a1);
+                        F32_STEP(acc[2], a2);
+                        F32_STEP(acc[3], a3);
                     }
                 }
-                if (r >= rows) continue;
-                for (jj = 0; jj < JB && jp * JB + jj < n; jj++) {
-                    g->c[(r0 + r) * n + jp * JB + jj] = (double)ac[jj];
-                    cn->ovf += isinf(ac[jj]) ? 1 : 0;
-                }
+            } else {
+                for (r = 0; r < rows; r++)
+                    for (kk = 0; kk < k; kk++) {
+                        const float a0 = apan[r * k + kk], *b = bp + kk * JB;
+                        for (jj = 0; jj < JB; jj++) {
+                            const float bv = b[jj];
+                            F32_STEP(acc[r], a0);
+                        }
+                    }
             }
+            for (r = 0; r < rows; r++)
+                for (jj = 0; jj < JB && jp * JB + jj < n; jj++) {
+                    g->c[(r0 + r) * n + jp * JB + jj] = (double)acc[r][jj];
+                    cn->ovf += isinf(acc[r][jj]) ? 1 : 0;
+                }
             for (jj = 0; jj < JB; jj++) {
                 cn->inx += inx[jj];
                 cn->absd += ab[jj];
