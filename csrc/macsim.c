@@ -228,6 +228,7 @@ typedef struct {
     double xscale, xunscale;
     int64_t limbs;
     int checked; /* fast fixed point: some step may leave the register's range */
+    int narrow32; /* fast fixed point: width <= 31 and |products| < 2^30 (sums fit int32) */
     void *shared;
 } ctx_t;
 
@@ -973,6 +974,44 @@ static void int_rows(const ctx_t *g, int32_t *apan, int64_t i0, int64_t i1, cnt_
                         ac[jj] = a32[jj];
                         mx[jj] = m32[jj] > mx[jj] ? m32[jj] : mx[jj];
                     }
+                } else if (g->narrow32) { /* |acc| <= 2^30, |p| < 2^30: sums fit int32 */
+                    const int32_t hi32 = (int32_t)hi, lo32 = (int32_t)lo;
+                    const int sh32 = 32 - w;
+                    int32_t a32[JB], m32[JB], o32[JB];
+                    for (jj = 0; jj < JB; jj++) { a32[jj] = 0; m32[jj] = 0; o32[jj] = 0; }
+                    if (sat) {
+                        for (kk = 0; kk < k; kk++) {
+                            const int32_t av = ar[kk];
+                            const int32_t *b = bp + kk * JB;
+                            for (jj = 0; jj < JB; jj++) {
+                                const int32_t s = a32[jj] + av * b[jj];
+                                const int32_t c2 = s > hi32 ? hi32 : (s < lo32 ? lo32 : s);
+                                const int32_t as = c2 < 0 ? -c2 : c2;
+                                o32[jj] += c2 != s;
+                                m32[jj] = as > m32[jj] ? as : m32[jj];
+                                a32[jj] = c2;
+                            }
+                        }
+                    } else {
+                        for (kk = 0; kk < k; kk++) {
+                            const int32_t av = ar[kk];
+                            const int32_t *b = bp + kk * JB;
+                            for (jj = 0; jj < JB; jj++) {
+                                const int32_t s = a32[jj] + av * b[jj];
+                                /* sign-extend the low w bits: two's complement wrap */
+                                const int32_t c2 = (int32_t)((uint32_t)s << sh32) >> sh32;
+                                const int32_t as = c2 < 0 ? -c2 : c2;
+                                o32[jj] += c2 != s;
+                                m32[jj] = as > m32[jj] ? as : m32[jj];
+                                a32[jj] = c2;
+                            }
+                        }
+                    }
+                    for (jj = 0; jj < JB; jj++) {
+                        ac[jj] = a32[jj];
+                        mx[jj] = m32[jj] > mx[jj] ? m32[jj] : mx[jj];
+                        ov[jj] += o32[jj];
+                    }
                 } else if (!checked) {
                     for (kk = 0; kk < k; kk++) {
                         const int64_t av = ar[kk];
@@ -1289,6 +1328,7 @@ int macsim_gemm(const uint16_t *a, const uint16_t *b,
         for (q = 0; q < m * k; q++) { int64_t v = a_int[a[q]]; v = v < 0 ? -v : v; if (v > amax) amax = v; }
         for (q = 0; q < k * n; q++) { int64_t v = b_int[b[q]]; v = v < 0 ? -v : v; if (v > bmax) bmax = v; }
         g.checked = (double)k * (double)amax * (double)bmax > (double)g.hi;
+        g.narrow32 = o->width <= 31 && (double)amax * (double)bmax < 1073741824.0;
     }
 
     nth = p->threads;
