@@ -125,6 +125,8 @@ int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
         if (o->width < 2 || o->width > 62) return MACSIM_EBADACC;
         if (o->frac_bits < -1100 || o->frac_bits > 1100) return MACSIM_EBADACC;
         if (o->saturate != 0 && o->saturate != 1) return MACSIM_EBADACC;
+        if (o->rounding != MACSIM_RNE && o->rounding != MACSIM_RTZ && o->rounding != MACSIM_DOWN)
+            return MACSIM_EBADACC;
     } else if (o->kind == MACSIM_ACC_FLOAT) {
         if (o->man_bits < 0 || o->man_bits > 23) return MACSIM_EBADACC;
         if (o->emin < -126 || o->emax > 127 || o->emin > o->emax) return MACSIM_EBADACC;
@@ -336,6 +338,28 @@ static inline int64_t xstep(const ctx_t *g, int64_t acc, int64_t x, int *ovf)
     return s;
 }
 
+/* acc <- overflow(round(acc + x * 2^F)) in register units, for addends x that need not lie
+ * on the register's grid: x * 2^F = pi + f with pi = floor (exact: |x * 2^F| < 2^62, and
+ * doubles of magnitude >= 2^52 are integers), f in [0, 1) exact; then acc + pi is an exact
+ * int64 and f decides the rounding.  Events as fstep: bit 0 overflow, 1 inexact, 2 absorbed. */
+static inline int64_t xstep_round(const ctx_t *g, int64_t acc, double x, int *ev)
+{
+    const double pf = x * g->xscale, pi = floor(pf), f = pf - pi;
+    int64_t s = acc + (int64_t)pi, r;
+    int ovf;
+    if (g->o->rounding == MACSIM_RNE)
+        s += (f > 0.5 || (f == 0.5 && (s & 1))) ? 1 : 0;
+    else if (g->o->rounding == MACSIM_RTZ)
+        s += (f > 0.0 && s < 0) ? 1 : 0;
+    r = xstep(g, acc, s - acc, &ovf);
+    *ev = ovf;
+    if (f != 0.0) {
+        *ev |= 2;
+        if (r == acc) *ev |= 4;
+    }
+    return r;
+}
+
 static inline int64_t to_reg(const ctx_t *g, double x) /* exact: x * 2^F is an integer < 2^62 */
 {
     return (int64_t)(x * g->xscale);
@@ -504,7 +528,7 @@ static inline void add_one(const ctx_t *g, char *wk, int64_t i, int64_t j, doubl
         track_max(cn, po, idx, r);
     } else if (g->o->kind == MACSIM_ACC_FIXED) {
         int64_t *acc = (int64_t *)wk;
-        int64_t before = acc[j], r = xstep(g, before, to_reg(g, x), &ev);
+        int64_t before = acc[j], r = xstep_round(g, before, x, &ev);
         EVENT(idx, ev);
         if (g->p->toggles) add_toggles(cn, po, idx, (uint64_t)before & g->mask, (uint64_t)r & g->mask);
         acc[j] = r;

@@ -25,6 +25,7 @@
 
 #define MACSIM_RNE 0 /* round to nearest, ties to even */
 #define MACSIM_RTZ 1 /* round toward zero */
+#define MACSIM_DOWN 2 /* round toward minus infinity (fixed point only: dropping low bits) */
 
 #define MACSIM_SEQUENTIAL 0 /* acc <- round(acc + p_k), k = 0, 1, ... */
 #define MACSIM_BLOCKS 1     /* acc <- round(acc + exact sum of the next `block` products) */
@@ -45,6 +46,7 @@ typedef struct {
     int width;
     int frac_bits;
     int saturate;   /* 1 saturate, 0 wrap */
+    /* fixed point also uses `rounding` (RNE, RTZ, DOWN) for addends below its LSB */
     /* floating point (IEEE-style, precision man_bits + 1, normal exponents emin..emax) */
     int man_bits;   /* 0..23 */
     int emin;       /* >= -126 */

@@ -165,7 +165,7 @@ def test_draw_distributions():
         (["--a-format", "int8", "--dist", "gaussian:2"], "only student_t"),
         (["--a-format", "int8", "--block", "16"], "--block needs --order blocks"),
         (["--a-format", "int8", "--threads", "0"], "--threads must be a positive"),
-        (["--a-format", "fp8_e4m3fn", "--acc", "fixed:32:0:wrap"], "fractional bits"),
+        (["--a-format", "fp8_e4m3fn", "--acc", "fp16", "--rounding", "down"], "fixed-point"),
         (["--acc", "fp16"], "--a-format"),
         (["--a-format", "int8", "--m", "two"], "invalid int value"),
     ],

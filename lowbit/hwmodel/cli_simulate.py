@@ -68,7 +68,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="absmax: each tensor scaled so that max|x| is the format's max (default); "
         "none: the draws encoded as they are",
     )
-    p.add_argument("--rounding", default="nearest_even", choices=("nearest_even", "toward_zero"))
+    p.add_argument(
+        "--rounding",
+        default="nearest_even",
+        choices=("nearest_even", "toward_zero", "down"),
+        help="accumulator rounding (down: fixed point only)",
+    )
     p.add_argument("--order", help="accumulation order, if this build has it: sequential|...")
     p.add_argument("--block", type=int, help="block size for --order blocks")
     p.add_argument("--threads", type=int, help="threads of the C core (if supported)")

@@ -44,7 +44,7 @@ from ..formats import FloatFormat, IntFormat, get_format
 from ..formats.block import BlockArray, FixedPointElement, MXFormat
 from .accumulator import FixedAccumulator
 
-ROUNDINGS = ("nearest_even", "toward_zero")
+ROUNDINGS = ("nearest_even", "toward_zero", "down")  # "down": fixed point only
 FIXED_MODES = ("wrap", "saturate")
 ORDERS = ("sequential", "blocks", "pairwise")
 #: widest fixed-point register the int64 core holds with room for a product (see macsim.c)
@@ -53,7 +53,8 @@ MAX_FIXED_WIDTH = 62
 MAX_EXACT_WIDTH = 32 * 38
 MAX_THREADS = 64
 _ACC_FIXED, _ACC_FLOAT, _ACC_EXACT = 1, 2, 3
-_RNE, _RTZ = 0, 1
+_RNE, _RTZ, _DOWN = 0, 1, 2
+_ROUND_CODE = {"nearest_even": _RNE, "toward_zero": _RTZ, "down": _DOWN}
 _BUILD_HINT = "build it with `python csrc/build_macsim.py` from the repository root"
 
 
@@ -203,20 +204,22 @@ def _float_acc(fmt: FloatFormat, rounding: str) -> dict:
         emin=fmt.emin,
         emax=fmt.emax,
         subnormals=int(bool(fmt.subnormals)),
-        rounding=_RNE if rounding == "nearest_even" else _RTZ,
+        rounding=_ROUND_CODE[rounding],
     )
 
 
-def _fixed_acc(acc: FixedAcc, low: int, top: int) -> dict:
-    # Addends scaled by 2^frac must be integers below 2^62 (macsim.c keeps sums in int64).
-    if low + acc.frac < 0:
-        raise ValueError(
-            f"macsim: {acc} cannot hold these products exactly: they need {-low} fractional bits"
-        )
+def _fixed_acc(acc: FixedAcc, low: int, top: int, rounding: str = "nearest_even") -> dict:
+    """Options of a fixed-point register.  Addends below its LSB (low + frac < 0) are
+    rounded into it at every step with ``rounding``; addends scaled by 2^frac must stay
+    below 2^62 (macsim.c keeps sums in int64)."""
     if top + 1 + acc.frac > 62:
         raise ValueError(f"macsim: addends scaled by 2^{acc.frac} exceed 2^62")
     return dict(
-        kind=_ACC_FIXED, width=acc.width, frac_bits=acc.frac, saturate=int(acc.mode == "saturate")
+        kind=_ACC_FIXED,
+        width=acc.width,
+        frac_bits=acc.frac,
+        saturate=int(acc.mode == "saturate"),
+        rounding=_ROUND_CODE[rounding],
     )
 
 
@@ -394,7 +397,9 @@ def gemm(
     "fp16", "bf16", "fp32", any IEEE-style FloatFormat up to FP32, ``FixedAcc(width, frac,
     mode)``, the hardware model's ``FixedAccumulator(width, overflow)`` (binary point at the
     products' LSB) or "exact" (a Kulisch register as wide as the data needs).
-    ``rounding``: "nearest_even" or "toward_zero" (float accumulators).  ``order``:
+    ``rounding``: "nearest_even" or "toward_zero"; for fixed point also "down" (dropping
+    the low bits of two's complement) — a fixed-point register with fewer fractional bits
+    than the products rounds each sum acc + p onto its grid, then wraps or saturates.  ``order``:
     "sequential", "blocks" (``block`` products summed exactly per addition; default the MX
     block size or 32) or "pairwise".  ``scales=(a_scales, b_scales)``: each None, a 1-D
     vector (per row of A / per column of B: multiplies C afterwards, in float64) or 2-D per-block
@@ -514,6 +519,16 @@ def gemm(
             opts_acc = dict(kind=_ACC_EXACT, width=width, frac_bits=frac)
             if wide_blocks:
                 bk_limbs, bk_frac = (width + 31) // 32 + 2, frac
+    if rounding == "down" and isinstance(acc, FloatFormat):
+        raise ValueError(
+            "macsim: rounding='down' is for fixed-point accumulators; float accumulators take "
+            "'nearest_even' or 'toward_zero'"
+        )
+    if isinstance(acc, FixedAcc) and low + acc.frac < 0 and order == "pairwise":
+        raise ValueError(
+            f"macsim: {acc} rounds these products (they need {-low} fractional bits): "
+            "supported in sequential and blocks order, not pairwise"
+        )
     if isinstance(acc, FloatFormat):
         opts_acc = _float_acc(acc, rounding)
         if wide_blocks:  # the register holds the accumulator's values as well
@@ -526,7 +541,7 @@ def gemm(
                 f"macsim: block sums of {block} products span {span} bits; a fixed-point "
                 "accumulator takes at most 53 — use a smaller block, or a float or exact one"
             )
-        opts_acc = _fixed_acc(acc, low, top + grow)
+        opts_acc = _fixed_acc(acc, low, top + grow, rounding)
     if toggles and order == "pairwise":
         raise ValueError("macsim: toggles count one register's flips; not for order='pairwise'")
 

@@ -112,14 +112,22 @@ def float_register_bits(r: float, fmt: FloatFormat) -> int:
     return int(fmt.encode(np.array([r]))[0])
 
 
-def _fixed_step(reg: int, x: int, w: int, mode: str) -> tuple[int, int]:
+def _fixed_step(reg: int, x, w: int, mode: str, rounding: str = "nearest_even"):
+    """reg ← overflow(round(reg + x)) in register units; x may be a Fraction below the LSB.
+    Returns (reg, overflowed, inexact)."""
     lo, hi = -(2 ** (w - 1)), 2 ** (w - 1) - 1
-    reg += x
-    if lo <= reg <= hi:
-        return reg, 0
+    total = reg + Fraction(x)
+    r = math.floor(total)
+    rest = total - r
+    if rounding == "nearest_even":
+        r += 1 if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and r % 2) else 0
+    elif rounding == "toward_zero":
+        r += 1 if rest and total < 0 else 0
+    if lo <= r <= hi:
+        return r, 0, int(rest != 0)
     if mode == "saturate":
-        return (hi if reg > hi else lo), 1
-    return (reg - lo) % 2**w + lo, 1
+        return (hi if r > hi else lo), 1, int(rest != 0)
+    return (r - lo) % 2**w + lo, 1, int(rest != 0)
 
 
 def _tree(leaves: list, add) -> Any:
@@ -236,11 +244,10 @@ def gemm_ref(
 
                 def units(p, f=f):
                     scaled = Fraction(p) * Fraction(2) ** f
-                    assert scaled.denominator == 1, "product not on the fixed-point grid"
-                    return scaled.numerator
+                    return scaled.numerator if scaled.denominator == 1 else scaled
 
                 def xadd(x, y, w=w, f=f, mode=mode, note=note):
-                    r, o = _fixed_step(0 if x is None else x, y, w, mode)
+                    r, o, _ = _fixed_step(0 if x is None else x, y, w, mode, rounding)
                     note(dict(overflow=o), Fraction(r, 1) / Fraction(2) ** f)
                     return r
 
@@ -250,8 +257,9 @@ def gemm_ref(
                     reg = 0
                     for p in prods:
                         before = reg
-                        reg, o = _fixed_step(reg, units(p), w, mode)
-                        note(dict(overflow=o), Fraction(reg, 1) / Fraction(2) ** f)
+                        reg, o, inexact = _fixed_step(reg, units(p), w, mode, rounding)
+                        lost = dict(swamping=inexact, absorbed=int(inexact and reg == before))
+                        note(dict(overflow=o, **lost), Fraction(reg, 1) / Fraction(2) ** f)
                         if toggles:
                             cell["toggles"] += bin((before ^ reg) & (2**w - 1)).count("1")
                 out[i, j] = float(Fraction(reg) / Fraction(2) ** f)

@@ -341,8 +341,10 @@ def test_validation():
         gemm(a, b, E4M3, E4M3, accumulator=E4M3)
     with pytest.raises(ValueError, match="rounding"):
         gemm(a, b, E4M3, E4M3, rounding="stochastic")
-    with pytest.raises(ValueError, match="fractional bits"):
-        gemm(a, b, E4M3, E4M3, accumulator=FixedAcc(32, 4))
+    with pytest.raises(ValueError, match="fractional bits"):  # rounding fixed point: no tree
+        gemm(a, b, E4M3, E4M3, accumulator=FixedAcc(32, 4), order="pairwise")
+    with pytest.raises(ValueError, match="'down' is for fixed-point"):
+        gemm(a, b, E4M3, E4M3, accumulator="fp16", rounding="down")
     with pytest.raises(ValueError, match="exceed 2"):
         fp16 = get_format("fp16")
         gemm(a.astype(np.uint16), b.astype(np.uint16), fp16, fp16, accumulator=FixedAcc(40, 48))
@@ -629,6 +631,65 @@ def test_hardware_model_fixed_accumulator():
     same_bits(c, c2)
     assert st.as_dict() == st2.as_dict()
     assert_same(E4M3, E4M3, a, b, FixedAccumulator(20, "wrap"))
+
+
+# --- fixed point narrower than the products: rounding at every step ------------------------
+
+
+def test_fixed_rounding_known_answers():
+    """Products 1, 0.5, 0.5 (and their negatives) into an integer register (F = 0)."""
+    i8 = get_format("int8")
+    e4 = E4M3
+    a = e4.encode(np.array([[1.0, 0.5, 0.5], [-1.0, -0.5, -0.5]]))
+    b = i8.encode(np.ones((3, 1)))
+    want = {"nearest_even": [2.0, -2.0], "toward_zero": [1.0, -1.0], "down": [1.0, -3.0]}
+    for rounding, values in want.items():
+        c, st = gemm(a, b, e4, i8, accumulator=FixedAcc(8, 0), rounding=rounding)
+        assert c[:, 0].tolist() == values, rounding
+        assert st.swamping == 4
+    # nearest-even: 1 + 0.5 = 1.5 → 2 (tie to even), 2 + 0.5 = 2.5 → 2: the second is absorbed
+    _, st = gemm(a[:1].copy(), b, e4, i8, accumulator=FixedAcc(8, 0))
+    assert st.absorbed == 1
+
+
+@pytest.mark.parametrize("rounding", ["nearest_even", "toward_zero", "down"])
+@pytest.mark.parametrize("mode", ["wrap", "saturate"])
+@pytest.mark.parametrize("order", ["sequential", "blocks"])
+def test_fixed_rounding_vs_reference(rounding, mode, order):
+    rng = np.random.default_rng(zlib.crc32(f"{rounding}{mode}{order}".encode()))
+    a = E4M3.encode(rng.normal(0, 4, (4, 30)))
+    b = E4M3.encode(rng.normal(0, 4, (30, 3)))
+    _, st = assert_same(
+        E4M3, E4M3, a, b, FixedAcc(8, 2, mode), rounding, order, block=4, toggles=True
+    )
+    assert st.swamping > 0 and st.overflow > 0
+
+
+@pytest.mark.parametrize("rounding", ["nearest_even", "toward_zero", "down"])
+@pytest.mark.parametrize("mode", ["wrap", "saturate"])
+def test_exhaustive_one_step_fixed_rounding(rounding, mode):
+    """All 254 × 254 finite e4m3fn products after a start value, into a 16-bit register with
+    4 fractional bits (products need 18): numpy's rint/trunc/floor as the oracle."""
+    codes = finite_codes(E4M3)
+    v = E4M3.decode(codes).astype(np.float64)
+    start = E4M3.encode(np.array([3.25]))[0]
+    a = np.empty((codes.size, 2), np.uint16)
+    a[:, 0], a[:, 1] = start, codes
+    b = np.empty((2, codes.size), np.uint16)
+    b[0, :], b[1, :] = E4M3.encode(np.array([0.40625]))[0], codes
+    got, st = gemm(a, b, E4M3, E4M3, accumulator=FixedAcc(16, 4, mode), rounding=rounding)
+    rnd = {"nearest_even": np.rint, "toward_zero": np.trunc, "down": np.floor}[rounding]
+    lo, hi = -(2**15), 2**15 - 1
+
+    def overflow(x):
+        return np.clip(x, lo, hi) if mode == "saturate" else (x - lo) % 2**16 + lo
+
+    r0 = overflow(rnd(3.25 * 0.40625 * 16))
+    s = rnd(r0 + np.multiply.outer(v, v) * 16)
+    np.testing.assert_array_equal(got, overflow(s) / 16)
+    inexact = (r0 + np.multiply.outer(v, v) * 16) != s
+    assert st.swamping == int(inexact.sum()) + codes.size**2  # the start step rounds too
+    assert st.overflow == int(((s < lo) | (s > hi)).sum())
 
 
 # --- Kulisch registers wider than 62 bits ----------------------------------------------------
