@@ -99,15 +99,16 @@ static inline double pow2i(int e) /* 2^e for -1022 <= e <= 1023 */
     return u2d((uint64_t)(e + 1023) << 52);
 }
 
-static inline int popcount64(uint64_t x)
+/* bits set in x, by shifts, ands and adds (no popcnt instruction assumed; vectorisable) */
+static inline int64_t popcount64(uint64_t x)
 {
-#if defined(__GNUC__)
-    return __builtin_popcountll(x);
-#else
-    int c = 0;
-    while (x) { x &= x - 1; c++; }
-    return c;
-#endif
+    x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+    x = x + (x >> 8);
+    x = x + (x >> 16);
+    x = x + (x >> 32);
+    return (int64_t)(x & 0x7f);
 }
 
 /* ------------------------------------------------------------------ checks */
@@ -592,17 +593,6 @@ static inline uint64_t float_bits_v(const ctx_t *g, double d)
                : bitsv;
 }
 
-static inline int64_t popcount_swar(uint64_t x) /* vectorisable: shifts, ands, adds */
-{
-    x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
-    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
-    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
-    x = x + (x >> 8);
-    x = x + (x >> 16);
-    x = x + (x >> 32);
-    return (int64_t)(x & 0x7f);
-}
-
 /* acc[j] <- round(acc[j] + xs[j]) for j < n, any float accumulator, either rounding: the
  * step of fstep/round_bits written without branches on the data (every alternative is
  * computed and one selected by a bit mask) so that it vectorises across outputs.
@@ -660,7 +650,7 @@ float_row_body(const ctx_t *g, double *restrict acc, const double *restrict xs, 
         lmax[j] = sel(mag > lmax[j], mag, lmax[j]); /* per output; NaN compares false */
         acc[j] = res;
         if (with_tog) {
-            int64_t t = popcount_swar(float_bits_v(g, a) ^ float_bits_v(g, res));
+            int64_t t = popcount64(float_bits_v(g, a) ^ float_bits_v(g, res));
             tog += t;
             if (with_po) po_tog[j] += t;
         }
