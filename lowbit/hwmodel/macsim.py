@@ -163,9 +163,19 @@ class MacStats:
     toggles: int | None = None
     fast: bool = False
     per_output: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    register_bits: int = 0
 
     def __getitem__(self, key: str):
         return getattr(self, key)
+
+    @property
+    def activity(self) -> float | None:
+        """Switching activity of the accumulator register: toggled bits per bit per step
+        (``toggles / (steps · register_bits)``), the quantity the energy model's
+        ``Technology(activity=…)`` stands for; None unless ``toggles=True`` was asked."""
+        if self.toggles is None or not self.steps or not self.register_bits:
+            return None
+        return self.toggles / (self.steps * self.register_bits)
 
     def as_dict(self) -> dict:
         """The scalar statistics as a plain dict."""
@@ -345,6 +355,14 @@ def _user_scales(scales: Any, m: int, k: int, n: int, scale_block: int | None):
             )
         out[2 if side == "a" else 3] = s
     return tuple(out)
+
+
+def _register_bits(opts_acc: dict) -> int:
+    """Bits of the simulated accumulator register (sign, exponent, mantissa for floats)."""
+    if opts_acc["kind"] != _ACC_FLOAT:
+        return int(opts_acc["width"])
+    top = opts_acc["emax"] - opts_acc["emin"] + 2  # the biased Inf/NaN exponent
+    return 1 + top.bit_length() + opts_acc["man_bits"]
 
 
 def _load_lib():
@@ -660,6 +678,7 @@ def gemm(
         toggles=int(stats.toggles) if toggles else None,
         fast=bool(stats.fast),
         per_output=po_arrays,
+        register_bits=_register_bits(opts_acc),
     )
 
 

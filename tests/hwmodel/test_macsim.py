@@ -517,6 +517,11 @@ def test_toggles_known_answer():
     want += bin(0x4000 ^ 0x4200).count("1") + bin(0x4200 ^ 0x4400).count("1")
     assert st.toggles == want and st.per_output["toggles"][0, 0] == want
     assert st.per_output["max_abs"][0, 0] == 4.0
+    assert st.register_bits == 16 and st.activity == want / (4 * 16)
+    _, st = gemm(a, a.T.copy(), i8, i8, accumulator="bf16")
+    assert st.register_bits == 16 and st.activity is None
+    _, st = gemm(a, a.T.copy(), i8, i8, accumulator="fp32", toggles=True)
+    assert st.register_bits == 32
 
 
 # --- NaN and Inf operands (formats that have them) -------------------------------------------
