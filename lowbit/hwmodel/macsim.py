@@ -34,14 +34,15 @@ that a checkout without the built extension passes ``--doctest-modules``;
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from ..formats import FloatFormat, IntFormat, get_format
-from ..formats.block import BlockArray, FixedPointElement, MXFormat
+from ..formats.block import BlockArray, FixedPointElement, MXFormat, NVFP4Format, SharedExpFormat
+from ..formats.scaling import VSQuant
 from .accumulator import FixedAccumulator
 
 ROUNDINGS = ("nearest_even", "toward_zero", "down")  # "down": fixed point only
@@ -272,51 +273,108 @@ def _codes(name: str, arr: Any, fmt_bits: int) -> np.ndarray:
     return arr.astype(np.uint16)
 
 
-def _operand(name: str, x: Any, fmt: Any, side: str):
-    """(codes in A/B orientation, element format, block scales in A/B orientation, block)."""
+@dataclass
+class _Operand:
+    """One GEMM operand as the C core takes it (A: M×K, B: K×N orientation)."""
+
+    codes: np.ndarray
+    element: Any  # the scalar format of the codes
+    block_scales: np.ndarray | None = None  # per scale_block along K; exact factors
+    scale_block: int | None = None
+    block: int | None = None  # the format's dot-product block (default for order="blocks")
+    vector: np.ndarray | None = None  # per row of A / column of B, applied to C (γ, s_tensor)
+
+
+_BLOCK_FORMATS = "OCP MX (mxfp8/6/4, mxint8), MX9/MX6/MX4 and BFP, NVFP4, VS-Quant"
+
+
+def _block_operand(name: str, x: BlockArray, side: str) -> _Operand:
+    """Element codes and exact per-element scale factors of a block-format tensor."""
+    fmt = x.format
+    if len(x.shape) != 2:
+        raise ValueError(f"macsim: {name} must be 2-D, got shape {x.shape}")
+    want_axis = 1 if side == "a" else 0
+    if x.axis % 2 != want_axis:
+        raise ValueError(
+            f"macsim: {name} must have its blocks along K (axis={want_axis}), got axis={x.axis}"
+        )
+    codes = np.ascontiguousarray(x.codes)  # (rows, K) with K last
+    k = codes.shape[1]
+    vector = None
+    sc = np.asarray(x.scales).astype(np.int64)
+    if isinstance(fmt, MXFormat):
+        if sc.size and (sc.min() < 0 or sc.max() > 255):
+            raise ValueError(f"macsim: {name} has E8M0 scale codes outside [0, 255]")
+        scales = np.where(sc == 255, np.nan, np.ldexp(1.0, sc - 127))
+        element, sblk, blk = fmt.element, fmt.block_size, fmt.block_size
+    elif isinstance(fmt, SharedExpFormat):
+        # x = q · 2^(e_block − d_sub − (m − 1)): one exact power-of-two factor per sub-block
+        element, blk = fmt._int, fmt.block_size
+        if fmt.micro_bits:
+            sblk = fmt.sub_block_size
+            nsub = -(-k // sblk)
+            e = np.repeat(sc, fmt.block_size // sblk, axis=-1)[..., :nsub]
+            nan = e == 255
+            e = e - 127 - np.asarray(x.micro).astype(np.int64)
+        else:
+            sblk, nan, e = fmt.block_size, sc == 255, sc - 127
+        scales = np.where(nan, np.nan, np.ldexp(1.0, e - (fmt.man_bits - 1)))
+    elif isinstance(fmt, NVFP4Format):
+        # E4M3 block scales inside the dot product; the FP32 tensor scale on the output,
+        # as NVFP4 hardware applies it in the epilogue
+        element, sblk, blk = fmt._e2m1, fmt.block_size, fmt.block_size
+        scales = fmt._e4m3.decode(sc.astype(np.uint8)).astype(np.float64)
+        vector = np.full(codes.shape[0], float(x.tensor_scale))
+    elif isinstance(fmt, VSQuant):
+        element, sblk, blk = fmt.element, fmt.vector_size, fmt.vector_size
+        scales = sc.astype(np.float64)
+        g = np.asarray(x.outer_scale, dtype=np.float64).ravel()
+        rows = codes.shape[0]
+        if g.size == 1:
+            vector = np.full(rows, g[0])
+        elif g.size == rows and fmt.channel_axis % 2 != want_axis:
+            vector = g
+        else:
+            raise ValueError(
+                f"macsim: {name}: VS-Quant's γ must be per tensor or per output channel "
+                f"(channel_axis={1 - want_axis} for {'A' if side == 'a' else 'B'})"
+            )
+    else:
+        raise TypeError(f"macsim: block operands must be {_BLOCK_FORMATS}; got {fmt.name}")
+    if side == "b":
+        codes, scales = np.ascontiguousarray(codes.T), np.ascontiguousarray(scales.T)
+    codes = _codes(name, codes, element.bits)
+    return _Operand(codes, element, np.ascontiguousarray(scales), sblk, blk, vector)
+
+
+def _operand(name: str, x: Any, fmt: Any, side: str) -> _Operand:
     if isinstance(fmt, str):
         fmt = get_format(fmt)
     if isinstance(x, BlockArray):
         if fmt is not None and fmt != x.format:
             raise ValueError(f"macsim: {name} is a BlockArray of {x.format.name}, not {fmt}")
-        fmt = x.format
-        if not isinstance(fmt, MXFormat):
-            raise TypeError(
-                f"macsim: block operands must be OCP MX formats (mxfp8/6/4, mxint8), got {fmt.name}"
-            )
-        if len(x.shape) != 2:
-            raise ValueError(f"macsim: {name} must be 2-D, got shape {x.shape}")
-        want_axis = 1 if side == "a" else 0
-        if x.axis % 2 != want_axis:
-            raise ValueError(
-                f"macsim: {name} must have its blocks along K (axis={want_axis}), got axis={x.axis}"
-            )
-        codes = np.ascontiguousarray(x.codes)  # (rows, K) with K last
-        sc = x.scales.astype(np.int64)
-        if sc.size and (sc.min() < 0 or sc.max() > 255):
-            raise ValueError(f"macsim: {name} has E8M0 scale codes outside [0, 255]")
-        scales = np.where(sc == 255, np.nan, np.ldexp(1.0, sc - 127))
-        if side == "b":
-            codes, scales = np.ascontiguousarray(codes.T), np.ascontiguousarray(scales.T)
-        return _codes(name, codes, fmt.element.bits), fmt.element, scales, fmt.block_size
+        return _block_operand(name, x, side)
     if fmt is None:
         raise TypeError(f"macsim: {name}_format is required unless {name} is a BlockArray")
-    if isinstance(fmt, MXFormat):
+    if isinstance(fmt, (MXFormat, SharedExpFormat, NVFP4Format, VSQuant)):
         if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or x.ndim != 2:
             raise TypeError(
                 f"macsim: with {fmt.name}, {name} must be a 2-D float array or a BlockArray"
             )
-        return _operand(name, fmt.encode(x, axis=1 if side == "a" else 0), fmt, side)
+        axis = 1 if side == "a" else 0
+        if isinstance(fmt, VSQuant) and fmt.outer == "per_channel":
+            fmt = replace(fmt, channel_axis=1 - axis)  # γ per row of A, per column of B
+        return _block_operand(name, fmt.encode(x, axis=axis), side)
     if not isinstance(fmt, (IntFormat, FloatFormat, FixedPointElement)):
         raise TypeError(
-            f"macsim: {name}_format must be an integer or float format of ≤ 16 bits or an MX "
-            f"format, got {getattr(fmt, 'name', fmt)!r}"
+            f"macsim: {name}_format must be an integer or float format of ≤ 16 bits or a "
+            f"block format ({_BLOCK_FORMATS}), got {getattr(fmt, 'name', fmt)!r}"
         )
     if isinstance(x, np.ndarray) and x.dtype.kind == "f":
         if x.ndim != 2:
             raise ValueError(f"macsim: {name} must be 2-D, got shape {x.shape}")
         x = np.ascontiguousarray(fmt.encode(x))
-    return _codes(name, x, fmt.bits), fmt, None, None
+    return _Operand(_codes(name, x, fmt.bits), fmt)
 
 
 def _user_scales(scales: Any, m: int, k: int, n: int, scale_block: int | None):
@@ -448,8 +506,9 @@ def gemm(
     if not 1 <= threads <= MAX_THREADS:
         raise ValueError(f"macsim: threads={threads} outside 1..{MAX_THREADS}")
 
-    a_codes, a_el, a_bs, a_blk = _operand("a", a, a_format, "a")
-    b_codes, b_el, b_bs, b_blk = _operand("b", b, b_format, "b")
+    oa, ob = _operand("a", a, a_format, "a"), _operand("b", b, b_format, "b")
+    a_codes, a_el, a_bs, a_blk = oa.codes, oa.element, oa.block_scales, oa.scale_block
+    b_codes, b_el, b_bs, b_blk = ob.codes, ob.element, ob.block_scales, ob.scale_block
     if a_codes.shape[1] != b_codes.shape[0]:
         raise ValueError(
             f"macsim: inner dimensions differ: a is {a_codes.shape}, b is {b_codes.shape}"
@@ -457,23 +516,32 @@ def gemm(
     m, k = a_codes.shape
     n = b_codes.shape[1]
     if a_blk and b_blk and a_blk != b_blk:
-        raise ValueError(f"macsim: MX block sizes differ: {a_blk} and {b_blk}")
+        raise ValueError(f"macsim: the operands' block (scale) sizes differ: {a_blk} and {b_blk}")
     mx_block = a_blk or b_blk
+    natural_block = max(oa.block or 0, ob.block or 0) or None
     if scale_block is not None:
         if isinstance(scale_block, bool) or not isinstance(scale_block, (int, np.integer)):
             raise TypeError(f"macsim: scale_block must be an int, got {scale_block!r}")
         if scale_block < 1:
             raise ValueError(f"macsim: scale_block={scale_block} must be at least 1")
         if mx_block and scale_block != mx_block:
-            raise ValueError(f"macsim: scale_block={scale_block} but the MX blocks are {mx_block}")
+            raise ValueError(
+                f"macsim: scale_block={scale_block} but the block operands' scales cover "
+                f"{mx_block} elements"
+            )
     sblk = mx_block or scale_block
     row_s, col_s, ua_bs, ub_bs = _user_scales(scales, m, k, n, sblk)
     if (ua_bs is not None and a_bs is not None) or (ub_bs is not None and b_bs is not None):
-        raise ValueError("macsim: an MX operand brings its own block scales; pass None for it")
+        raise ValueError("macsim: a block operand brings its own block scales; pass None for it")
+    for vec, fromfmt, what in ((row_s, oa.vector, "rows"), (col_s, ob.vector, "columns")):
+        if vec is not None and fromfmt is not None:
+            raise ValueError(f"macsim: VS-Quant brings the scales of its {what}; pass None")
+    row_s = row_s if row_s is not None else oa.vector
+    col_s = col_s if col_s is not None else ob.vector
     a_bs = a_bs if a_bs is not None else ua_bs
     b_bs = b_bs if b_bs is not None else ub_bs
     if block is None:
-        block = mx_block or 32
+        block = natural_block or 32
     if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
         raise ValueError(f"macsim: block={block!r} must be a positive int")
     if order != "blocks":

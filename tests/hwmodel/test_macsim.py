@@ -352,8 +352,10 @@ def test_validation():
         FixedAcc(64, 0)
     with pytest.raises(TypeError, match="2-D float array or a BlockArray"):
         gemm(a, b, get_format("mxfp8_e4m3"), E4M3)
-    with pytest.raises(TypeError, match="integer or float format"):
+    with pytest.raises(TypeError, match="2-D float array or a BlockArray"):
         gemm(a, b, get_format("mx9"), E4M3)
+    with pytest.raises(TypeError, match="integer or float format"):
+        gemm(a, b, get_format("int4_g128"), E4M3)
     with pytest.raises(ValueError, match="order"):
         gemm(a, b, E4M3, E4M3, order="random")
     with pytest.raises(ValueError, match="block="):
@@ -384,7 +386,7 @@ def test_validation():
     with pytest.raises(ValueError, match="finite operands only"):
         x5 = e5m2.encode(np.array([[np.inf, 1.0, 2.0]]))
         gemm(x5, x5.T.copy(), e5m2, e5m2, order="blocks", block=2)
-    with pytest.raises(ValueError, match="MX block sizes"):
+    with pytest.raises(ValueError, match="block .scale. sizes differ"):
         mx = get_format("mxfp8_e4m3")
         other = __import__("lowbit").MXFormat(E4M3, block_size=16)
         x = np.ones((2, 64), np.float32)
@@ -615,6 +617,70 @@ def test_mx_operands(fmt, acc):
         block_scales=(sa, sb),
         scale_block=32,
     )
+
+
+def _parts(fmt, enc, side):
+    """(element values × block scales, vector) of a block tensor in float64, exactly, in
+    A (rows × K) or B (K × columns) orientation, written from each format's definition."""
+    codes = enc.codes.astype(np.int64)
+    n = codes.shape[-1]
+    sc = enc.scales.astype(np.int64)
+    vec = None
+    name = fmt.name
+    if name.startswith("mx") and hasattr(fmt, "element"):  # OCP MX
+        v = fmt.element.decode(enc.codes).astype(np.float64)
+        v = v * np.repeat(np.ldexp(1.0, sc - 127), fmt.block_size, axis=-1)[:, :n]
+    elif name == "nvfp4":
+        v = get_format("fp4_e2m1fn").decode(enc.codes).astype(np.float64)
+        sb = get_format("fp8_e4m3fn").decode(enc.scales.astype(np.uint8)).astype(np.float64)
+        v = v * np.repeat(sb, 16, axis=-1)[:, :n]
+        vec = np.full(codes.shape[0], enc.tensor_scale)
+    elif name.startswith("vsq"):
+        v = fmt.element.decode(enc.codes).astype(np.float64)
+        v = v * np.repeat(sc.astype(np.float64), fmt.vector_size, axis=-1)[:, :n]
+        g = np.asarray(enc.outer_scale, np.float64).ravel()
+        vec = np.full(codes.shape[0], g[0]) if g.size == 1 else g
+    else:  # MX9/MX6/MX4/BFP: decode is exact in float32
+        v = fmt.decode(enc).astype(np.float64)
+        v = np.moveaxis(v, enc.axis, -1)
+    if side == "b":
+        v = v.T
+    return v, vec
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["mxfp8_e5m2", "mxfp6_e3m2", "mxint8", "mx9", "mx6", "mx4", "bfp8_b16", "nvfp4", "vsq_int4"],
+)
+@pytest.mark.parametrize("order", ["sequential", "blocks"])
+def test_every_block_family_as_operand(name, order):
+    """Float inputs with a block format: encoded along K (B's VS-Quant γ per column), element
+    codes with their exact scale factors inside the sum, per-tensor/per-channel factors
+    (NVFP4's FP32 tensor scale, VS-Quant's γ) on the output.  Exact accumulator: the exact
+    dot products of the decoded tensors, times those factors in float64."""
+    from dataclasses import replace
+
+    fmt = get_format(name)
+    rng = np.random.default_rng(16)
+    x = (rng.standard_t(3, size=(5, 80)) * 3).astype(np.float32)
+    y = rng.normal(size=(80, 4)).astype(np.float32)
+    c, st = gemm(x, y, fmt, fmt, accumulator="exact", order=order)
+    fb = replace(fmt, channel_axis=1) if name.startswith("vsq") else fmt
+    va, ra = _parts(fmt, fmt.encode(x, axis=1), "a")
+    vb, cb = _parts(fb, fb.encode(y, axis=0), "b")
+    want = np.array(
+        [[float(sum(Fraction(p) for p in va[i] * vb[:, j])) for j in range(4)] for i in range(5)]
+    )
+    if ra is not None:
+        want = want * ra[:, None]
+    if cb is not None:
+        want = want * cb[None, :]
+    np.testing.assert_array_equal(c, want)
+    blk = getattr(fmt, "block_size", getattr(fmt, "vector_size", None))
+    assert st.steps == (5 * 4 * 80 if order == "sequential" else 5 * 4 * -(-80 // blk))
+    enc = fmt.encode(x, axis=1)
+    c2, _ = gemm(enc, fb.encode(y, axis=0), accumulator="exact", order=order)
+    np.testing.assert_array_equal(c2, c)  # BlockArray operands: the same
 
 
 def test_float_inputs_are_encoded_with_the_format():
