@@ -93,6 +93,10 @@ def parse_acc(spec: str, a_format: Any = None, b_format: Any = None) -> Any:
     m = re.fullmatch(r"fixed(\d+)(s?)", spec)
     if m:
         frac = 0
+        if _is_block(a_format) or _is_block(b_format):
+            raise ValueError(
+                f"--acc {spec!r}: with block formats give the binary point: fixed:W:F:wrap|saturate"
+            )
         if a_format is not None and b_format is not None:
             frac = max(0, -(_low_bit(a_format) + _low_bit(b_format)))
         return FixedAcc(int(m.group(1)), frac, "saturate" if m.group(2) else "wrap")
@@ -152,8 +156,17 @@ def draw(dist: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndar
     raise ValueError(f"--dist {dist!r}: expected one of {', '.join(DISTRIBUTIONS)}")
 
 
+def _is_block(fmt: Any) -> bool:
+    from ..formats import MXFormat, NVFP4Format, SharedExpFormat, VSQuant
+
+    return isinstance(fmt, (MXFormat, SharedExpFormat, NVFP4Format, VSQuant))
+
+
 def _encode(fmt: Any, x: np.ndarray, how: str = "absmax") -> tuple[np.ndarray, float]:
-    """Codes of x / s and s, with s = max|x| / max of the format (per-tensor absmax), or 1."""
+    """Codes of x / s and s, with s = max|x| / max of the format (per-tensor absmax), or 1.
+    Block formats bring their own scales: x goes to gemm as it is (encoded there along K)."""
+    if _is_block(fmt):
+        return np.ascontiguousarray(x, dtype=np.float32), 1.0
     top = np.abs(x).max() if x.size else 0.0
     scale = float(top / float(fmt.max)) if top > 0 and how == "absmax" else 1.0
     return fmt.encode(x / scale, overflow="saturate"), scale
@@ -226,6 +239,8 @@ def simulate(args: argparse.Namespace) -> dict:
         ref, _ = gemm(a, b, a_fmt, b_fmt, accumulator="exact", **exact_kw)
         ref_how = "exact accumulator (gemm accumulator='exact'), rounded once to double"
     except ValueError:  # an exact register this wide is not implemented: float64 BLAS
+        if _is_block(a_fmt) or _is_block(b_fmt):
+            raise
         va = np.asarray(a_fmt.decode(a), dtype=np.float64)
         vb = np.asarray(b_fmt.decode(b), dtype=np.float64)
         ref = va @ vb
