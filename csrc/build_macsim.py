@@ -57,11 +57,14 @@ def make_builder(base: pathlib.Path | None = None) -> FFI:
 ffibuilder = make_builder()
 
 if __name__ == "__main__":
+    import os
     import shutil
 
     built = pathlib.Path(
         make_builder(ROOT).compile(tmpdir=str(ROOT / "build" / "macsim"), verbose=True)
     )
     target = ROOT / "lowbit" / "hwmodel" / built.name
-    shutil.copy2(built, target)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copy2(built, tmp)
+    os.replace(tmp, target)  # a new file: processes that have the old one mapped keep it
     print(f"built {target.relative_to(ROOT)}")
