@@ -282,26 +282,6 @@ static inline double round_bits(const ctx_t *g, double s, double e, int *ovf)
     return u2d(d2u(mag) | sgn);
 }
 
-/* acc <- round(acc + x); events into *ev: bit 0 overflow, bit 1 inexact, bit 2 absorbed.
- * sym: absorption counted for either addend (pairwise nodes). */
-static inline double fstep(const ctx_t *g, double acc, double x, int sym, int *ev)
-{
-    double s, bb, e, r;
-    int ovf;
-    *ev = 0;
-    if (!isfinite(acc) || !isfinite(x))
-        return acc + x; /* IEEE: Inf + finite = Inf, Inf - Inf = NaN, NaN propagates */
-    s = acc + x; /* TwoSum */
-    bb = s - acc;
-    e = (acc - (s - bb)) + (x - bb);
-    r = round_bits(g, s, e, &ovf);
-    if (r != s || e != 0.0) {
-        *ev = 2 | ovf;
-        if ((x != 0.0 && r == acc) || (sym && acc != 0.0 && r == x)) *ev |= 4;
-    }
-    return r;
-}
-
 /* The accumulator register's bits (IEEE-style layout: sign, ebits exponent, man_bits). */
 static uint64_t float_bits(const ctx_t *g, double d)
 {
@@ -342,7 +322,7 @@ static inline int64_t xstep(const ctx_t *g, int64_t acc, int64_t x, int *ovf)
 /* acc <- overflow(round(acc + x * 2^F)) in register units, for addends x that need not lie
  * on the register's grid: x * 2^F = pi + f with pi = floor (exact: |x * 2^F| < 2^62, and
  * doubles of magnitude >= 2^52 are integers), f in [0, 1) exact; then acc + pi is an exact
- * int64 and f decides the rounding.  Events as fstep: bit 0 overflow, 1 inexact, 2 absorbed. */
+ * int64 and f decides the rounding.  Events: bit 0 overflow, 1 inexact, 2 absorbed. */
 static inline int64_t xstep_round(const ctx_t *g, int64_t acc, double x, int *ev)
 {
     const double pf = x * g->xscale, pi = floor(pf), f = pf - pi;
@@ -514,20 +494,27 @@ static void add_toggles(cnt_t *cn, macsim_outstats_t *po, int64_t idx, uint64_t 
     if (po) po->toggles[idx] += t;
 }
 
+/* toggles of a Kulisch register (normalised digits before/after): its width bits only */
+static void add_toggles_kul(const ctx_t *g, cnt_t *cn, macsim_outstats_t *po, int64_t idx,
+                            const uint64_t *before, const int64_t *after)
+{
+    int64_t q, tg = 0;
+    for (q = 0; q < g->limbs; q++) {
+        int64_t left = g->o->width - 32 * q;
+        uint64_t mk = left >= 32 ? UINT64_C(0xffffffff) : (left > 0 ? (UINT64_C(1) << left) - 1 : 0);
+        tg += popcount64((before[q] ^ (uint64_t)after[q]) & mk);
+    }
+    cn->tog += tg;
+    if (po) po->toggles[idx] += tg;
+}
+
 /* one addend into output j of row i (sequential and block orders) */
 static inline void add_one(const ctx_t *g, char *wk, int64_t i, int64_t j, double x, cnt_t *cn)
 {
     macsim_outstats_t *po = g->po;
     int64_t idx = i * g->n + j;
     int ev = 0;
-    if (g->o->kind == MACSIM_ACC_FLOAT) {
-        double *acc = (double *)wk;
-        double before = acc[j], r = fstep(g, before, x, 0, &ev);
-        EVENT(idx, ev);
-        if (g->p->toggles) add_toggles(cn, po, idx, float_bits(g, before), float_bits(g, r));
-        acc[j] = r;
-        track_max(cn, po, idx, r);
-    } else if (g->o->kind == MACSIM_ACC_FIXED) {
+    if (g->o->kind == MACSIM_ACC_FIXED) { /* float accumulators step in float_row */
         int64_t *acc = (int64_t *)wk;
         int64_t before = acc[j], r = xstep_round(g, before, x, &ev);
         EVENT(idx, ev);
@@ -539,17 +526,9 @@ static inline void add_one(const ctx_t *g, char *wk, int64_t i, int64_t j, doubl
         int64_t q;
         if (g->p->toggles) { /* the register is width bits of two's complement */
             uint64_t snap[MACSIM_MAX_LIMBS];
-            int64_t tg = 0;
             for (q = 0; q < g->limbs; q++) snap[q] = (uint64_t)d[q];
             kul_add(d, g->limbs, x, g->o->frac_bits, 1);
-            for (q = 0; q < g->limbs; q++) {
-                int64_t left = g->o->width - 32 * q;
-                uint64_t mk = left >= 32 ? UINT64_C(0xffffffff)
-                                         : (left > 0 ? (UINT64_C(1) << left) - 1 : 0);
-                tg += popcount64((snap[q] ^ (uint64_t)d[q]) & mk);
-            }
-            cn->tog += tg;
-            if (po) po->toggles[idx] += tg;
+            add_toggles_kul(g, cn, po, idx, snap, d);
         } else {
             kul_add(d, g->limbs, x, g->o->frac_bits, 1);
         }
@@ -594,7 +573,7 @@ static inline uint64_t float_bits_v(const ctx_t *g, double d)
 }
 
 /* acc[j] <- round(acc[j] + xs[j]) for j < n, any float accumulator, either rounding: the
- * step of fstep/round_bits written without branches on the data (every alternative is
+ * step of round_bits (TwoSum, then rounding) written without branches on the data (every alternative is
  * computed and one selected by a bit mask) so that it vectorises across outputs.
  * Non-finite operands give the IEEE sum s itself and count no event.  lmax: running
  * |acc| maximum per output; po_*: per-output counters, when with_po; with_tog: count
@@ -743,20 +722,10 @@ static void block_add(const ctx_t *g, char *wk, int64_t i, int64_t j, int64_t *b
     } else { /* exact: the block register has the accumulator's digits and LSB */
         int64_t *d = (int64_t *)(wk + 2 * align64(8 * n)) + j * g->limbs;
         uint64_t snap[MACSIM_MAX_LIMBS];
-        int64_t tg = 0;
         for (q = 0; q < LB; q++) snap[q] = (uint64_t)d[q]; /* normalised since the last block */
         for (q = 0; q < LB; q++) d[q] += br[q];
         kul_norm(d, LB);
-        if (g->p->toggles) {
-            for (q = 0; q < LB; q++) {
-                int64_t left = g->o->width - 32 * q;
-                uint64_t mk = left >= 32 ? UINT64_C(0xffffffff)
-                                         : (left > 0 ? (UINT64_C(1) << left) - 1 : 0);
-                tg += popcount64((snap[q] ^ (uint64_t)d[q]) & mk);
-            }
-            cn->tog += tg;
-            if (po) po->toggles[idx] += tg;
-        }
+        if (g->p->toggles) add_toggles_kul(g, cn, po, idx, snap, d);
         track_max(cn, po, idx, kul_value(d, LB, g->o->frac_bits));
     }
 }
