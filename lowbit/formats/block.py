@@ -143,6 +143,34 @@ def _fast_blocks(x, axis, k):
     return xb, finish
 
 
+_F32_MAX = float(np.finfo(np.float32).max)
+_F32_TINY = float(np.finfo(np.float32).smallest_subnormal)
+
+
+def fp32_scale(name: str, s, what: str = "max|x|"):
+    """Positive scales ``s`` (float64) stored as FP32 and read back as float64.
+
+    A scale beyond FP32's range raises ValueError (saturating it would silently clip the
+    data by orders of magnitude); a positive scale below FP32's smallest subnormal becomes
+    that subnormal (its values then round to the grid of 2^-149 multiples, zeros stay
+    zero): x / s · s never meets 0 or ∞, so it never makes NaN.
+
+    >>> fp32_scale("demo", np.array([1e-50, 0.5])).tolist()
+    [1.401298464324817e-45, 0.5]
+    """
+    s = np.asarray(s, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        s32 = s.astype(np.float32)
+    if np.isinf(s32).any():
+        big = float(s[np.isinf(s32)].max())
+        raise ValueError(
+            f"{name}: values exceed the FP32 scale range: {what} needs a scale of {big:.4g}, "
+            f"above FP32's largest {_F32_MAX:.4g} (rescale the data, or use a scale format "
+            "with a wider range)"
+        )
+    return np.where((s32 == 0) & (s > 0), _F32_TINY, s32.astype(np.float64))
+
+
 def _floor_log2(a: np.ndarray) -> np.ndarray:
     """floor(log2 a) exactly for positive finite float64 (frexp is exact)."""
     return np.frexp(a)[1].astype(np.int64) - 1
@@ -600,15 +628,20 @@ class NVFP4Format(Format):
             "scale": "fp8_e4m3fn + fp32",
         }
 
+    def _tensor_scale(self, amax_t: float) -> float:
+        """s_t = amax / (448 · 6) as FP32; 1 for an all-zero tensor.  Data whose s_t passes
+        FP32's largest value raise; an s_t below FP32's smallest subnormal becomes it."""
+        if amax_t == 0:
+            return 1.0
+        return float(fp32_scale(self.name, amax_t / (448.0 * 6.0), "amax / (448 · 6)"))
+
     def encode(self, x, axis: int = -1, rounding: str = "nearest_even") -> BlockArray:
         """Element codes, E4M3 block-scale codes and the FP32 tensor scale."""
         blocks, moved, axis, _ = _to_blocks(self.name, x, axis, self.block_size)
         if not np.isfinite(blocks).all():
             raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
         amax_t = float(np.max(np.abs(blocks))) if blocks.size else 0.0
-        st = float(np.float32(amax_t / (448.0 * 6.0))) if amax_t > 0 else 1.0
-        if st == 0.0:  # amax below float32's range for the scale
-            st = float(np.finfo(np.float32).smallest_subnormal)
+        st = self._tensor_scale(amax_t)
         amax_b = np.max(np.abs(blocks), axis=-1)
         sb_codes = self._e4m3.encode(amax_b / 6.0 / st, overflow="saturate")
         sb = self._e4m3.decode(sb_codes).astype(np.float64)
@@ -636,10 +669,7 @@ class NVFP4Format(Format):
             xb, finish = fast
             if not np.isfinite(xb).all():
                 raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
-            amax_t = float(np.max(np.abs(xb)))
-            st = float(np.float32(amax_t / (448.0 * 6.0))) if amax_t > 0 else 1.0
-            if st == 0.0:
-                st = float(np.finfo(np.float32).smallest_subnormal)
+            st = self._tensor_scale(float(np.max(np.abs(xb))))
             out = np.empty_like(xb)
             K.pick(K.nvfp4_quantize, xb.size)(xb, out, st)
             return finish(out)

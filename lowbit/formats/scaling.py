@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _kernels as K
 from .base import Format, FormatError, as_float_input, check_choice
-from .block import BlockArray, _from_blocks, _to_blocks
+from .block import BlockArray, _from_blocks, _to_blocks, fp32_scale
 from .integer import IntFormat
 
 GRANULARITIES = ("per_tensor", "per_channel", "per_group")
@@ -32,10 +32,15 @@ def _scale_bits(scale_format) -> int:
     return 32 if scale_format is None else scale_format.bits
 
 
-def _store_scale(s: np.ndarray, scale_format) -> np.ndarray:
-    """Round positive scales to the scale format (never to zero: the smallest value)."""
+def _store_scale(name: str, s: np.ndarray, scale_format) -> np.ndarray:
+    """Round positive scales to the scale format (never to zero: the smallest value).
+
+    FP32 (``scale_format=None``): a scale beyond FP32's range raises, one below it becomes
+    FP32's smallest subnormal (:func:`lowbit.formats.block.fp32_scale`).  Another scale
+    format saturates at its largest value (``overflow="saturate"``), as its own rule says.
+    """
     if scale_format is None:
-        return s.astype(np.float32).astype(np.float64)
+        return fp32_scale(name, s, "the range of x")
     q = (
         scale_format.quantize(s, overflow="saturate")
         if _has_overflow(scale_format)
@@ -180,12 +185,14 @@ class Quantizer(Format):
     def _fake(self, g, r):
         f = self.format
         if self.symmetric:
-            s = _store_scale(np.where(r > 0, r / f.max, 1.0), self.scale_format)
+            s = _store_scale(self.name, np.where(r > 0, r / f.max, 1.0), self.scale_format)
             kw = {"overflow": "saturate"} if _has_overflow(f) else {}
             return f.quantize(g / s[:, None], **kw) * s[:, None]
         lo = np.minimum(g.min(axis=1), 0.0)
         hi = np.maximum(g.max(axis=1), 0.0)
-        s = _store_scale(np.where(hi > lo, (hi - lo) / (f.qmax - f.qmin), 1.0), self.scale_format)
+        s = _store_scale(
+            self.name, np.where(hi > lo, (hi - lo) / (f.qmax - f.qmin), 1.0), self.scale_format
+        )
         z = np.clip(np.rint(f.qmin - lo / s), f.qmin, f.qmax)
         q = np.clip(np.rint(g / s[:, None]) + z[:, None], f.qmin, f.qmax)
         return (q - z[:, None]) * s[:, None]
@@ -313,7 +320,8 @@ class VSQuant(Format):
             ca = self._moved_channel_axis(nd, axn)
             other = tuple(i for i in range(sv.ndim) if i != ca)
             gmax = sv.max(axis=other)
-        gamma = np.where(gmax > 0, gmax / smax, 1.0).astype(np.float32)
+        gamma = np.where(gmax > 0, fp32_scale(self.name, gmax / smax, "max_v s_v"), 1.0)
+        gamma = gamma.astype(np.float32)  # exact: fp32_scale's values are float32's
         g = self._broadcast_gamma(gamma.astype(np.float64), sv.ndim, nd, axn)
         sq = np.clip(np.rint(sv / g), 1, smax)
         q = np.clip(np.rint(blocks / (g * sq)[..., None]), -self.qmax, self.qmax)
