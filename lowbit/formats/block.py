@@ -48,6 +48,19 @@ class BlockArray:
     tensor_scale: float | None = None
     outer_scale: np.ndarray | None = None
 
+    def validate(self, fmt: Format | None = None, where: str = "") -> BlockArray:
+        """Check every field against the format; return self or raise ValueError/TypeError.
+
+        See :func:`validate_block_array`.  ``fmt``: the format that will read the array
+        (its ``decode``); ``where``: a prefix for messages (e.g. "macsim: a: ").
+
+        >>> import numpy as np, lowbit
+        >>> enc = lowbit.get_format("mxfp4").encode(np.ones((4, 64), np.float32))
+        >>> enc.validate() is enc
+        True
+        """
+        return validate_block_array(self, fmt, where)
+
     @property
     def nbytes(self) -> int:
         """Bytes when every field is bit-packed (what storage really costs)."""
@@ -85,6 +98,121 @@ class BlockArray:
             ns = -(-moved[-1] // fmt.sub_block_size)
             micro = unpack(packed["micro"], fmt.micro_bits, lead * ns).reshape(moved[:-1] + (ns,))
         return cls(fmt, codes, scales, tuple(shape), axis, micro, tensor_scale, outer_scale)
+
+
+def _int_field(p: str, what: str, a, want_shape: tuple, hi: int, lo: int = 0) -> None:
+    """An integer array of shape ``want_shape`` with values in [lo, hi]."""
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "iu":
+        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+        raise TypeError(f"{p}{what} must be an integer numpy array, got {got}")
+    if a.shape != tuple(want_shape):
+        raise ValueError(f"{p}{what} have shape {a.shape}; the codes need {tuple(want_shape)}")
+    if a.size:
+        amin, amax = int(a.min()), int(a.max())
+        if amin < lo or amax > hi:
+            raise ValueError(f"{p}{what} must lie in [{lo}, {hi}]; got values in [{amin}, {amax}]")
+
+
+def _positive_floats(p: str, what: str, a) -> np.ndarray:
+    v = np.asarray(a)
+    if v.dtype.kind not in "fiu" or v.dtype.kind == "b":
+        raise TypeError(f"{p}{what} must be a real number array, got dtype {v.dtype}")
+    v = v.astype(np.float64)
+    if not (np.isfinite(v).all() and (v > 0).all()):
+        raise ValueError(f"{p}{what} must be finite and positive, got {v.ravel()[:4].tolist()}")
+    return v
+
+
+def validate_block_array(enc, fmt=None, where: str = ""):
+    """Check a :class:`BlockArray` field by field against its format (audit F1, F9).
+
+    The one check every block ``decode`` and ``lowbit.hwmodel.macsim.gemm`` run before
+    reading the fields: ``shape`` and ``axis``; ``codes`` (integer, shape = ``shape`` with
+    ``axis`` moved last, values in [0, 2^element_bits)); ``scales`` (integer, shape
+    (..., n_blocks), values in the scale format's code range); ``micro`` (present exactly
+    when the format has microexponents, shape (..., n_sub_blocks), values in
+    [0, 2^micro_bits)); ``tensor_scale`` (NVFP4 only: finite and positive);
+    ``outer_scale`` (VS-Quant only: finite, positive, one per channel or one per tensor).
+    Raises TypeError for a wrong type or dtype, ValueError for a wrong shape or value.
+
+    >>> import numpy as np, lowbit
+    >>> from dataclasses import replace
+    >>> enc = lowbit.get_format("mxfp4").encode(np.ones((4, 64), np.float32))
+    >>> validate_block_array(replace(enc, scales=enc.scales[:1, :1]))
+    Traceback (most recent call last):
+    ...
+    ValueError: mxfp4: scales have shape (1, 1); the codes need (4, 2)
+    """
+    if not isinstance(enc, BlockArray):
+        name = getattr(fmt, "name", "block format")
+        raise TypeError(
+            f"{where}{name}: expected a BlockArray made by this format, got {type(enc).__name__}"
+        )
+    f = enc.format
+    if fmt is not None and f != fmt:
+        raise TypeError(
+            f"{where}{fmt.name}: this BlockArray was made by {getattr(f, 'name', f)!r}; "
+            f"decode it with that format"
+        )
+    needs = ("block_size", "element_bits", "scale_bits", "micro_bits", "_scale_code_max")
+    if not all(hasattr(f, a) for a in needs):
+        raise TypeError(f"{where}BlockArray.format must be a block format, got {f!r}")
+    p = f"{where}{f.name}: "
+    shape = enc.shape
+    if (
+        not isinstance(shape, tuple)
+        or not shape
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape)
+        or min(shape) < 0
+    ):
+        raise TypeError(f"{p}shape must be a non-empty tuple of non-negative ints, got {shape!r}")
+    nd = len(shape)
+    ax = enc.axis
+    if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
+        raise TypeError(f"{p}axis must be an int, got {ax!r}")
+    if not -nd <= ax < nd:
+        raise ValueError(
+            f"{p}axis={ax} is out of range for shape {shape}; legal range -{nd}..{nd - 1}"
+        )
+    moved = _moved_shape(shape, ax)
+    n = moved[-1]
+    nb = -(-n // f.block_size)
+    codes = enc.codes
+    if not isinstance(codes, np.ndarray) or codes.dtype.kind not in "iu":
+        got = codes.dtype if isinstance(codes, np.ndarray) else type(codes).__name__
+        raise TypeError(f"{p}codes must be an integer numpy array, got {got}")
+    if codes.shape != moved:
+        raise ValueError(
+            f"{p}codes have shape {codes.shape}; shape={shape} with axis={ax} needs {moved}"
+        )
+    _int_field(p, "codes", codes, moved, 2**f.element_bits - 1)
+    _int_field(p, "scales", enc.scales, moved[:-1] + (nb,), f._scale_code_max)
+    if f.micro_bits:
+        if enc.micro is None:
+            raise ValueError(
+                f"{p}micro is missing ({f.name} has {f.micro_bits}-bit microexponents)"
+            )
+        ns = -(-n // f.sub_block_size)
+        _int_field(p, "micro", enc.micro, moved[:-1] + (ns,), 2**f.micro_bits - 1)
+    elif enc.micro is not None:
+        raise ValueError(f"{p}micro must be None ({f.name} has no microexponents)")
+    if f._has_tensor_scale:
+        ts = enc.tensor_scale
+        if isinstance(ts, bool) or not isinstance(ts, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{p}tensor_scale must be a float, got {ts!r}")
+        _positive_floats(p, "tensor_scale", ts)
+    elif enc.tensor_scale is not None:
+        raise ValueError(f"{p}tensor_scale must be None ({f.name} has no per-tensor scale)")
+    if f._has_outer_scale:
+        if enc.outer_scale is None:
+            raise ValueError(f"{p}outer_scale is missing ({f.name} stores γ there)")
+        g = _positive_floats(p, "outer_scale", enc.outer_scale)
+        want = f._outer_scale_size(shape, ax % nd)
+        if g.size != want:
+            raise ValueError(f"{p}outer_scale has {g.size} values; shape={shape} needs {want}")
+    elif enc.outer_scale is not None:
+        raise ValueError(f"{p}outer_scale must be None ({f.name} has no outer scale)")
+    return enc
 
 
 def _moved_shape(shape, axis):
@@ -248,6 +376,9 @@ class MXFormat(Format):
 
     scale_bits = 8
     micro_bits = 0
+    _scale_code_max = 0xFF  # E8M0, 0xFF the NaN scale
+    _has_tensor_scale = False
+    _has_outer_scale = False
 
     @property
     def bits(self) -> int:
@@ -351,14 +482,11 @@ class MXFormat(Format):
 
     def decode(self, enc: BlockArray) -> np.ndarray:
         """Values (float32) of a :class:`BlockArray`; NaN-scale blocks decode to NaN."""
-        if not isinstance(enc, BlockArray) or enc.format != self:
-            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        validate_block_array(enc, self)
         k = self.block_size
         elem = self.element.decode(enc.codes).astype(np.float64)
         n = elem.shape[-1]
         sc = np.repeat(enc.scales.astype(np.int64), k, axis=-1)[..., :n]
-        if sc.size and (sc.min() < 0 or (sc > 0xFF).any()):
-            raise ValueError(f"{self.name}: scale codes must lie in [0, 255]")
         v = np.ldexp(elem, sc - 127)
         v = np.where(sc == _NAN_SCALE, np.nan, v)
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
@@ -439,6 +567,9 @@ class SharedExpFormat(Format):
         return self.man_bits + 1
 
     scale_bits = 8
+    _scale_code_max = 0xFF  # 8-bit shared exponent, 0xFF the NaN block
+    _has_tensor_scale = False
+    _has_outer_scale = False
 
     @property
     def bits(self) -> int:
@@ -554,8 +685,7 @@ class SharedExpFormat(Format):
 
     def decode(self, enc: BlockArray) -> np.ndarray:
         """Values (float32) of a :class:`BlockArray`."""
-        if not isinstance(enc, BlockArray) or enc.format != self:
-            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        validate_block_array(enc, self)
         v = self._values(enc.codes, enc.scales, enc.micro, enc.codes.shape[-1])
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
@@ -596,6 +726,10 @@ class NVFP4Format(Format):
     scale_bits = 8
     micro_bits = 0
     bits = 4
+    # E4M3 block scales are non-negative and finite: codes 0..0x7E (0x7F is NaN)
+    _scale_code_max = 0x7E
+    _has_tensor_scale = True
+    _has_outer_scale = False
 
     @property
     def bits_per_element(self) -> float:
@@ -654,8 +788,7 @@ class NVFP4Format(Format):
         return BlockArray(self, codes, sb_codes, shape, axis, None, st)
 
     def decode(self, enc: BlockArray) -> np.ndarray:
-        if not isinstance(enc, BlockArray) or enc.format != self:
-            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        validate_block_array(enc, self)
         n = enc.codes.shape[-1]
         e = self._e2m1.decode(enc.codes).astype(np.float64)
         sb = np.repeat(self._e4m3.decode(enc.scales).astype(np.float64), self.block_size, axis=-1)

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import _kernels as K
 from .base import Format, FormatError, as_float_input, check_choice
-from .block import BlockArray, _from_blocks, _to_blocks, fp32_scale
+from .block import BlockArray, _from_blocks, _to_blocks, fp32_scale, validate_block_array
 from .integer import IntFormat
 
 GRANULARITIES = ("per_tensor", "per_channel", "per_group")
@@ -242,6 +242,24 @@ class VSQuant(Format):
     name: str = field(default="", compare=False)
 
     micro_bits = 0
+    _has_tensor_scale = False
+    _has_outer_scale = True
+
+    @property
+    def _scale_code_max(self) -> int:
+        return 2**self.scale_bits - 1
+
+    def _outer_scale_size(self, shape: tuple, axis: int) -> int:
+        """How many γ a BlockArray of ``shape`` (blocks along ``axis``) holds."""
+        if self.outer == "per_tensor":
+            return 1
+        nd = len(shape)
+        if not -nd <= self.channel_axis < nd or self.channel_axis % nd == axis:
+            raise ValueError(
+                f"{self.name}: channel_axis={self.channel_axis} does not fit shape {shape} "
+                f"with blocks along axis {axis}"
+            )
+        return shape[self.channel_axis % nd]
 
     def __post_init__(self):
         el = _resolve(self.element)
@@ -345,8 +363,7 @@ class VSQuant(Format):
         return gamma.reshape(shape)
 
     def decode(self, enc: BlockArray) -> np.ndarray:
-        if not isinstance(enc, BlockArray) or enc.format != self:
-            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        validate_block_array(enc, self)
         n = enc.codes.shape[-1]
         q = self.element.decode(enc.codes).astype(np.float64)
         g = self._broadcast_gamma(
