@@ -945,15 +945,15 @@ def _rne_minifloat_f64(y, emin, M, vmax):
     return min(r, vmax)
 
 
-def _nvfp4_quantize(x, out, st):
-    """NVFP4 on (n_blocks, 16) float32: E4M3 block scale of amax/6/st (RNE, saturating at
-    448), E2M1 elements of x/(s_b·st) (RNE, saturating at 6), value e·s_b·st."""
+def _nvfp4_quantize(x, out, st, sfloor):
+    """NVFP4 on (n_blocks, 16) float32: E4M3 block scale of max(amax/6/st, sfloor) (RNE,
+    saturating at 448), E2M1 elements of x/(s_b·st) (RNE, saturating at 6), e·s_b·st."""
     nblocks, k = x.shape
     for b in nb.prange(nblocks):
         amax = 0.0
         for j in range(k):
             amax = max(amax, abs(np.float64(x[b, j])))
-        sb = _rne_minifloat_f64(amax / 6.0 / st, -6, 3, 448.0)
+        sb = _rne_minifloat_f64(max(amax / 6.0 / st, sfloor), -6, 3, 448.0)
         den = sb * st
         for j in range(k):
             v = np.float64(x[b, j])

@@ -25,6 +25,9 @@ from .minifloat import FloatFormat
 from .packing import pack, packed_nbytes, unpack
 
 SCALE_RULES = ("floor", "ceil", "even", "rceil")
+#: NVFP4 block-scale rules: "subnormal" (lowbit's, any E4M3 value) or "torchao" (clamped
+#: below at 2^-6 as torchao's nvfp4_quantize does)
+NVFP4_SCALE_RULES = ("subnormal", "torchao")
 _NAN_SCALE = 0xFF
 
 
@@ -221,21 +224,51 @@ def _moved_shape(shape, axis):
     return shape[:axis] + shape[axis + 1 :] + (shape[axis],)
 
 
-def _to_blocks(name: str, x, axis: int, k: int):
-    """(float64 array (..., n_blocks, k) zero-padded, moved shape, normalised axis, dtype)."""
-    if np.asarray(x).dtype.kind in "iub":
+#: Largest block (or vector, group) size: far above every published format (16-128), and
+#: small enough that padding one partial block costs at most a few MiB.
+MAX_BLOCK_SIZE = 1 << 16
+
+
+def check_block_size(name: str, what: str, v, limit: int = MAX_BLOCK_SIZE) -> int:
+    """``v`` as an int in [1, limit], else TypeError/ValueError naming the legal range."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name}: {what} must be an int in 1..{limit}, got {v!r}")
+    if not 1 <= v <= limit:
+        raise FormatError(f"{name}: {what}={v}; legal range is 1..{limit}")
+    return int(v)
+
+
+def check_float_array(name: str, x):
+    """Block and scaled formats take floating-point arrays only (their scales come from
+    the data; an integer tensor is a code array, not data): TypeError otherwise."""
+    kind = np.asarray(x).dtype.kind
+    if kind in "iub":
         raise TypeError(
             f"{name}: block formats take floating-point input, got {np.asarray(x).dtype} "
             "(convert with .astype(np.float32))"
         )
-    arr, out_dtype = as_float_input(name, x)
+    return as_float_input(name, x)
+
+
+def check_axis(name: str, axis, ndim: int, what: str = "axis") -> int:
+    """``axis`` normalised to [0, ndim), else TypeError (not an int) or ValueError naming
+    the legal range (never numpy's AxisError)."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name}: {what} must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{name}: {what}={axis} is out of range for a {ndim}-d array; "
+            f"legal range is {-ndim}..{ndim - 1}"
+        )
+    return int(axis) % ndim
+
+
+def _to_blocks(name: str, x, axis: int, k: int):
+    """(float64 array (..., n_blocks, k) zero-padded, moved shape, normalised axis, dtype)."""
+    arr, out_dtype = check_float_array(name, x)
     if arr.ndim == 0:
         raise ValueError(f"{name}: block formats need at least one axis, got a 0-d array")
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{name}: axis must be an int, got {axis!r}")
-    if not -arr.ndim <= axis < arr.ndim:
-        raise ValueError(f"{name}: axis={axis} is out of range for a {arr.ndim}-d array")
-    axis = int(axis) % arr.ndim
+    axis = check_axis(name, axis, arr.ndim)
     with np.errstate(invalid="ignore"):
         a = np.moveaxis(arr, axis, -1).astype(np.float64)
     n = a.shape[-1]
@@ -245,9 +278,15 @@ def _to_blocks(name: str, x, axis: int, k: int):
     return a.reshape(a.shape[:-1] + (nb, k)), a.shape[:-1] + (n,), axis, out_dtype
 
 
+def _unblock(v: np.ndarray) -> np.ndarray:
+    """(..., n_blocks, k) → (..., n_blocks · k); explicit sizes, so zero-row input works
+    (numpy cannot infer -1 for an empty array)."""
+    return v.reshape(v.shape[:-2] + (v.shape[-2] * v.shape[-1],))
+
+
 def _from_blocks(v: np.ndarray, moved_shape, axis: int) -> np.ndarray:
     n = moved_shape[-1]
-    v = v.reshape(v.shape[:-2] + (-1,))[..., :n]
+    v = _unblock(v)[..., :n]
     return np.moveaxis(v, -1, axis)
 
 
@@ -328,12 +367,13 @@ class FixedPointElement:
     def man_bits(self) -> int:
         return self.frac_bits
 
-    def quantize(self, v, rounding="nearest_even", overflow="saturate"):
+    def quantize(self, v, rounding="nearest_even", overflow="saturate", seed=None):
         s = 2.0**self.frac_bits
-        return self.int_format.quantize(np.asarray(v) * s, rounding=rounding) / s
+        return self.int_format.quantize(np.asarray(v) * s, rounding=rounding, seed=seed) / s
 
-    def encode(self, v, rounding="nearest_even", overflow="saturate"):
-        return self.int_format.encode(np.asarray(v) * 2.0**self.frac_bits, rounding=rounding)
+    def encode(self, v, rounding="nearest_even", overflow="saturate", seed=None):
+        v = np.asarray(v) * 2.0**self.frac_bits
+        return self.int_format.encode(v, rounding=rounding, seed=seed)
 
     def decode(self, codes):
         return self.int_format.decode(codes).astype(np.float64) / 2.0**self.frac_bits
@@ -342,6 +382,33 @@ class FixedPointElement:
 # ------------------------------------------------------------------------------------------
 # OCP MX
 # ------------------------------------------------------------------------------------------
+_MX_ELEMENT_HELP = (
+    "an MX element is a minifloat FloatFormat of at most 16 bits (OCP MX v1.0 §5: "
+    "'fp8_e4m3fn', 'fp8_e5m2', 'fp6_e2m3fn', 'fp6_e3m2fn', 'fp4_e2m1fn') or a "
+    "FixedPointElement (MXINT8: FixedPointElement(IntFormat(8, narrow=True), 6), "
+    "registered as 'mxint8')"
+)
+
+
+def _mx_element(el):
+    """The element format of an MXFormat: a registered name is looked up; anything that
+    cannot be an element (integers without a binary point, E8M0, block formats) is a
+    TypeError saying what can."""
+    if isinstance(el, str):
+        from .registry import get_format  # late: the registry builds MX formats itself
+
+        el = get_format(el)
+    if isinstance(el, FixedPointElement):
+        return el
+    if isinstance(el, FloatFormat) and el.bits <= 16:
+        return el
+    what = getattr(el, "name", None) or repr(el)
+    hint = ""
+    if isinstance(el, IntFormat):
+        hint = " (an integer element needs a binary point: use FixedPointElement)"
+    raise TypeError(f"MXFormat: {what} cannot be an MX element{hint}; {_MX_ELEMENT_HELP}")
+
+
 @dataclass(frozen=True)
 class MXFormat(Format):
     """OCP MX v1.0: a block of ``block_size`` elements shares an E8M0 scale X.
@@ -361,10 +428,8 @@ class MXFormat(Format):
     name: str = field(default="", compare=False)
 
     def __post_init__(self):
-        if isinstance(self.block_size, bool) or not isinstance(self.block_size, (int, np.integer)):
-            raise TypeError(f"MXFormat: block_size must be an int, got {self.block_size!r}")
-        if self.block_size < 1:
-            raise FormatError(f"MXFormat: block_size={self.block_size} must be at least 1")
+        object.__setattr__(self, "element", _mx_element(self.element))
+        check_block_size("MXFormat", "block_size", self.block_size)
         check_choice("MXFormat", "scale_rule", self.scale_rule, SCALE_RULES)
         if not self.name:
             object.__setattr__(self, "name", f"mx_{self.element.name}_b{self.block_size}")
@@ -457,7 +522,7 @@ class MXFormat(Format):
         codes = np.where(nan, _NAN_SCALE, e + 127).astype(np.uint8)
         return codes, np.where(nan, 0, e)
 
-    def _encode_blocks(self, x, axis, rounding, scale_rule):
+    def _encode_blocks(self, x, axis, rounding, scale_rule, seed=None):
         scale_rule = check_choice(
             self.name, "scale_rule", scale_rule or self.scale_rule, SCALE_RULES
         )
@@ -467,16 +532,29 @@ class MXFormat(Format):
             v = np.ldexp(blocks, -e[..., None])
         v = np.where((scodes == _NAN_SCALE)[..., None], 0.0, v)
         kw = {"nan": "zero"} if isinstance(self.element, FloatFormat) else {}
-        ecodes = self.element.encode(v, rounding=rounding, overflow="saturate", **kw)
+        ecodes = self.element.encode(v, rounding=rounding, overflow="saturate", seed=seed, **kw)
         return ecodes, scodes, moved, axis, out_dtype
 
     def encode(
-        self, x, axis: int = -1, rounding: str = "nearest_even", scale_rule: str | None = None
-    ):
-        """Element codes and E8M0 scale codes of ``x`` (blocks along ``axis``)."""
-        ecodes, scodes, moved, axis, _ = self._encode_blocks(x, axis, rounding, scale_rule)
+        self,
+        x,
+        axis: int = -1,
+        rounding: str = "nearest_even",
+        scale_rule: str | None = None,
+        seed=None,
+    ) -> BlockArray:
+        """Element codes and E8M0 scale codes of ``x`` (blocks along ``axis``).
+
+        ``seed`` (an int or a ``numpy.random.Generator``) makes ``rounding="stochastic"``
+        reproducible: the elements draw their random bits from it.
+
+        >>> import numpy as np, lowbit
+        >>> lowbit.get_format("mxfp4").encode(np.full(32, 3.0, np.float32)).scales.tolist()
+        [126]
+        """
+        ecodes, scodes, moved, axis, _ = self._encode_blocks(x, axis, rounding, scale_rule, seed)
         n = moved[-1]
-        codes = ecodes.reshape(ecodes.shape[:-2] + (-1,))[..., :n]
+        codes = _unblock(ecodes)[..., :n]
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
         return BlockArray(self, np.ascontiguousarray(codes), scodes, shape, axis)
 
@@ -492,12 +570,18 @@ class MXFormat(Format):
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
     def quantize(
-        self, x, axis: int = -1, rounding: str = "nearest_even", scale_rule: str | None = None
+        self,
+        x,
+        axis: int = -1,
+        rounding: str = "nearest_even",
+        scale_rule: str | None = None,
+        seed=None,
     ):
-        """``decode(encode(x))`` in x's float dtype."""
+        """``decode(encode(x))`` in x's float dtype (``seed``: see :meth:`encode`)."""
         fast = _fast_blocks(x, axis, self.block_size)
         rule = scale_rule or self.scale_rule
-        if fast is not None and rounding == "nearest_even" and rule == "floor":
+        el_subn = getattr(self.element, "subnormals", True) is True
+        if fast is not None and rounding == "nearest_even" and rule == "floor" and el_subn:
             # fused numba kernel (float32, whole blocks); tested against the path below
             xb, finish = fast
             el = self.element
@@ -509,7 +593,9 @@ class MXFormat(Format):
                 args = (el.man_bits, el.emin, maxbits, -1, 0)
             K.pick(K.mx_quantize_f32, xb.size)(xb, out, self.block_size, self.emax_elem, *args)
             return finish(out)
-        ecodes, scodes, moved, axis, out_dtype = self._encode_blocks(x, axis, rounding, scale_rule)
+        ecodes, scodes, moved, axis, out_dtype = self._encode_blocks(
+            x, axis, rounding, scale_rule, seed
+        )
         elem = self.element.decode(ecodes).astype(np.float64)
         _, e = None, scodes.astype(np.int64) - 127
         v = np.ldexp(elem, e[..., None])
@@ -547,8 +633,7 @@ class SharedExpFormat(Format):
                 raise TypeError(f"SharedExpFormat: {what} must be an int, got {v!r}")
         if not 1 <= self.man_bits <= 23:
             raise FormatError(f"SharedExpFormat: man_bits={self.man_bits}; legal range is 1..23")
-        if self.block_size < 1:
-            raise FormatError(f"SharedExpFormat: block_size={self.block_size} must be at least 1")
+        check_block_size("SharedExpFormat", "block_size", self.block_size)
         if not 0 <= self.micro_bits <= 4:
             raise FormatError(f"SharedExpFormat: micro_bits={self.micro_bits}; legal range is 0..4")
         if self.micro_bits and (self.sub_block_size < 1 or self.block_size % self.sub_block_size):
@@ -627,7 +712,7 @@ class SharedExpFormat(Format):
             "bits_per_element": self.bits_per_element,
         }
 
-    def _encode_blocks(self, x, axis, rounding):
+    def _encode_blocks(self, x, axis, rounding, seed=None):
         check_choice(
             self.name, "rounding", rounding,
             ("nearest_even", "nearest_away", "toward_zero", "down", "up", "stochastic"),
@@ -657,20 +742,26 @@ class SharedExpFormat(Format):
         with np.errstate(invalid="ignore"):
             v = np.ldexp(blocks, (self.man_bits - 1) - (eb[..., None] - shift))
         v = np.where(nan[..., None], 0.0, v)
-        q = self._int.encode(v, rounding=rounding)
+        q = self._int.encode(v, rounding=rounding, seed=seed)
         return q, scodes, d, moved, axis, out_dtype
 
-    def encode(self, x, axis: int = -1, rounding: str = "nearest_even") -> BlockArray:
-        """Element codes (sign-magnitude), shared exponents and microexponent bits."""
-        q, scodes, d, moved, axis, _ = self._encode_blocks(x, axis, rounding)
+    def encode(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None) -> BlockArray:
+        """Element codes (sign-magnitude), shared exponents and microexponent bits.
+
+        ``seed`` (an int or a ``numpy.random.Generator``) makes ``rounding="stochastic"``
+        reproducible.
+
+        >>> import numpy as np, lowbit
+        >>> lowbit.get_format("mx9").encode(np.full(16, 0.75, np.float32)).scales[0]
+        np.uint8(126)
+        """
+        q, scodes, d, moved, axis, _ = self._encode_blocks(x, axis, rounding, seed)
         n = moved[-1]
-        codes = np.ascontiguousarray(q.reshape(q.shape[:-2] + (-1,))[..., :n])
+        codes = np.ascontiguousarray(_unblock(q)[..., :n])
         micro = None
         if d is not None:
             ns = -(-n // self.sub_block_size)
-            micro = np.ascontiguousarray(
-                d.reshape(d.shape[:-2] + (-1,))[..., :ns].astype(code_dtype(self.micro_bits))
-            )
+            micro = np.ascontiguousarray(_unblock(d)[..., :ns].astype(code_dtype(self.micro_bits)))
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
         return BlockArray(self, codes, scodes, shape, axis, micro)
 
@@ -689,8 +780,8 @@ class SharedExpFormat(Format):
         v = self._values(enc.codes, enc.scales, enc.micro, enc.codes.shape[-1])
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
-    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even"):
-        """``decode(encode(x))`` in x's float dtype."""
+    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
+        """``decode(encode(x))`` in x's float dtype (``seed``: see :meth:`encode`)."""
         fast = _fast_blocks(x, axis, self.block_size)
         if fast is not None and rounding == "nearest_even":
             xb, finish = fast
@@ -701,7 +792,7 @@ class SharedExpFormat(Format):
                 xb, out, self.block_size, sub, dmax, self.man_bits
             )
             return finish(out)
-        enc = self.encode(x, axis=axis, rounding=rounding)
+        enc = self.encode(x, axis=axis, rounding=rounding, seed=seed)
         out_dtype = as_float_input(self.name, x)[1]
         return self.decode(enc).astype(out_dtype)
 
@@ -720,6 +811,7 @@ class NVFP4Format(Format):
     """
 
     block_size: int = 16
+    scale_rule: str = "subnormal"
     name: str = field(default="nvfp4", compare=False)
 
     element_bits = 4
@@ -762,6 +854,18 @@ class NVFP4Format(Format):
             "scale": "fp8_e4m3fn + fp32",
         }
 
+    def __post_init__(self):
+        check_block_size("NVFP4Format", "block_size", self.block_size)
+        check_choice("NVFP4Format", "scale_rule", self.scale_rule, NVFP4_SCALE_RULES)
+        if self.scale_rule != "subnormal" and self.name == "nvfp4":
+            object.__setattr__(self, "name", f"nvfp4_{self.scale_rule}")
+
+    @property
+    def _scale_floor(self) -> float:
+        """Lower clamp of amax_b / 6 / s_t before the E4M3 rounding: 0 (every E4M3 value,
+        subnormals and zero included) or torchao's 2^-6, the smallest normal E4M3."""
+        return 2.0**-6 if self.scale_rule == "torchao" else 0.0
+
     def _tensor_scale(self, amax_t: float) -> float:
         """s_t = amax / (448 · 6) as FP32; 1 for an all-zero tensor.  Data whose s_t passes
         FP32's largest value raise; an s_t below FP32's smallest subnormal becomes it."""
@@ -769,21 +873,31 @@ class NVFP4Format(Format):
             return 1.0
         return float(fp32_scale(self.name, amax_t / (448.0 * 6.0), "amax / (448 · 6)"))
 
-    def encode(self, x, axis: int = -1, rounding: str = "nearest_even") -> BlockArray:
-        """Element codes, E4M3 block-scale codes and the FP32 tensor scale."""
+    def encode(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None) -> BlockArray:
+        """Element codes, E4M3 block-scale codes and the FP32 tensor scale.
+
+        ``seed`` (an int or a ``numpy.random.Generator``) makes ``rounding="stochastic"``
+        reproducible.
+
+        >>> import numpy as np, lowbit
+        >>> lowbit.get_format("nvfp4").encode(np.full(16, 2688.0, np.float32)).tensor_scale
+        1.0
+        """
         blocks, moved, axis, _ = _to_blocks(self.name, x, axis, self.block_size)
         if not np.isfinite(blocks).all():
             raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
         amax_t = float(np.max(np.abs(blocks))) if blocks.size else 0.0
         st = self._tensor_scale(amax_t)
         amax_b = np.max(np.abs(blocks), axis=-1)
-        sb_codes = self._e4m3.encode(amax_b / 6.0 / st, overflow="saturate")
+        sb_codes = self._e4m3.encode(
+            np.maximum(amax_b / 6.0 / st, self._scale_floor), overflow="saturate"
+        )
         sb = self._e4m3.decode(sb_codes).astype(np.float64)
         den = sb[..., None] * st
         v = np.where(den > 0, blocks / np.where(den > 0, den, 1.0), 0.0)
-        ecodes = self._e2m1.encode(v, rounding=rounding, overflow="saturate")
+        ecodes = self._e2m1.encode(v, rounding=rounding, overflow="saturate", seed=seed)
         n = moved[-1]
-        codes = np.ascontiguousarray(ecodes.reshape(ecodes.shape[:-2] + (-1,))[..., :n])
+        codes = np.ascontiguousarray(_unblock(ecodes)[..., :n])
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
         return BlockArray(self, codes, sb_codes, shape, axis, None, st)
 
@@ -795,8 +909,8 @@ class NVFP4Format(Format):
         v = e * sb[..., :n] * enc.tensor_scale
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
-    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even"):
-        """``decode(encode(x))`` in x's float dtype."""
+    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
+        """``decode(encode(x))`` in x's float dtype (``seed``: see :meth:`encode`)."""
         fast = _fast_blocks(x, axis, self.block_size)
         if fast is not None and rounding == "nearest_even":
             xb, finish = fast
@@ -804,8 +918,8 @@ class NVFP4Format(Format):
                 raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
             st = self._tensor_scale(float(np.max(np.abs(xb))))
             out = np.empty_like(xb)
-            K.pick(K.nvfp4_quantize, xb.size)(xb, out, st)
+            K.pick(K.nvfp4_quantize, xb.size)(xb, out, st, self._scale_floor)
             return finish(out)
-        enc = self.encode(x, axis=axis, rounding=rounding)
+        enc = self.encode(x, axis=axis, rounding=rounding, seed=seed)
         out_dtype = as_float_input(self.name, x)[1]
         return self.decode(enc).astype(out_dtype)
