@@ -852,6 +852,7 @@ class NVFP4Format(Format):
             "element": "fp4_e2m1fn",
             "block_size": self.block_size,
             "scale": "fp8_e4m3fn + fp32",
+            "scale_rule": self.scale_rule,
         }
 
     def __post_init__(self):
