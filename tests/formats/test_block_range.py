@@ -103,6 +103,22 @@ def test_mx_fused_whole_range_vs_gfloat(name):
     assert np.array_equal(f.quantize(x.T.copy(), axis=0), ours.T)
 
 
+@pytest.mark.parametrize("name", ["mxfp8_e4m3", "mx9", "nvfp4"])
+def test_fused_whole_range_threaded(name):
+    """Arrays of ≥ 2^16 values take the threaded compilation of the same kernels."""
+    from lowbit.formats import _kernels as K
+
+    f = lowbit.get_format(name)
+    x = _range_rows(f.block_size, 6)
+    if name == "nvfp4":
+        x = x[:9]  # one tensor scale: keep the blocks small ones can still be seen in
+    big = np.tile(x, (-(-K.PARALLEL_MIN // x.size) + 1, 1))
+    assert big.size >= K.PARALLEL_MIN
+    expect = np.tile(f.quantize(x), (big.shape[0] // x.shape[0], 1))
+    got = _assert_fast_equals_general(f, big)
+    assert np.array_equal(got, expect, equal_nan=True)
+
+
 def _rule_exponent(rule, amax, emax, el):
     """The shared exponent of one block under a torchao scale rule, from the definitions."""
     if amax == 0:
