@@ -17,6 +17,7 @@ from gfloat import formats as gf
 import lowbit
 
 from .test_block import _shared_exp_ref
+from .test_block_api import _nvfp4_ref
 
 MX = {
     "mxfp8_e4m3": gf.format_info_mxfp8_e4m3,
@@ -177,6 +178,7 @@ def test_nvfp4_fused_whole_range():
         fast = _assert_fast_equals_general(f, t)
         assert np.isfinite(fast).all()
         assert np.array_equal(f.decode(f.encode(t)), fast)
+        assert np.array_equal(fast, _nvfp4_ref(t, "subnormal"))
 
 
 @pytest.mark.parametrize("outer", ["per_channel", "per_tensor"])

@@ -97,6 +97,17 @@ def test_decode_refuses_tampered_block_array(name, what):
         bad.validate()
 
 
+@pytest.mark.parametrize("name", FORMATS)
+def test_decode_refuses_other_formats_arrays_and_plain_arrays(name):
+    f = lowbit.get_format(name)
+    other = lowbit.get_format("mxfp4" if name != "mxfp4" else "mxfp8_e4m3")
+    enc = f.encode(X)
+    with pytest.raises(TypeError, match=rf"{other.name}: this BlockArray was made by '{name}'"):
+        other.decode(enc)
+    with pytest.raises(TypeError, match=rf"{name}: expected a BlockArray"):
+        f.decode(enc.codes)
+
+
 def test_messages_say_what_is_wrong():
     mxfp4 = lowbit.get_format("mxfp4")
     enc = mxfp4.encode(np.ones((4, 64), np.float32))
