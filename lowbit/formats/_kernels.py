@@ -23,6 +23,7 @@ All scalar parameters are validated by the format objects before a kernel is cal
 
 from __future__ import annotations
 
+import math
 import types
 
 import numba as nb
@@ -784,22 +785,42 @@ def _mx_quantize_f32(x, out, k, emax, M, emin, maxbits, int_frac, qmax):
             # x to the same minifloat with every exponent shifted by e: the scalar RNE trick
             # with shifted constants, on x's own bits (no scaling, no conversions).
             mn = np.uint32((emin + e + 127) << 23)
-            Ce = np.float32(_pow2(emin + e - M + 23))
             mxb = np.uint32(np.int64(maxbits) + (e << 23))
-            for j in range(k):
-                bv = np.float32(x[b, j]).view(np.uint32)
-                a = bv & np.uint32(0x7FFFFFFF)
-                rn = (a + hm1 + ((a >> k0) & one)) & clear
-                rs = np.float32((np.uint32(a).view(np.float32) + Ce) - Ce).view(np.uint32)
-                rb = rn if a >= mn else rs
-                rb = min(rb, mxb)
-                out[b, j] = np.uint32((bv & SB) | rb).view(np.float32)
+            # Below the shifted smallest normal the grid is uniform with step 2^qs.  The
+            # float32 trick (|x| + C) - C needs C = 2^(qs + 23) to be a finite float32;
+            # for large shared exponents (E4M3 from amax 2^122 on) it is not, and the
+            # subnormal-range elements round in float64 instead: |x|·2^-qs is exact there
+            # and rint rounds ties to even.
+            qs = emin + e - M
+            if qs + 23 <= 127:
+                Ce = np.float32(_pow2(qs + 23))
+                for j in range(k):
+                    bv = np.float32(x[b, j]).view(np.uint32)
+                    a = bv & np.uint32(0x7FFFFFFF)
+                    rn = (a + hm1 + ((a >> k0) & one)) & clear
+                    rs = np.float32((np.uint32(a).view(np.float32) + Ce) - Ce).view(np.uint32)
+                    rb = rn if a >= mn else rs
+                    rb = min(rb, mxb)
+                    out[b, j] = np.uint32((bv & SB) | rb).view(np.float32)
+            else:
+                dq = _pow2(-qs)
+                uq = _pow2(qs)
+                for j in range(k):
+                    bv = np.float32(x[b, j]).view(np.uint32)
+                    a = bv & np.uint32(0x7FFFFFFF)
+                    rn = (a + hm1 + ((a >> k0) & one)) & clear
+                    av = np.float64(np.uint32(a).view(np.float32))
+                    rs = np.float32(np.rint(av * dq) * uq).view(np.uint32)
+                    rb = rn if a >= mn else rs
+                    rb = min(rb, mxb)
+                    out[b, j] = np.uint32((bv & SB) | rb).view(np.float32)
             continue
         for j in range(k):
             v = np.float64(x[b, j]) * down
             if int_frac >= 0:
                 q = np.rint(v * _pow2(int_frac))
-                q = min(max(q, -fq), fq)
+                # + 0.0: a two's complement element has no negative zero
+                q = min(max(q, -fq), fq) + 0.0
                 out[b, j] = np.float32(q * _pow2(-int_frac) * up)
             else:
                 bv = np.float32(v).view(np.uint32)
@@ -843,7 +864,7 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
                 down = d1 if shifted else d0
                 up = u1 if shifted else u0
                 q = np.rint(np.float64(x[b, j]) * down)
-                q = min(max(q, -qmax), qmax)
+                q = min(max(q, -qmax), qmax) + 0.0  # the general path's zero is +0
                 out[b, j] = np.float32(q * up)
             continue
         for p in range(0, k, sub):
@@ -861,7 +882,7 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
             up = _pow2((eb - d) - (m - 1))
             for j in range(p, p + sub):
                 q = np.rint(np.float64(x[b, j]) * down)
-                q = min(max(q, -qmax), qmax)
+                q = min(max(q, -qmax), qmax) + 0.0  # the general path's zero is +0
                 out[b, j] = np.float32(q * up)
 
 
@@ -893,12 +914,16 @@ def _vsq_quantize(x, out, sv, V, qmax, smax, per_tensor):
             for v in range(nv):
                 gmax = max(gmax, sv[c, v])
         g = np.float64(np.float32(gmax / fs)) if gmax > 0 else 1.0
+        if g == 0.0:
+            # γ below FP32's smallest subnormal: that subnormal, as the general path
+            # (float32 input cannot overflow γ, so that check is the caller's alone)
+            g = np.float64(np.float32(1.401298464324817e-45))
         for v in range(nv):
             sq = min(max(np.rint(sv[c, v] / g), 1.0), fs)
             s = g * sq
             for j in range(v * V, v * V + V):
                 q = np.rint(np.float64(x[c, j]) / s)
-                q = min(max(q, -fq), fq)
+                q = min(max(q, -fq), fq) + 0.0  # the general path's zero is +0
                 out[c, j] = np.float32(q * s)
 
 
@@ -920,21 +945,21 @@ def _rne_minifloat_f64(y, emin, M, vmax):
     return min(r, vmax)
 
 
-def _nvfp4_quantize(x, out, st):
-    """NVFP4 on (n_blocks, 16) float32: E4M3 block scale of amax/6/st (RNE, saturating at
-    448), E2M1 elements of x/(s_b·st) (RNE, saturating at 6), value e·s_b·st."""
+def _nvfp4_quantize(x, out, st, sfloor):
+    """NVFP4 on (n_blocks, 16) float32: E4M3 block scale of max(amax/6/st, sfloor) (RNE,
+    saturating at 448), E2M1 elements of x/(s_b·st) (RNE, saturating at 6), e·s_b·st."""
     nblocks, k = x.shape
     for b in nb.prange(nblocks):
         amax = 0.0
         for j in range(k):
             amax = max(amax, abs(np.float64(x[b, j])))
-        sb = _rne_minifloat_f64(amax / 6.0 / st, -6, 3, 448.0)
+        sb = _rne_minifloat_f64(max(amax / 6.0 / st, sfloor), -6, 3, 448.0)
         den = sb * st
         for j in range(k):
             v = np.float64(x[b, j])
             if den > 0.0:
-                e = _rne_minifloat_f64(v / den, 0, 1, 6.0)
-                e = -e if v < 0 else e
+                # copysign: E2M1 keeps the sign of zero (-0.0 stays -0.0, as decode gives)
+                e = math.copysign(_rne_minifloat_f64(v / den, 0, 1, 6.0), v)
             else:
                 e = 0.0
             out[b, j] = np.float32(e * den)

@@ -25,6 +25,9 @@ from .minifloat import FloatFormat
 from .packing import pack, packed_nbytes, unpack
 
 SCALE_RULES = ("floor", "ceil", "even", "rceil")
+#: NVFP4 block-scale rules: "subnormal" (lowbit's, any E4M3 value) or "torchao" (clamped
+#: below at 2^-6 as torchao's nvfp4_quantize does)
+NVFP4_SCALE_RULES = ("subnormal", "torchao")
 _NAN_SCALE = 0xFF
 
 
@@ -47,6 +50,19 @@ class BlockArray:
     micro: np.ndarray | None = None
     tensor_scale: float | None = None
     outer_scale: np.ndarray | None = None
+
+    def validate(self, fmt: Format | None = None, where: str = "") -> BlockArray:
+        """Check every field against the format; return self or raise ValueError/TypeError.
+
+        See :func:`validate_block_array`.  ``fmt``: the format that will read the array
+        (its ``decode``); ``where``: a prefix for messages (e.g. "macsim: a: ").
+
+        >>> import numpy as np, lowbit
+        >>> enc = lowbit.get_format("mxfp4").encode(np.ones((4, 64), np.float32))
+        >>> enc.validate() is enc
+        True
+        """
+        return validate_block_array(self, fmt, where)
 
     @property
     def nbytes(self) -> int:
@@ -87,27 +103,172 @@ class BlockArray:
         return cls(fmt, codes, scales, tuple(shape), axis, micro, tensor_scale, outer_scale)
 
 
+def _int_field(p: str, what: str, a, want_shape: tuple, hi: int, lo: int = 0) -> None:
+    """An integer array of shape ``want_shape`` with values in [lo, hi]."""
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "iu":
+        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+        raise TypeError(f"{p}{what} must be an integer numpy array, got {got}")
+    if a.shape != tuple(want_shape):
+        raise ValueError(f"{p}{what} have shape {a.shape}; the codes need {tuple(want_shape)}")
+    if a.size:
+        amin, amax = int(a.min()), int(a.max())
+        if amin < lo or amax > hi:
+            raise ValueError(f"{p}{what} must lie in [{lo}, {hi}]; got values in [{amin}, {amax}]")
+
+
+def _positive_floats(p: str, what: str, a) -> np.ndarray:
+    v = np.asarray(a)
+    if v.dtype.kind not in "fiu" or v.dtype.kind == "b":
+        raise TypeError(f"{p}{what} must be a real number array, got dtype {v.dtype}")
+    v = v.astype(np.float64)
+    if not (np.isfinite(v).all() and (v > 0).all()):
+        raise ValueError(f"{p}{what} must be finite and positive, got {v.ravel()[:4].tolist()}")
+    return v
+
+
+def validate_block_array(enc, fmt=None, where: str = ""):
+    """Check a :class:`BlockArray` field by field against its format (audit F1, F9).
+
+    The one check every block ``decode`` and ``lowbit.hwmodel.macsim.gemm`` run before
+    reading the fields: ``shape`` and ``axis``; ``codes`` (integer, shape = ``shape`` with
+    ``axis`` moved last, values in [0, 2^element_bits)); ``scales`` (integer, shape
+    (..., n_blocks), values in the scale format's code range); ``micro`` (present exactly
+    when the format has microexponents, shape (..., n_sub_blocks), values in
+    [0, 2^micro_bits)); ``tensor_scale`` (NVFP4 only: finite and positive);
+    ``outer_scale`` (VS-Quant only: finite, positive, one per channel or one per tensor).
+    Raises TypeError for a wrong type or dtype, ValueError for a wrong shape or value.
+
+    >>> import numpy as np, lowbit
+    >>> from dataclasses import replace
+    >>> enc = lowbit.get_format("mxfp4").encode(np.ones((4, 64), np.float32))
+    >>> validate_block_array(replace(enc, scales=enc.scales[:1, :1]))
+    Traceback (most recent call last):
+    ...
+    ValueError: mxfp4: scales have shape (1, 1); the codes need (4, 2)
+    """
+    if not isinstance(enc, BlockArray):
+        name = getattr(fmt, "name", "block format")
+        raise TypeError(
+            f"{where}{name}: expected a BlockArray made by this format, got {type(enc).__name__}"
+        )
+    f = enc.format
+    if fmt is not None and f != fmt:
+        raise TypeError(
+            f"{where}{fmt.name}: this BlockArray was made by {getattr(f, 'name', f)!r}; "
+            f"decode it with that format"
+        )
+    needs = ("block_size", "element_bits", "scale_bits", "micro_bits", "_scale_code_max")
+    if not all(hasattr(f, a) for a in needs):
+        raise TypeError(f"{where}BlockArray.format must be a block format, got {f!r}")
+    p = f"{where}{f.name}: "
+    shape = enc.shape
+    if (
+        not isinstance(shape, tuple)
+        or not shape
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape)
+        or min(shape) < 0
+    ):
+        raise TypeError(f"{p}shape must be a non-empty tuple of non-negative ints, got {shape!r}")
+    nd = len(shape)
+    ax = enc.axis
+    if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
+        raise TypeError(f"{p}axis must be an int, got {ax!r}")
+    if not -nd <= ax < nd:
+        raise ValueError(
+            f"{p}axis={ax} is out of range for shape {shape}; legal range -{nd}..{nd - 1}"
+        )
+    moved = _moved_shape(shape, ax)
+    n = moved[-1]
+    nb = -(-n // f.block_size)
+    codes = enc.codes
+    if not isinstance(codes, np.ndarray) or codes.dtype.kind not in "iu":
+        got = codes.dtype if isinstance(codes, np.ndarray) else type(codes).__name__
+        raise TypeError(f"{p}codes must be an integer numpy array, got {got}")
+    if codes.shape != moved:
+        raise ValueError(
+            f"{p}codes have shape {codes.shape}; shape={shape} with axis={ax} needs {moved}"
+        )
+    _int_field(p, "codes", codes, moved, 2**f.element_bits - 1)
+    _int_field(p, "scales", enc.scales, moved[:-1] + (nb,), f._scale_code_max)
+    if f.micro_bits:
+        if enc.micro is None:
+            raise ValueError(
+                f"{p}micro is missing ({f.name} has {f.micro_bits}-bit microexponents)"
+            )
+        ns = -(-n // f.sub_block_size)
+        _int_field(p, "micro", enc.micro, moved[:-1] + (ns,), 2**f.micro_bits - 1)
+    elif enc.micro is not None:
+        raise ValueError(f"{p}micro must be None ({f.name} has no microexponents)")
+    if f._has_tensor_scale:
+        ts = enc.tensor_scale
+        if isinstance(ts, bool) or not isinstance(ts, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{p}tensor_scale must be a float, got {ts!r}")
+        _positive_floats(p, "tensor_scale", ts)
+    elif enc.tensor_scale is not None:
+        raise ValueError(f"{p}tensor_scale must be None ({f.name} has no per-tensor scale)")
+    if f._has_outer_scale:
+        if enc.outer_scale is None:
+            raise ValueError(f"{p}outer_scale is missing ({f.name} stores γ there)")
+        g = _positive_floats(p, "outer_scale", enc.outer_scale)
+        want = f._outer_scale_size(shape, ax % nd)
+        if g.size != want:
+            raise ValueError(f"{p}outer_scale has {g.size} values; shape={shape} needs {want}")
+    elif enc.outer_scale is not None:
+        raise ValueError(f"{p}outer_scale must be None ({f.name} has no outer scale)")
+    return enc
+
+
 def _moved_shape(shape, axis):
     shape = tuple(shape)
     axis = axis % len(shape)
     return shape[:axis] + shape[axis + 1 :] + (shape[axis],)
 
 
-def _to_blocks(name: str, x, axis: int, k: int):
-    """(float64 array (..., n_blocks, k) zero-padded, moved shape, normalised axis, dtype)."""
-    if np.asarray(x).dtype.kind in "iub":
+#: Largest block (or vector, group) size: far above every published format (16-128), and
+#: small enough that padding one partial block costs at most a few MiB.
+MAX_BLOCK_SIZE = 1 << 16
+
+
+def check_block_size(name: str, what: str, v, limit: int = MAX_BLOCK_SIZE) -> int:
+    """``v`` as an int in [1, limit], else TypeError/ValueError naming the legal range."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name}: {what} must be an int in 1..{limit}, got {v!r}")
+    if not 1 <= v <= limit:
+        raise FormatError(f"{name}: {what}={v}; legal range is 1..{limit}")
+    return int(v)
+
+
+def check_float_array(name: str, x):
+    """Block and scaled formats take floating-point arrays only (their scales come from
+    the data; an integer tensor is a code array, not data): TypeError otherwise."""
+    kind = np.asarray(x).dtype.kind
+    if kind in "iub":
         raise TypeError(
             f"{name}: block formats take floating-point input, got {np.asarray(x).dtype} "
             "(convert with .astype(np.float32))"
         )
-    arr, out_dtype = as_float_input(name, x)
+    return as_float_input(name, x)
+
+
+def check_axis(name: str, axis, ndim: int, what: str = "axis") -> int:
+    """``axis`` normalised to [0, ndim), else TypeError (not an int) or ValueError naming
+    the legal range (never numpy's AxisError)."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name}: {what} must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{name}: {what}={axis} is out of range for a {ndim}-d array; "
+            f"legal range is {-ndim}..{ndim - 1}"
+        )
+    return int(axis) % ndim
+
+
+def _to_blocks(name: str, x, axis: int, k: int):
+    """(float64 array (..., n_blocks, k) zero-padded, moved shape, normalised axis, dtype)."""
+    arr, out_dtype = check_float_array(name, x)
     if arr.ndim == 0:
         raise ValueError(f"{name}: block formats need at least one axis, got a 0-d array")
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{name}: axis must be an int, got {axis!r}")
-    if not -arr.ndim <= axis < arr.ndim:
-        raise ValueError(f"{name}: axis={axis} is out of range for a {arr.ndim}-d array")
-    axis = int(axis) % arr.ndim
+    axis = check_axis(name, axis, arr.ndim)
     with np.errstate(invalid="ignore"):
         a = np.moveaxis(arr, axis, -1).astype(np.float64)
     n = a.shape[-1]
@@ -117,9 +278,15 @@ def _to_blocks(name: str, x, axis: int, k: int):
     return a.reshape(a.shape[:-1] + (nb, k)), a.shape[:-1] + (n,), axis, out_dtype
 
 
+def _unblock(v: np.ndarray) -> np.ndarray:
+    """(..., n_blocks, k) → (..., n_blocks · k); explicit sizes, so zero-row input works
+    (numpy cannot infer -1 for an empty array)."""
+    return v.reshape(v.shape[:-2] + (v.shape[-2] * v.shape[-1],))
+
+
 def _from_blocks(v: np.ndarray, moved_shape, axis: int) -> np.ndarray:
     n = moved_shape[-1]
-    v = v.reshape(v.shape[:-2] + (-1,))[..., :n]
+    v = _unblock(v)[..., :n]
     return np.moveaxis(v, -1, axis)
 
 
@@ -141,6 +308,34 @@ def _fast_blocks(x, axis, k):
         return np.moveaxis(out.reshape(moved.shape), -1, axis)
 
     return xb, finish
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+_F32_TINY = float(np.finfo(np.float32).smallest_subnormal)
+
+
+def fp32_scale(name: str, s, what: str = "max|x|"):
+    """Positive scales ``s`` (float64) stored as FP32 and read back as float64.
+
+    A scale beyond FP32's range raises ValueError (saturating it would silently clip the
+    data by orders of magnitude); a positive scale below FP32's smallest subnormal becomes
+    that subnormal (its values then round to the grid of 2^-149 multiples, zeros stay
+    zero): x / s · s never meets 0 or ∞, so it never makes NaN.
+
+    >>> fp32_scale("demo", np.array([1e-50, 0.5])).tolist()
+    [1.401298464324817e-45, 0.5]
+    """
+    s = np.asarray(s, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        s32 = s.astype(np.float32)
+    if np.isinf(s32).any():
+        big = float(s[np.isinf(s32)].max())
+        raise ValueError(
+            f"{name}: values exceed the FP32 scale range: {what} needs a scale of {big:.4g}, "
+            f"above FP32's largest {_F32_MAX:.4g} (rescale the data, or use a scale format "
+            "with a wider range)"
+        )
+    return np.where((s32 == 0) & (s > 0), _F32_TINY, s32.astype(np.float64))
 
 
 def _floor_log2(a: np.ndarray) -> np.ndarray:
@@ -172,12 +367,13 @@ class FixedPointElement:
     def man_bits(self) -> int:
         return self.frac_bits
 
-    def quantize(self, v, rounding="nearest_even", overflow="saturate"):
+    def quantize(self, v, rounding="nearest_even", overflow="saturate", seed=None):
         s = 2.0**self.frac_bits
-        return self.int_format.quantize(np.asarray(v) * s, rounding=rounding) / s
+        return self.int_format.quantize(np.asarray(v) * s, rounding=rounding, seed=seed) / s
 
-    def encode(self, v, rounding="nearest_even", overflow="saturate"):
-        return self.int_format.encode(np.asarray(v) * 2.0**self.frac_bits, rounding=rounding)
+    def encode(self, v, rounding="nearest_even", overflow="saturate", seed=None):
+        v = np.asarray(v) * 2.0**self.frac_bits
+        return self.int_format.encode(v, rounding=rounding, seed=seed)
 
     def decode(self, codes):
         return self.int_format.decode(codes).astype(np.float64) / 2.0**self.frac_bits
@@ -186,6 +382,33 @@ class FixedPointElement:
 # ------------------------------------------------------------------------------------------
 # OCP MX
 # ------------------------------------------------------------------------------------------
+_MX_ELEMENT_HELP = (
+    "an MX element is a minifloat FloatFormat of at most 16 bits (OCP MX v1.0 §5: "
+    "'fp8_e4m3fn', 'fp8_e5m2', 'fp6_e2m3fn', 'fp6_e3m2fn', 'fp4_e2m1fn') or a "
+    "FixedPointElement (MXINT8: FixedPointElement(IntFormat(8, narrow=True), 6), "
+    "registered as 'mxint8')"
+)
+
+
+def _mx_element(el):
+    """The element format of an MXFormat: a registered name is looked up; anything that
+    cannot be an element (integers without a binary point, E8M0, block formats) is a
+    TypeError saying what can."""
+    if isinstance(el, str):
+        from .registry import get_format  # late: the registry builds MX formats itself
+
+        el = get_format(el)
+    if isinstance(el, FixedPointElement):
+        return el
+    if isinstance(el, FloatFormat) and el.bits <= 16:
+        return el
+    what = getattr(el, "name", None) or repr(el)
+    hint = ""
+    if isinstance(el, IntFormat):
+        hint = " (an integer element needs a binary point: use FixedPointElement)"
+    raise TypeError(f"MXFormat: {what} cannot be an MX element{hint}; {_MX_ELEMENT_HELP}")
+
+
 @dataclass(frozen=True)
 class MXFormat(Format):
     """OCP MX v1.0: a block of ``block_size`` elements shares an E8M0 scale X.
@@ -205,10 +428,8 @@ class MXFormat(Format):
     name: str = field(default="", compare=False)
 
     def __post_init__(self):
-        if isinstance(self.block_size, bool) or not isinstance(self.block_size, (int, np.integer)):
-            raise TypeError(f"MXFormat: block_size must be an int, got {self.block_size!r}")
-        if self.block_size < 1:
-            raise FormatError(f"MXFormat: block_size={self.block_size} must be at least 1")
+        object.__setattr__(self, "element", _mx_element(self.element))
+        check_block_size("MXFormat", "block_size", self.block_size)
         check_choice("MXFormat", "scale_rule", self.scale_rule, SCALE_RULES)
         if not self.name:
             object.__setattr__(self, "name", f"mx_{self.element.name}_b{self.block_size}")
@@ -220,6 +441,9 @@ class MXFormat(Format):
 
     scale_bits = 8
     micro_bits = 0
+    _scale_code_max = 0xFF  # E8M0, 0xFF the NaN scale
+    _has_tensor_scale = False
+    _has_outer_scale = False
 
     @property
     def bits(self) -> int:
@@ -298,7 +522,7 @@ class MXFormat(Format):
         codes = np.where(nan, _NAN_SCALE, e + 127).astype(np.uint8)
         return codes, np.where(nan, 0, e)
 
-    def _encode_blocks(self, x, axis, rounding, scale_rule):
+    def _encode_blocks(self, x, axis, rounding, scale_rule, seed=None):
         scale_rule = check_choice(
             self.name, "scale_rule", scale_rule or self.scale_rule, SCALE_RULES
         )
@@ -308,40 +532,56 @@ class MXFormat(Format):
             v = np.ldexp(blocks, -e[..., None])
         v = np.where((scodes == _NAN_SCALE)[..., None], 0.0, v)
         kw = {"nan": "zero"} if isinstance(self.element, FloatFormat) else {}
-        ecodes = self.element.encode(v, rounding=rounding, overflow="saturate", **kw)
+        ecodes = self.element.encode(v, rounding=rounding, overflow="saturate", seed=seed, **kw)
         return ecodes, scodes, moved, axis, out_dtype
 
     def encode(
-        self, x, axis: int = -1, rounding: str = "nearest_even", scale_rule: str | None = None
-    ):
-        """Element codes and E8M0 scale codes of ``x`` (blocks along ``axis``)."""
-        ecodes, scodes, moved, axis, _ = self._encode_blocks(x, axis, rounding, scale_rule)
+        self,
+        x,
+        axis: int = -1,
+        rounding: str = "nearest_even",
+        scale_rule: str | None = None,
+        seed=None,
+    ) -> BlockArray:
+        """Element codes and E8M0 scale codes of ``x`` (blocks along ``axis``).
+
+        ``seed`` (an int or a ``numpy.random.Generator``) makes ``rounding="stochastic"``
+        reproducible: the elements draw their random bits from it.
+
+        >>> import numpy as np, lowbit
+        >>> lowbit.get_format("mxfp4").encode(np.full(32, 3.0, np.float32)).scales.tolist()
+        [126]
+        """
+        ecodes, scodes, moved, axis, _ = self._encode_blocks(x, axis, rounding, scale_rule, seed)
         n = moved[-1]
-        codes = ecodes.reshape(ecodes.shape[:-2] + (-1,))[..., :n]
+        codes = _unblock(ecodes)[..., :n]
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
         return BlockArray(self, np.ascontiguousarray(codes), scodes, shape, axis)
 
     def decode(self, enc: BlockArray) -> np.ndarray:
         """Values (float32) of a :class:`BlockArray`; NaN-scale blocks decode to NaN."""
-        if not isinstance(enc, BlockArray) or enc.format != self:
-            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        validate_block_array(enc, self)
         k = self.block_size
         elem = self.element.decode(enc.codes).astype(np.float64)
         n = elem.shape[-1]
         sc = np.repeat(enc.scales.astype(np.int64), k, axis=-1)[..., :n]
-        if sc.size and (sc.min() < 0 or (sc > 0xFF).any()):
-            raise ValueError(f"{self.name}: scale codes must lie in [0, 255]")
         v = np.ldexp(elem, sc - 127)
         v = np.where(sc == _NAN_SCALE, np.nan, v)
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
     def quantize(
-        self, x, axis: int = -1, rounding: str = "nearest_even", scale_rule: str | None = None
+        self,
+        x,
+        axis: int = -1,
+        rounding: str = "nearest_even",
+        scale_rule: str | None = None,
+        seed=None,
     ):
-        """``decode(encode(x))`` in x's float dtype."""
+        """``decode(encode(x))`` in x's float dtype (``seed``: see :meth:`encode`)."""
         fast = _fast_blocks(x, axis, self.block_size)
         rule = scale_rule or self.scale_rule
-        if fast is not None and rounding == "nearest_even" and rule == "floor":
+        el_subn = getattr(self.element, "subnormals", True) is True
+        if fast is not None and rounding == "nearest_even" and rule == "floor" and el_subn:
             # fused numba kernel (float32, whole blocks); tested against the path below
             xb, finish = fast
             el = self.element
@@ -353,7 +593,9 @@ class MXFormat(Format):
                 args = (el.man_bits, el.emin, maxbits, -1, 0)
             K.pick(K.mx_quantize_f32, xb.size)(xb, out, self.block_size, self.emax_elem, *args)
             return finish(out)
-        ecodes, scodes, moved, axis, out_dtype = self._encode_blocks(x, axis, rounding, scale_rule)
+        ecodes, scodes, moved, axis, out_dtype = self._encode_blocks(
+            x, axis, rounding, scale_rule, seed
+        )
         elem = self.element.decode(ecodes).astype(np.float64)
         _, e = None, scodes.astype(np.int64) - 127
         v = np.ldexp(elem, e[..., None])
@@ -391,8 +633,7 @@ class SharedExpFormat(Format):
                 raise TypeError(f"SharedExpFormat: {what} must be an int, got {v!r}")
         if not 1 <= self.man_bits <= 23:
             raise FormatError(f"SharedExpFormat: man_bits={self.man_bits}; legal range is 1..23")
-        if self.block_size < 1:
-            raise FormatError(f"SharedExpFormat: block_size={self.block_size} must be at least 1")
+        check_block_size("SharedExpFormat", "block_size", self.block_size)
         if not 0 <= self.micro_bits <= 4:
             raise FormatError(f"SharedExpFormat: micro_bits={self.micro_bits}; legal range is 0..4")
         if self.micro_bits and (self.sub_block_size < 1 or self.block_size % self.sub_block_size):
@@ -411,6 +652,9 @@ class SharedExpFormat(Format):
         return self.man_bits + 1
 
     scale_bits = 8
+    _scale_code_max = 0xFF  # 8-bit shared exponent, 0xFF the NaN block
+    _has_tensor_scale = False
+    _has_outer_scale = False
 
     @property
     def bits(self) -> int:
@@ -468,7 +712,7 @@ class SharedExpFormat(Format):
             "bits_per_element": self.bits_per_element,
         }
 
-    def _encode_blocks(self, x, axis, rounding):
+    def _encode_blocks(self, x, axis, rounding, seed=None):
         check_choice(
             self.name, "rounding", rounding,
             ("nearest_even", "nearest_away", "toward_zero", "down", "up", "stochastic"),
@@ -498,20 +742,26 @@ class SharedExpFormat(Format):
         with np.errstate(invalid="ignore"):
             v = np.ldexp(blocks, (self.man_bits - 1) - (eb[..., None] - shift))
         v = np.where(nan[..., None], 0.0, v)
-        q = self._int.encode(v, rounding=rounding)
+        q = self._int.encode(v, rounding=rounding, seed=seed)
         return q, scodes, d, moved, axis, out_dtype
 
-    def encode(self, x, axis: int = -1, rounding: str = "nearest_even") -> BlockArray:
-        """Element codes (sign-magnitude), shared exponents and microexponent bits."""
-        q, scodes, d, moved, axis, _ = self._encode_blocks(x, axis, rounding)
+    def encode(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None) -> BlockArray:
+        """Element codes (sign-magnitude), shared exponents and microexponent bits.
+
+        ``seed`` (an int or a ``numpy.random.Generator``) makes ``rounding="stochastic"``
+        reproducible.
+
+        >>> import numpy as np, lowbit
+        >>> lowbit.get_format("mx9").encode(np.full(16, 0.75, np.float32)).scales[0]
+        np.uint8(126)
+        """
+        q, scodes, d, moved, axis, _ = self._encode_blocks(x, axis, rounding, seed)
         n = moved[-1]
-        codes = np.ascontiguousarray(q.reshape(q.shape[:-2] + (-1,))[..., :n])
+        codes = np.ascontiguousarray(_unblock(q)[..., :n])
         micro = None
         if d is not None:
             ns = -(-n // self.sub_block_size)
-            micro = np.ascontiguousarray(
-                d.reshape(d.shape[:-2] + (-1,))[..., :ns].astype(code_dtype(self.micro_bits))
-            )
+            micro = np.ascontiguousarray(_unblock(d)[..., :ns].astype(code_dtype(self.micro_bits)))
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
         return BlockArray(self, codes, scodes, shape, axis, micro)
 
@@ -526,13 +776,12 @@ class SharedExpFormat(Format):
 
     def decode(self, enc: BlockArray) -> np.ndarray:
         """Values (float32) of a :class:`BlockArray`."""
-        if not isinstance(enc, BlockArray) or enc.format != self:
-            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        validate_block_array(enc, self)
         v = self._values(enc.codes, enc.scales, enc.micro, enc.codes.shape[-1])
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
-    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even"):
-        """``decode(encode(x))`` in x's float dtype."""
+    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
+        """``decode(encode(x))`` in x's float dtype (``seed``: see :meth:`encode`)."""
         fast = _fast_blocks(x, axis, self.block_size)
         if fast is not None and rounding == "nearest_even":
             xb, finish = fast
@@ -543,7 +792,7 @@ class SharedExpFormat(Format):
                 xb, out, self.block_size, sub, dmax, self.man_bits
             )
             return finish(out)
-        enc = self.encode(x, axis=axis, rounding=rounding)
+        enc = self.encode(x, axis=axis, rounding=rounding, seed=seed)
         out_dtype = as_float_input(self.name, x)[1]
         return self.decode(enc).astype(out_dtype)
 
@@ -562,12 +811,17 @@ class NVFP4Format(Format):
     """
 
     block_size: int = 16
+    scale_rule: str = "subnormal"
     name: str = field(default="nvfp4", compare=False)
 
     element_bits = 4
     scale_bits = 8
     micro_bits = 0
     bits = 4
+    # E4M3 block scales are non-negative and finite: codes 0..0x7E (0x7F is NaN)
+    _scale_code_max = 0x7E
+    _has_tensor_scale = True
+    _has_outer_scale = False
 
     @property
     def bits_per_element(self) -> float:
@@ -598,51 +852,75 @@ class NVFP4Format(Format):
             "element": "fp4_e2m1fn",
             "block_size": self.block_size,
             "scale": "fp8_e4m3fn + fp32",
+            "scale_rule": self.scale_rule,
         }
 
-    def encode(self, x, axis: int = -1, rounding: str = "nearest_even") -> BlockArray:
-        """Element codes, E4M3 block-scale codes and the FP32 tensor scale."""
+    def __post_init__(self):
+        check_block_size("NVFP4Format", "block_size", self.block_size)
+        check_choice("NVFP4Format", "scale_rule", self.scale_rule, NVFP4_SCALE_RULES)
+        if self.scale_rule != "subnormal" and self.name == "nvfp4":
+            object.__setattr__(self, "name", f"nvfp4_{self.scale_rule}")
+
+    @property
+    def _scale_floor(self) -> float:
+        """Lower clamp of amax_b / 6 / s_t before the E4M3 rounding: 0 (every E4M3 value,
+        subnormals and zero included) or torchao's 2^-6, the smallest normal E4M3."""
+        return 2.0**-6 if self.scale_rule == "torchao" else 0.0
+
+    def _tensor_scale(self, amax_t: float) -> float:
+        """s_t = amax / (448 · 6) as FP32; 1 for an all-zero tensor.  Data whose s_t passes
+        FP32's largest value raise; an s_t below FP32's smallest subnormal becomes it."""
+        if amax_t == 0:
+            return 1.0
+        return float(fp32_scale(self.name, amax_t / (448.0 * 6.0), "amax / (448 · 6)"))
+
+    def encode(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None) -> BlockArray:
+        """Element codes, E4M3 block-scale codes and the FP32 tensor scale.
+
+        ``seed`` (an int or a ``numpy.random.Generator``) makes ``rounding="stochastic"``
+        reproducible.
+
+        >>> import numpy as np, lowbit
+        >>> lowbit.get_format("nvfp4").encode(np.full(16, 2688.0, np.float32)).tensor_scale
+        1.0
+        """
         blocks, moved, axis, _ = _to_blocks(self.name, x, axis, self.block_size)
         if not np.isfinite(blocks).all():
             raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
         amax_t = float(np.max(np.abs(blocks))) if blocks.size else 0.0
-        st = float(np.float32(amax_t / (448.0 * 6.0))) if amax_t > 0 else 1.0
-        if st == 0.0:  # amax below float32's range for the scale
-            st = float(np.finfo(np.float32).smallest_subnormal)
+        st = self._tensor_scale(amax_t)
         amax_b = np.max(np.abs(blocks), axis=-1)
-        sb_codes = self._e4m3.encode(amax_b / 6.0 / st, overflow="saturate")
+        sb_codes = self._e4m3.encode(
+            np.maximum(amax_b / 6.0 / st, self._scale_floor), overflow="saturate"
+        )
         sb = self._e4m3.decode(sb_codes).astype(np.float64)
         den = sb[..., None] * st
         v = np.where(den > 0, blocks / np.where(den > 0, den, 1.0), 0.0)
-        ecodes = self._e2m1.encode(v, rounding=rounding, overflow="saturate")
+        ecodes = self._e2m1.encode(v, rounding=rounding, overflow="saturate", seed=seed)
         n = moved[-1]
-        codes = np.ascontiguousarray(ecodes.reshape(ecodes.shape[:-2] + (-1,))[..., :n])
+        codes = np.ascontiguousarray(_unblock(ecodes)[..., :n])
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
         return BlockArray(self, codes, sb_codes, shape, axis, None, st)
 
     def decode(self, enc: BlockArray) -> np.ndarray:
-        if not isinstance(enc, BlockArray) or enc.format != self:
-            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        validate_block_array(enc, self)
         n = enc.codes.shape[-1]
         e = self._e2m1.decode(enc.codes).astype(np.float64)
         sb = np.repeat(self._e4m3.decode(enc.scales).astype(np.float64), self.block_size, axis=-1)
         v = e * sb[..., :n] * enc.tensor_scale
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
-    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even"):
-        """``decode(encode(x))`` in x's float dtype."""
+    def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
+        """``decode(encode(x))`` in x's float dtype (``seed``: see :meth:`encode`)."""
         fast = _fast_blocks(x, axis, self.block_size)
         if fast is not None and rounding == "nearest_even":
             xb, finish = fast
             if not np.isfinite(xb).all():
                 raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
-            amax_t = float(np.max(np.abs(xb)))
-            st = float(np.float32(amax_t / (448.0 * 6.0))) if amax_t > 0 else 1.0
-            if st == 0.0:
-                st = float(np.finfo(np.float32).smallest_subnormal)
+            st = self._tensor_scale(float(np.max(np.abs(xb))))
             out = np.empty_like(xb)
-            K.pick(K.nvfp4_quantize, xb.size)(xb, out, st)
+            K.pick(K.nvfp4_quantize, xb.size)(xb, out, st, self._scale_floor)
             return finish(out)
-        enc = self.encode(x, axis=axis, rounding=rounding)
+        enc = self.encode(x, axis=axis, rounding=rounding, seed=seed)
         out_dtype = as_float_input(self.name, x)[1]
         return self.decode(enc).astype(out_dtype)

@@ -50,6 +50,11 @@ def unpack(buf, bits: int, count: int) -> np.ndarray:
     from .base import code_dtype
 
     bits = _check_bits(bits)
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
+        raise TypeError(f"unpack: count must be a non-negative int, got {count!r}")
+    if count < 0:
+        raise ValueError(f"unpack: count={count} must be non-negative")
+    count = int(count)
     b = np.asarray(buf)
     if b.dtype != np.uint8:
         raise TypeError(f"unpack: expected a uint8 buffer, got dtype {b.dtype}")

@@ -8,8 +8,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _kernels as K
-from .base import Format, FormatError, as_float_input, check_choice
-from .block import BlockArray, _from_blocks, _to_blocks
+from .base import Format, FormatError, check_choice, random_bits
+from .block import (
+    BlockArray,
+    _from_blocks,
+    _to_blocks,
+    _unblock,
+    check_axis,
+    check_block_size,
+    check_float_array,
+    fp32_scale,
+    validate_block_array,
+)
 from .integer import IntFormat
 
 GRANULARITIES = ("per_tensor", "per_channel", "per_group")
@@ -32,10 +42,15 @@ def _scale_bits(scale_format) -> int:
     return 32 if scale_format is None else scale_format.bits
 
 
-def _store_scale(s: np.ndarray, scale_format) -> np.ndarray:
-    """Round positive scales to the scale format (never to zero: the smallest value)."""
+def _store_scale(name: str, s: np.ndarray, scale_format) -> np.ndarray:
+    """Round positive scales to the scale format (never to zero: the smallest value).
+
+    FP32 (``scale_format=None``): a scale beyond FP32's range raises, one below it becomes
+    FP32's smallest subnormal (:func:`lowbit.formats.block.fp32_scale`).  Another scale
+    format saturates at its largest value (``overflow="saturate"``), as its own rule says.
+    """
     if scale_format is None:
-        return s.astype(np.float32).astype(np.float64)
+        return fp32_scale(name, s, "the range of x")
     q = (
         scale_format.quantize(s, overflow="saturate")
         if _has_overflow(scale_format)
@@ -81,17 +96,28 @@ class Quantizer(Format):
     name: str = field(default="", compare=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "format", _resolve(self.format))
+        fmt = _resolve(self.format)
+        if hasattr(fmt, "block_size") or isinstance(fmt, Quantizer):
+            raise TypeError(
+                f"Quantizer: format must be a scalar format (integer, minifloat, ...); "
+                f"{fmt.name} is a block or scaled format with scales of its own: use it "
+                "directly (lowbit.get_format(name).quantize)"
+            )
+        object.__setattr__(self, "format", fmt)
         if self.scale_format is not None:
             object.__setattr__(self, "scale_format", _resolve(self.scale_format))
         check_choice("Quantizer", "granularity", self.granularity, GRANULARITIES)
         check_choice("Quantizer", "range", self.range, RANGES)
-        if self.granularity == "per_group" and (
-            isinstance(self.group_size, bool)
-            or not isinstance(self.group_size, (int, np.integer))
-            or self.group_size < 1
+        if isinstance(self.axis, bool) or not isinstance(self.axis, (int, np.integer)):
+            raise TypeError(f"Quantizer: axis must be an int, got {self.axis!r}")
+        if self.granularity == "per_group":
+            check_block_size("Quantizer", "group_size", self.group_size)
+        if isinstance(self.percentile, (bool, np.bool_)) or not isinstance(
+            self.percentile, (int, float, np.integer, np.floating)
         ):
-            raise FormatError(f"Quantizer: group_size={self.group_size!r} must be a positive int")
+            raise TypeError(
+                f"Quantizer: percentile must be a number in (0, 100], got {self.percentile!r}"
+            )
         if not self.symmetric and not isinstance(self.format, IntFormat):
             raise FormatError("Quantizer: asymmetric (zero-point) scaling needs an integer format")
         if not self.symmetric and self.range in ANALYSIS_RANGES:
@@ -133,19 +159,14 @@ class Quantizer(Format):
     def values(self):
         raise ValueError(f"{self.name}: values depend on the scale; see .format.values()")
 
-    def _groups(self, x):
+    def _groups(self, arr, out_dtype):
         """x as (groups, members) float64 and a function mapping back to x's shape."""
-        arr, out_dtype = as_float_input(self.name, x)
         a = arr.astype(np.float64)
-        if a.size == 0:
-            raise ValueError(f"{self.name}: empty input")
         if not np.isfinite(a).all():
             raise ValueError(f"{self.name}: NaN or Inf input cannot set a scale")
         if self.granularity == "per_tensor":
             return a.reshape(1, -1), lambda v: v.reshape(arr.shape).astype(out_dtype)
-        ax = self.axis
-        if not -a.ndim <= ax < a.ndim:
-            raise ValueError(f"{self.name}: axis={ax} is out of range for a {a.ndim}-d array")
+        ax = check_axis(self.name, self.axis, a.ndim)
         if self.granularity == "per_channel":
             m = np.moveaxis(a, ax, 0)
             return m.reshape(m.shape[0], -1), lambda v: np.moveaxis(
@@ -180,21 +201,41 @@ class Quantizer(Format):
     def _fake(self, g, r):
         f = self.format
         if self.symmetric:
-            s = _store_scale(np.where(r > 0, r / f.max, 1.0), self.scale_format)
+            s = _store_scale(self.name, np.where(r > 0, r / f.max, 1.0), self.scale_format)
             kw = {"overflow": "saturate"} if _has_overflow(f) else {}
             return f.quantize(g / s[:, None], **kw) * s[:, None]
         lo = np.minimum(g.min(axis=1), 0.0)
         hi = np.maximum(g.max(axis=1), 0.0)
-        s = _store_scale(np.where(hi > lo, (hi - lo) / (f.qmax - f.qmin), 1.0), self.scale_format)
+        s = _store_scale(
+            self.name, np.where(hi > lo, (hi - lo) / (f.qmax - f.qmin), 1.0), self.scale_format
+        )
         z = np.clip(np.rint(f.qmin - lo / s), f.qmin, f.qmax)
         q = np.clip(np.rint(g / s[:, None]) + z[:, None], f.qmin, f.qmax)
         return (q - z[:, None]) * s[:, None]
 
     def quantize(self, x, rounding: str = "nearest_even", overflow=None, seed=None):
-        """Fake-quantize x: scale, round in the format, scale back (x's float dtype)."""
+        """Fake-quantize x: scale, round in the format, scale back (x's float dtype).
+
+        Rounding is to nearest even and elements saturate: ``overflow`` may be None or
+        "saturate"; ``seed`` is accepted (and type-checked) for the Format protocol only.
+        Floating-point input only (TypeError for integer and bool arrays); an empty array
+        gives an empty array.
+        """
         if rounding != "nearest_even":
             raise ValueError(f"{self.name}: Quantizer rounds to nearest even only")
-        g, back = self._groups(x)
+        if overflow not in (None, "saturate"):
+            raise ValueError(
+                f"{self.name}: overflow={overflow!r} is not supported; a Quantizer saturates "
+                "(overflow=None or 'saturate')"
+            )
+        if seed is not None:
+            random_bits(0, seed)  # TypeError naming seed's legal types
+        arr, out_dtype = check_float_array(self.name, x)
+        if arr.ndim and self.granularity != "per_tensor":
+            check_axis(self.name, self.axis, arr.ndim)
+        if arr.size == 0:
+            return np.empty(arr.shape, dtype=out_dtype)
+        g, back = self._groups(arr, out_dtype)
         r = self._range(g)
         if self.range == "mse":
             best = None
@@ -235,6 +276,24 @@ class VSQuant(Format):
     name: str = field(default="", compare=False)
 
     micro_bits = 0
+    _has_tensor_scale = False
+    _has_outer_scale = True
+
+    @property
+    def _scale_code_max(self) -> int:
+        return 2**self.scale_bits - 1
+
+    def _outer_scale_size(self, shape: tuple, axis: int) -> int:
+        """How many γ a BlockArray of ``shape`` (blocks along ``axis``) holds."""
+        if self.outer == "per_tensor":
+            return 1
+        nd = len(shape)
+        if not -nd <= self.channel_axis < nd or self.channel_axis % nd == axis:
+            raise ValueError(
+                f"{self.name}: channel_axis={self.channel_axis} does not fit shape {shape} "
+                f"with blocks along axis {axis}"
+            )
+        return shape[self.channel_axis % nd]
 
     def __post_init__(self):
         el = _resolve(self.element)
@@ -242,12 +301,11 @@ class VSQuant(Format):
             raise FormatError("VSQuant: element must be a signed IntFormat")
         object.__setattr__(self, "element", el)
         check_choice("VSQuant", "outer", self.outer, ("per_channel", "per_tensor"))
-        if (
-            isinstance(self.vector_size, bool)
-            or not isinstance(self.vector_size, (int, np.integer))
-            or self.vector_size < 1
-        ):
-            raise FormatError(f"VSQuant: vector_size={self.vector_size!r} must be a positive int")
+        check_block_size("VSQuant", "vector_size", self.vector_size)
+        for what in ("scale_bits", "channel_axis"):
+            v = getattr(self, what)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"VSQuant: {what} must be an int, got {v!r}")
         if not 1 <= self.scale_bits <= 16:
             raise FormatError(f"VSQuant: scale_bits={self.scale_bits}; legal range is 1..16")
         if not self.name:
@@ -291,37 +349,46 @@ class VSQuant(Format):
 
     def encode(self, x, axis: int = -1) -> BlockArray:
         """Element codes, per-vector scale codes (unsigned ints) and γ (float32)."""
-        arr, _ = as_float_input(self.name, x)
-        if arr.ndim < 1 or arr.size == 0:
-            raise ValueError(f"{self.name}: needs a non-empty array with at least one axis")
+        arr, _ = self._check_input(x, axis)
+        nd = arr.ndim
         if not np.isfinite(arr).all():
             raise ValueError(f"{self.name}: NaN or Inf input cannot set a scale")
-        nd = arr.ndim
-        if not -nd <= axis < nd:
-            raise ValueError(f"{self.name}: axis={axis} is out of range for a {nd}-d array")
-        if self.outer == "per_channel":
-            if not -nd <= self.channel_axis < nd:
-                raise ValueError(f"{self.name}: channel_axis={self.channel_axis} is out of range")
-            if self.channel_axis % nd == axis % nd:
-                raise ValueError(f"{self.name}: channel_axis and axis must differ")
         blocks, moved, axn, _ = _to_blocks(self.name, arr, axis, self.vector_size)
         smax = 2**self.scale_bits - 1
-        sv = np.abs(blocks).max(axis=-1) / self.qmax  # (..., n_vectors)
+        sv = np.abs(blocks).max(axis=-1, initial=0.0) / self.qmax  # (..., n_vectors)
         if self.outer == "per_tensor":
-            gmax = np.array([sv.max()])
+            gmax = np.array([sv.max(initial=0.0)])
         else:
             ca = self._moved_channel_axis(nd, axn)
             other = tuple(i for i in range(sv.ndim) if i != ca)
-            gmax = sv.max(axis=other)
-        gamma = np.where(gmax > 0, gmax / smax, 1.0).astype(np.float32)
+            gmax = sv.max(axis=other, initial=0.0)
+        gamma = np.where(gmax > 0, fp32_scale(self.name, gmax / smax, "max_v s_v"), 1.0)
+        gamma = gamma.astype(np.float32)  # exact: fp32_scale's values are float32's
         g = self._broadcast_gamma(gamma.astype(np.float64), sv.ndim, nd, axn)
         sq = np.clip(np.rint(sv / g), 1, smax)
         q = np.clip(np.rint(blocks / (g * sq)[..., None]), -self.qmax, self.qmax)
         codes = self.element.encode(q)
         n = moved[-1]
-        codes = np.ascontiguousarray(codes.reshape(codes.shape[:-2] + (-1,))[..., :n])
+        codes = np.ascontiguousarray(_unblock(codes)[..., :n])
         sdt = np.uint16 if smax > 255 else np.uint8
         return BlockArray(self, codes, sq.astype(sdt), tuple(arr.shape), axn, outer_scale=gamma)
+
+    def _check_input(self, x, axis):
+        """(float array, output dtype) after the checks every VS-Quant entry runs: float
+        input of at least one axis, ``axis`` and ``channel_axis`` in range and distinct."""
+        arr, out_dtype = check_float_array(self.name, x)
+        if arr.ndim < 1:
+            raise ValueError(f"{self.name}: block formats need at least one axis, got a 0-d array")
+        nd = arr.ndim
+        axn = check_axis(self.name, axis, nd)
+        if self.outer == "per_channel":
+            ca = check_axis(self.name, self.channel_axis, nd, "channel_axis")
+            if ca == axn:
+                raise ValueError(
+                    f"{self.name}: channel_axis={self.channel_axis} and axis={axis} name the "
+                    "same axis; the vectors must run along another axis than the channels"
+                )
+        return arr, out_dtype
 
     def _moved_channel_axis(self, nd: int, axn: int) -> int:
         ca = self.channel_axis % nd
@@ -337,8 +404,7 @@ class VSQuant(Format):
         return gamma.reshape(shape)
 
     def decode(self, enc: BlockArray) -> np.ndarray:
-        if not isinstance(enc, BlockArray) or enc.format != self:
-            raise TypeError(f"{self.name}: decode expects a BlockArray made by this format")
+        validate_block_array(enc, self)
         n = enc.codes.shape[-1]
         q = self.element.decode(enc.codes).astype(np.float64)
         g = self._broadcast_gamma(
@@ -349,9 +415,10 @@ class VSQuant(Format):
 
     def quantize(self, x, axis: int = -1):
         """``decode(encode(x))`` in x's float dtype."""
-        arr = np.asarray(x)
+        arr, out_dtype = self._check_input(x, axis)
         if (
-            arr.dtype == np.float32
+            out_dtype == np.float32
+            and arr.dtype == np.float32
             and arr.ndim == 2
             and axis in (-1, 1)
             and (self.outer == "per_tensor" or self.channel_axis in (0, -2))
@@ -369,5 +436,4 @@ class VSQuant(Format):
                 self.outer == "per_tensor",
             )  # fmt: skip
             return out
-        out_dtype = as_float_input(self.name, x)[1]
-        return self.decode(self.encode(x, axis=axis)).astype(out_dtype)
+        return self.decode(self.encode(arr, axis=axis)).astype(out_dtype)

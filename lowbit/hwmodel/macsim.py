@@ -290,6 +290,7 @@ _BLOCK_FORMATS = "OCP MX (mxfp8/6/4, mxint8), MX9/MX6/MX4 and BFP, NVFP4, VS-Qua
 
 def _block_operand(name: str, x: BlockArray, side: str) -> _Operand:
     """Element codes and exact per-element scale factors of a block-format tensor."""
+    x.validate(where=f"macsim: {name}: ")  # every field the C core indexes fits the codes
     fmt = x.format
     if len(x.shape) != 2:
         raise ValueError(f"macsim: {name} must be 2-D, got shape {x.shape}")
