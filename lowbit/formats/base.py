@@ -314,7 +314,13 @@ class Format:
         raise TypeError(f"{self.name}: input dtype {d} is not supported")
 
     def _quantize_dtype(self, in_dtype: np.dtype) -> np.dtype:
-        return in_dtype if self.holds_values(in_dtype) else narrowest_float(self)
+        # per-instance cache: formats are frozen, and this runs on every quantize call
+        cache = self.__dict__.setdefault("_qdtype_cache", {})
+        out = cache.get(in_dtype)
+        if out is None:
+            out = in_dtype if self.holds_values(in_dtype) else narrowest_float(self)
+            cache[in_dtype] = out
+        return out
 
     def holds_values(self, dtype: np.dtype) -> bool:
         """Whether the float ``dtype`` holds every value of the format exactly."""
