@@ -146,7 +146,7 @@ def _int_to_float64(arr: np.ndarray) -> np.ndarray:
     Round-to-odd (truncate, then set the last bit when anything was cut off) to 53 bits
     keeps every later rounding to p <= 51 bits correct, nearest and directed alike (Boldo
     and Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms using
-    rounding to odd", IEEE Trans. Computers 57(4), 2008, Thm. 4).  Every format rounds to at
+    rounding to odd", IEEE Trans. Computers 57(4), 2008).  Every format rounds to at
     most 31 significant bits, so int64/uint64 input above 2^53 is rounded once, correctly,
     instead of twice (a plain cast rounds to nearest first).
     """
@@ -329,7 +329,9 @@ class Format:
 
     def _grid(self) -> tuple[float, float, int]:
         """(largest magnitude, smallest step (a power of two), significant bits)."""
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{self.name}: values depend on per-block scales; there is no fixed value grid"
+        )
 
     #: Overflow policies the format allows; the first is not necessarily the default.
     overflow_policies: tuple[str, ...] = ("saturate",)

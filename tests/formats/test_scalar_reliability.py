@@ -408,6 +408,14 @@ def test_flush_against_reference(fmt):
             d = fmt.decode(np.array(ref, ours.dtype))
             assert np.array_equal(q.astype(np.float64), d.astype(np.float64), equal_nan=True)
             assert np.array_equal(np.signbit(q), np.signbit(d))
+        # stochastic: flushed below 2^emin whatever the draw, else one of the two neighbours
+        st = fmt.encode(xd, rounding="stochastic", seed=3).astype(np.int64)
+        lo = np.array([R.encode_float_ref(fmt, float(v), "toward_zero") for v in xd])
+        away = [R.encode_float_ref(fmt, float(v), "up" if v > 0 else "down") for v in xd]
+        assert np.all((st == lo) | (st == np.array(away)))
+        small = np.abs(xd) < fmt.smallest_normal
+        assert small.sum() > 10 and np.array_equal(st[small], lo[small])
+        assert np.all(fmt.decode(st[small].astype(ours.dtype)) == 0)
 
 
 def test_flush_versus_no_subnormals():
