@@ -37,6 +37,8 @@ OVF_SAT, OVF_INF, OVF_NAN = 0, 1, 2
 NAN_RAISE, NAN_ZERO, NAN_NEGZERO = 0, 1, 2
 # specials ids
 SP_NONE, SP_IEEE, SP_FN, SP_FNUZ = 0, 1, 2, 3
+# subnormal rules (FloatFormat.subnormals False / True / "flush")
+SUBN_OFF, SUBN_ON, SUBN_FLUSH = 0, 1, 2
 
 #: Arrays shorter than this run on one thread: launching the pool costs more.
 PARALLEL_MIN = 1 << 16
@@ -122,7 +124,7 @@ def _encode_float(
         if lg >= emin:
             qexp = lg - M
             top = (lg + bias - 1) << M
-        elif subn:
+        elif subn == SUBN_ON:
             qexp = emin - M
             top = np.int64(0)
         else:
@@ -135,8 +137,10 @@ def _encode_float(
         rem = sig & ((np.int64(1) << k) - 1)
         up = _round_up(r, rem, k, s, mode, rbits[i] if stoch else 0)
         r += up
-        if lg < emin and not subn:
+        if lg < emin and subn == SUBN_OFF:
             mag = r << M
+        elif lg < emin and subn == SUBN_FLUSH:
+            mag = np.int64(0)  # |x| < 2^emin flushes to zero before rounding
         else:
             mag = top + r
         if mag > maxmag:
@@ -174,6 +178,8 @@ def _quantize_float(
     nanbits = infbits | (np.int64(1) << (frac - 1))
     fracmask = (np.int64(1) << frac) - 1
     signshift = 63 if frac == 52 else 31
+    # fnuz's one NaN is the -0 code: its value is a NaN with the sign bit set
+    nanfnuz = nanbits | (np.int64(1) << signshift)
     stoch = mode == RSR
     nbad = 0
     for i in nb.prange(n):
@@ -192,13 +198,13 @@ def _quantize_float(
                     else:
                         res = np.int64(1) << signshift
                 else:
-                    res = nanbits | (0 if sp == SP_FNUZ else sgn)
+                    res = nanfnuz if sp == SP_FNUZ else (nanbits | sgn)
             elif ovf == OVF_SAT or sp == SP_NONE:
                 res = sgn | maxbits
             elif ovf == OVF_INF:
                 res = sgn | infbits
             else:
-                res = nanbits | (0 if sp == SP_FNUZ else sgn)
+                res = nanfnuz if sp == SP_FNUZ else (nanbits | sgn)
             out[i] = res
             continue
         e = a >> frac
@@ -207,7 +213,7 @@ def _quantize_float(
         E = (e if e > 0 else 1) - ebias - frac
         if lg >= emin:
             qexp = lg - M
-        elif subn:
+        elif subn == SUBN_ON:
             qexp = emin - M
         else:
             qexp = emin
@@ -223,6 +229,8 @@ def _quantize_float(
             rb = ((a >> k) + up) << k
         else:
             rb = qsubbits if up else np.int64(0)
+        if lg < emin and subn == SUBN_FLUSH:
+            rb = np.int64(0)
         if rb > maxbits:
             if (
                 ovf == OVF_SAT
@@ -235,7 +243,7 @@ def _quantize_float(
             elif ovf == OVF_INF:
                 res = sgn | infbits
             else:
-                res = nanbits | (0 if sp == SP_FNUZ else sgn)
+                res = nanfnuz if sp == SP_FNUZ else (nanbits | sgn)
         elif rb == 0 and sp == SP_FNUZ:
             res = np.int64(0)
         else:
@@ -447,8 +455,8 @@ def _fast_consts(sp, mode, ovf, nanpol):
     Z = np.uint32(0)
     if sp == SP_NONE:
         nan_b, nan_s = (SB if nanpol == NAN_NEGZERO else Z), Z
-    elif sp == SP_FNUZ:
-        nan_b, nan_s = np.uint32(0x7FC00000), Z
+    elif sp == SP_FNUZ:  # the -0 code: a NaN with the sign bit set
+        nan_b, nan_s = np.uint32(0xFFC00000), Z
     else:
         nan_b, nan_s = np.uint32(0x7FC00000), SB
     sat = ovf == OVF_SAT or sp == SP_NONE
@@ -672,6 +680,8 @@ def _encode_f32_rne(x, out, M, emin, maxmag, signpos, sp, ovf, nanpol):
 
 
 def _quantize_int_rne(x, out, qmin, qmax):
+    """Integer grid values, round-to-nearest-even, out of x's dtype (callers use it only
+    when qmin and qmax are exact in that dtype)."""
     n = x.shape[0]
     fmin = x.dtype.type(qmin)
     fmax = x.dtype.type(qmax)
@@ -683,35 +693,47 @@ def _quantize_int_rne(x, out, qmin, qmax):
         q = fmax if q > fmax else q
         isnan = v != v
         nbad += 1 if isnan else 0
+        q = x.dtype.type(0) if isnan else q  # nan="zero" (with "raise" the caller raises)
         out[i] = q + x.dtype.type(0)
     return nbad
 
 
 def _encode_int_rne(x, out, qmin, qmax, mask, offset):
-    """Two's complement (offset 0) / offset binary / unsigned codes, round-to-nearest-even."""
+    """Two's complement (offset 0) / offset binary / unsigned codes, round-to-nearest-even.
+
+    The clamp is done on the int64 result: a float32 constant for qmax = 2^31 - 1 would
+    round up to 2^31, whose code is qmin's.  The float clamp to +-2^40 (exact in float32 and
+    float64) only keeps the int64 conversion defined for huge values and Inf.
+    """
     n = x.shape[0]
-    fmin = x.dtype.type(qmin)
-    fmax = x.dtype.type(qmax)
+    big = x.dtype.type(2.0**40)
     nbad = 0
     for i in nb.prange(n):
         v = x[i]
         q = np.rint(v)
-        q = fmin if q < fmin else q
-        q = fmax if q > fmax else q
+        q = -big if q < -big else q
+        q = big if q > big else q
         isnan = v != v
         q = x.dtype.type(0) if isnan else q
         nbad += 1 if isnan else 0
-        out[i] = (np.int64(q) + offset) & mask
+        qi = np.int64(q)
+        qi = qmin if qi < qmin else qi
+        qi = qmax if qi > qmax else qi
+        out[i] = (qi + offset) & mask
     return nbad
 
 
 def _decode_lut(codes, table, out, bits):
-    """out[i] = table[codes[i] & mask]; returns the largest code (range check)."""
+    """out[i] = table[codes[i] & mask]; returns the largest code (range check).
+
+    Codes are read as uint64: an int64 view would turn codes >= 2^63 negative, below any
+    range check.
+    """
     n = codes.shape[0]
-    mask = (1 << bits) - 1
-    acc = 0
+    mask = np.uint64((1 << bits) - 1)
+    acc = np.uint64(0)
     for i in nb.prange(n):
-        c = np.int64(codes[i])
+        c = np.uint64(codes[i])
         acc = max(acc, c)
         out[i] = table[c & mask]
     return acc

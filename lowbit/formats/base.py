@@ -40,78 +40,202 @@ def check_choice(fmt_name: str, what: str, value: Any, allowed: tuple[str, ...])
     return value
 
 
+def check_bool(fmt_name: str, what: str, value: Any) -> bool:
+    """``value`` as a bool; only ``True``/``False`` (and numpy bools) are accepted, since a
+    truthy string such as ``"no"`` would otherwise silently mean the opposite."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{fmt_name}: {what} must be True or False, got {value!r}")
+
+
+def check_name(family: str, name: Any) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{family}: name must be a str, got {name!r}")
+
+
+def check_seed(seed: Any) -> None:
+    """Refuse a seed that ``numpy.random.default_rng`` would refuse, naming ``seed``."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(
+            f"seed must be None, an int or a numpy.random.Generator, not {type(seed).__name__}"
+        )
+    if seed < 0:
+        raise ValueError(f"seed={seed} is negative; a seed must be an int >= 0")
+
+
 def random_bits(n: int, seed) -> np.ndarray:
     """``n`` uniformly random uint64 words from a seed or a ``numpy.random.Generator``.
 
     Stochastic rounding draws all its randomness here, so the same seed (or a generator in
     the same state) gives the same result.
     """
-    if isinstance(seed, np.random.Generator):
-        gen = seed
-    elif seed is None or isinstance(seed, (int, np.integer)):
-        gen = np.random.default_rng(seed)
-    else:
-        raise TypeError(
-            f"seed must be None, an int or a numpy.random.Generator, not {type(seed).__name__}"
-        )
+    check_seed(seed)
+    gen = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     return gen.integers(0, 2**64, size=n, dtype=np.uint64, endpoint=False)
 
 
-def as_float_input(fmt_name: str, x: Any) -> tuple[np.ndarray, np.dtype]:
-    """Validate ``x`` and return (contiguous float32-or-float64 array, output float dtype).
+def to_numpy(fmt_name: str, x: Any) -> np.ndarray:
+    """``x`` as a numpy array: arrays, sequences, ``__array__`` objects (jax, cupy on host,
+    pandas) and DLPack producers (torch, jax, ...) are accepted.
 
-    float16 and the ml_dtypes float types are widened exactly to float32; integer and bool
-    input to float64 (the output dtype is then float64, as the API promises).
+    >>> to_numpy("fp8", [1.0, 2.0]).tolist()
+    [1.0, 2.0]
     """
-    arr = np.asarray(x)
+    if isinstance(x, np.ndarray):
+        return x
+    if not hasattr(x, "__array__") and hasattr(x, "__dlpack__"):
+        try:
+            return np.from_dlpack(x)
+        except (BufferError, TypeError, ValueError, RuntimeError) as e:
+            # e.g. torch.bfloat16: DLPack carries it, numpy has no such dtype
+            raise TypeError(
+                f"{fmt_name}: numpy cannot import this {type(x).__name__} through DLPack "
+                f"({e}); convert it to float32 first (bfloat16 and float8 tensors included)"
+            ) from None
+    try:
+        return np.asarray(x)
+    except ValueError as e:  # ragged nested lists: numpy's "inhomogeneous shape"
+        raise ValueError(
+            f"{fmt_name}: input is not a rectangular array (nested sequences of unequal "
+            f"lengths?): {e}"
+        ) from None
+
+
+def as_float_input(fmt_name: str, x: Any) -> tuple[np.ndarray, np.dtype]:
+    """Validate ``x`` and return (contiguous float32-or-float64 array, x's float dtype).
+
+    float16 and the ml_dtypes float types are widened exactly to float32 (ml_dtypes input
+    reports float32 as its dtype); integer and bool input (ml_dtypes int4/uint4/int2/... too)
+    to float64, reported as float64.  Integers beyond 2^53 are converted with round-to-odd,
+    so that the one rounding a format then does is still correct (see ``_int_to_float64``).
+    """
+    arr = to_numpy(fmt_name, x)
     if not arr.dtype.isnative:  # big-endian data from a file: kernels need native order
         arr = arr.astype(arr.dtype.newbyteorder("="))
     kind = arr.dtype.kind
     # np.asarray(order="C"), not np.ascontiguousarray: the latter turns 0-d into 1-d
+    if arr.dtype == np.float64:
+        return np.asarray(arr, order="C"), np.dtype(np.float64)
+    if arr.dtype == np.float32:
+        return np.asarray(arr, order="C"), np.dtype(np.float32)
+    if arr.dtype == np.float16:
+        return np.asarray(arr, dtype=np.float32, order="C"), np.dtype(np.float16)
+    ml = _ml_dtypes_kind(arr.dtype)
+    if ml == "float":
+        # bfloat16 / float8 / float6 / float4 arrays from ml_dtypes (ml_dtypes 0.7 gives
+        # float8_e5m2 numpy kind 'f', the others 'V'): every value is exact in float32.
+        return np.asarray(arr.astype(np.float32), order="C"), np.dtype(np.float32)
+    if ml == "int":  # ml_dtypes int1/int2/int4/uint*: small integers, exact in int64
+        return _int_to_float64(arr.astype(np.int64)), np.dtype(np.float64)
+    if kind in "iub":
+        return _int_to_float64(arr), np.dtype(np.float64)
     if kind == "f":
-        if arr.dtype == np.float64:
-            return np.asarray(arr, order="C"), np.dtype(np.float64)
-        if arr.dtype == np.float32:
-            return np.asarray(arr, order="C"), np.dtype(np.float32)
-        if arr.dtype == np.float16:
-            return np.asarray(arr, dtype=np.float32, order="C"), np.dtype(np.float16)
         # longdouble: no exact path; refuse rather than lose bits silently.
         raise TypeError(f"{fmt_name}: input dtype {arr.dtype} is not supported (use float64)")
-    if kind in "iub":
-        return np.asarray(arr, dtype=np.float64, order="C"), np.dtype(np.float64)
-    if kind == "V" and arr.dtype.itemsize <= 2 and _is_ml_dtypes_float(arr.dtype):
-        # bfloat16 / float8 arrays from ml_dtypes: every value is exact in float32.
-        return np.asarray(arr.astype(np.float32), order="C"), np.dtype(np.float32)
     raise TypeError(
         f"{fmt_name}: expected a real numeric array, got dtype {arr.dtype} "
         "(complex, object and string arrays cannot be quantized)"
     )
 
 
-def _is_ml_dtypes_float(dtype: np.dtype) -> bool:
+def _int_to_float64(arr: np.ndarray) -> np.ndarray:
+    """Integer array to float64: exact up to 2^53, round-to-odd beyond.
+
+    Round-to-odd (truncate, then set the last bit when anything was cut off) to 53 bits
+    keeps every later rounding to p <= 51 bits correct, nearest and directed alike (Boldo
+    and Melquiond, "Emulation of FMA and correctly rounded sums: proved algorithms using
+    rounding to odd", IEEE Trans. Computers 57(4), 2008).  Every format rounds to at
+    most 31 significant bits, so int64/uint64 input above 2^53 is rounded once, correctly,
+    instead of twice (a plain cast rounds to nearest first).
+    """
+    out = np.asarray(arr, dtype=np.float64, order="C")
+    if arr.dtype.kind == "b" or arr.dtype.itemsize < 8 or arr.size == 0:
+        return out  # at most 32-bit integers: the cast is exact
+    if arr.dtype.kind == "i":
+        big = (arr > 2**53) | (arr < -(2**53))
+    else:
+        big = arr > np.uint64(2**53)
+    if not big.any():
+        return out
+    v = arr[big]
+    neg = v < 0 if arr.dtype.kind == "i" else np.zeros(v.shape, bool)
+    mag = np.where(neg, (~v.astype(np.uint64)) + np.uint64(1), v.astype(np.uint64))
+    # bit length from the float exponent; the rounded cast can be one too high
+    length = np.frexp(mag.astype(np.float64))[1].astype(np.uint64)
+    length -= (mag >> (length - np.uint64(1))) == 0
+    shift = length - np.uint64(53)
+    top = mag >> shift
+    sticky = (mag & ((np.uint64(1) << shift) - np.uint64(1))) != 0
+    r = np.ldexp((top | sticky.astype(np.uint64)).astype(np.float64), shift.astype(np.int64))
+    out[big] = np.where(neg, -r, r)
+    return out
+
+
+def _ml_dtypes_kind(dtype: np.dtype) -> str | None:
+    """ "float" / "int" for ml_dtypes' real float / integer types, else None."""
+    if getattr(dtype.type, "__module__", "") != "ml_dtypes":
+        return None
     try:
         import ml_dtypes
-    except ImportError:  # pragma: no cover - ml_dtypes is a test dependency only
-        return False
-    try:
-        ml_dtypes.finfo(dtype)
-    except (TypeError, ValueError):
-        return False
-    return True
+    except ImportError:  # pragma: no cover - the dtype came from somewhere
+        return None
+    if "complex" in dtype.name:
+        return None
+    for kind, info in (("float", ml_dtypes.finfo), ("int", ml_dtypes.iinfo)):
+        try:
+            info(dtype)
+        except (TypeError, ValueError):
+            continue
+        return kind
+    return None
 
 
-def as_codes(fmt_name: str, codes: Any) -> np.ndarray:
-    """Validate a code array: integers only (range is checked by the decode kernels)."""
-    arr = np.asarray(codes)
+def float_dtype_holds(dtype: np.dtype, vmax: float, quantum: float, precision: int) -> bool:
+    """Whether the float ``dtype`` holds exactly every multiple of ``quantum`` (a power of
+    two) of magnitude <= ``vmax`` that has at most ``precision`` significant bits."""
+    fi = np.finfo(dtype)
+    return (
+        precision <= fi.nmant + 1
+        and vmax <= float(fi.max)
+        and quantum >= float(fi.smallest_subnormal)
+    )
+
+
+def narrowest_float(fmt: Format) -> np.dtype:
+    """float32 when every value of ``fmt`` is a float32, else float64."""
+    return np.dtype(np.float32 if fmt.holds_values(np.dtype(np.float32)) else np.float64)
+
+
+def as_codes(fmt_name: str, codes: Any, bits: int, check_upper: bool = False) -> np.ndarray:
+    """Validate a code array: integers in [0, 2^bits), as an unsigned C-contiguous array.
+
+    Negative codes raise here; codes >= 2^bits raise here with ``check_upper``, else the
+    LUT decoders check them in their kernel while they read the codes (one pass).
+    """
+    arr = to_numpy(fmt_name, codes)
     if arr.dtype.kind in "iu" and not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{fmt_name}: codes must be an integer array, got dtype {arr.dtype}")
     if arr.dtype.kind == "i":
-        if arr.size and arr.min() < 0:
-            raise ValueError(f"{fmt_name}: codes must be non-negative")
+        nneg = int(np.count_nonzero(arr < 0)) if arr.size else 0
+        if nneg:
+            raise ValueError(
+                f"{fmt_name}: codes must be non-negative; {nneg} code(s) outside [0, 2^{bits})"
+            )
         arr = arr.view(arr.dtype.str.replace("i", "u"))
-    return np.asarray(arr, order="C")
+    arr = np.asarray(arr, order="C")
+    if check_upper and arr.size and int(arr.max()) >> bits:
+        raise ValueError(f"{fmt_name}: {_count_above(arr, bits)} code(s) outside [0, 2^{bits})")
+    return arr
+
+
+def _count_above(flat: np.ndarray, bits: int) -> int:
+    if bits >= 8 * flat.dtype.itemsize:
+        return 0
+    return int(np.count_nonzero(flat >> np.array(bits, dtype=flat.dtype)))
 
 
 def lut_decode(fmt_name: str, flat: np.ndarray, table: np.ndarray, bits: int) -> np.ndarray:
@@ -121,8 +245,7 @@ def lut_decode(fmt_name: str, flat: np.ndarray, table: np.ndarray, bits: int) ->
     out = np.empty(flat.shape[0], dtype=table.dtype)
     acc = K.pick(K.decode_lut, flat.shape[0])(flat, table, out, bits)
     if int(acc) >> bits:
-        nbad = int(np.count_nonzero(flat >> np.array(bits, dtype=flat.dtype)))
-        raise ValueError(f"{fmt_name}: {nbad} code(s) outside [0, 2^{bits})")
+        raise ValueError(f"{fmt_name}: {_count_above(flat, bits)} code(s) outside [0, 2^{bits})")
     return out
 
 
@@ -159,17 +282,56 @@ class Format:
     ):
         """Round ``x`` to the nearest representable values: ``decode(encode(x))``.
 
-        Returns an array of ``x``'s float dtype (float64 for integer input).
+        Returns x's float dtype when that holds every value of the format exactly, else the
+        narrowest of float32/float64 that does (``quantize_dtype``), so the result is never
+        changed by a final cast.  Integer input gives float64, ml_dtypes input float32.
 
         >>> import lowbit
         >>> lowbit.get_format("fp8_e4m3fn").quantize([0.3, 500.0], overflow="saturate").tolist()
         [0.3125, 448.0]
         """
-        arr, out_dtype = as_float_input(self.name, x)
+        arr, in_dtype = as_float_input(self.name, x)
         out = self._quantize(arr, rounding, overflow, seed, **kw)
-        if out.dtype != out_dtype:
-            out = out.astype(out_dtype)
+        want = self._quantize_dtype(in_dtype)
+        if out.dtype != want:
+            out = out.astype(want)
         return out
+
+    def quantize_dtype(self, dtype) -> np.dtype:
+        """The dtype ``quantize`` returns for input of ``dtype``.
+
+        >>> import numpy as np, lowbit
+        >>> str(lowbit.get_format("bf16").quantize_dtype(np.float16))
+        'float32'
+        """
+        d = np.dtype(dtype)
+        if d.kind in "iub" or _ml_dtypes_kind(d) == "int":
+            return self._quantize_dtype(np.dtype(np.float64))
+        if _ml_dtypes_kind(d) == "float":
+            return self._quantize_dtype(np.dtype(np.float32))
+        if d.kind == "f" and d.itemsize <= 8:
+            return self._quantize_dtype(d)
+        raise TypeError(f"{self.name}: input dtype {d} is not supported")
+
+    def _quantize_dtype(self, in_dtype: np.dtype) -> np.dtype:
+        # per-instance cache: formats are frozen, and this runs on every quantize call
+        cache = self.__dict__.setdefault("_qdtype_cache", {})
+        out = cache.get(in_dtype)
+        if out is None:
+            out = in_dtype if self.holds_values(in_dtype) else narrowest_float(self)
+            cache[in_dtype] = out
+        return out
+
+    def holds_values(self, dtype: np.dtype) -> bool:
+        """Whether the float ``dtype`` holds every value of the format exactly."""
+        vmax, quantum, precision = self._grid()
+        return float_dtype_holds(np.dtype(dtype), vmax, quantum, precision)
+
+    def _grid(self) -> tuple[float, float, int]:
+        """(largest magnitude, smallest step (a power of two), significant bits)."""
+        raise NotImplementedError(
+            f"{self.name}: values depend on per-block scales; there is no fixed value grid"
+        )
 
     #: Overflow policies the format allows; the first is not necessarily the default.
     overflow_policies: tuple[str, ...] = ("saturate",)

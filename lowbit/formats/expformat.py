@@ -18,7 +18,9 @@ from .base import (
     as_codes,
     as_float_input,
     check_choice,
+    check_name,
     check_rounding,
+    check_seed,
     code_dtype,
     lut_decode,
     random_bits,
@@ -53,6 +55,10 @@ class ExpFormat(Format):
             )
         if self.bias is None:
             object.__setattr__(self, "bias", 2 ** (self.exp_bits - 1) - 1)
+        if not isinstance(self.bias, (int, np.integer)) or isinstance(self.bias, bool):
+            raise TypeError(f"ExpFormat: bias must be an int, got {self.bias!r}")
+        object.__setattr__(self, "bias", int(self.bias))
+        check_name("ExpFormat", self.name)
         lo, hi = 2**self.exp_bits - 2 - 1023, 1022
         if not lo <= self.bias <= hi:
             raise FormatError(
@@ -89,16 +95,20 @@ class ExpFormat(Format):
             "specials": "NaN = all ones; no zero, no sign",
         }
 
-    def _policies(self, rounding, overflow):
+    def _policies(self, rounding, overflow, nan, seed):
         mode = check_rounding(self.name, rounding)
         overflow = "nan" if overflow is None else overflow
         check_choice(self.name, "overflow", overflow, ("saturate", "nan"))
+        # NaN input has a code (the NaN code): ``nan`` has nothing to choose, and only its
+        # default is accepted so that a misspelt or meaningless value does not pass unseen
+        check_choice(self.name, "nan", nan, ("raise",))
+        check_seed(seed)
         return mode, (K.OVF_SAT if overflow == "saturate" else K.OVF_NAN)
 
-    def encode(self, x, rounding="nearest_even", overflow=None, seed=None):
+    def encode(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
         """Codes of x; overflow is "nan" (default, as ml_dtypes) or "saturate"."""
         arr, _ = as_float_input(self.name, x)
-        mode, ovf = self._policies(rounding, overflow)
+        mode, ovf = self._policies(rounding, overflow, nan, seed)
         with np.errstate(invalid="ignore"):  # signalling NaNs widen to quiet NaNs
             flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1).view(np.uint64)
         out = np.empty(flat.shape[0], dtype=code_dtype(self.bits))
@@ -113,8 +123,10 @@ class ExpFormat(Format):
     has_nan = True
 
     def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
-        # NaN input has a code here (the NaN code), so ``nan`` has nothing to choose
-        return self.decode(self.encode(arr, rounding, overflow, seed)).astype(arr.dtype)
+        return self.decode(self.encode(arr, rounding, overflow, seed, nan))
+
+    def _grid(self) -> tuple[float, float, int]:
+        return self.max, self.smallest_normal, 1
 
     @cached_property
     def _table(self) -> np.ndarray:
@@ -125,7 +137,7 @@ class ExpFormat(Format):
 
     def decode(self, codes):
         """2^(code - bias); the all-ones code is NaN."""
-        c = as_codes(self.name, codes)
+        c = as_codes(self.name, codes, self.bits)
         flat = c.reshape(-1)
         return lut_decode(self.name, flat, self._table, self.bits).reshape(c.shape)
 

@@ -22,8 +22,11 @@ from .base import (
     FormatError,
     as_codes,
     as_float_input,
+    check_bool,
     check_choice,
+    check_name,
     check_rounding,
+    check_seed,
     code_dtype,
     lut_decode,
     random_bits,
@@ -33,11 +36,12 @@ ENCODINGS = ("twos_complement", "sign_magnitude", "offset_binary")
 _ENC_ID = {"twos_complement": 0, "sign_magnitude": 1, "offset_binary": 2}
 
 
-def _check_int_policies(name, rounding, overflow, nan):
+def _check_int_policies(name, rounding, overflow, nan, seed=None):
     mode = check_rounding(name, rounding)
     if overflow is not None:
         check_choice(name, "overflow", overflow, ("saturate",))
     check_choice(name, "nan", nan, ("raise", "zero"))
+    check_seed(seed)
     return mode
 
 
@@ -64,6 +68,10 @@ class IntFormat(Format):
             raise TypeError(f"IntFormat: bits must be an int, got {b!r}")
         if not 2 <= b <= 32:
             raise FormatError(f"IntFormat: bits={b} is out of range; legal range is 2..32")
+        object.__setattr__(self, "bits", int(b))
+        object.__setattr__(self, "signed", check_bool("IntFormat", "signed", self.signed))
+        object.__setattr__(self, "narrow", check_bool("IntFormat", "narrow", self.narrow))
+        check_name("IntFormat", self.name)
         if self.encoding not in ENCODINGS:
             raise FormatError(
                 f"IntFormat: encoding={self.encoding!r} is not supported; "
@@ -110,6 +118,12 @@ class IntFormat(Format):
     def decode_dtype(self) -> np.dtype:
         return np.dtype(np.float32 if self.bits <= 24 else np.float64)
 
+    def _grid(self) -> tuple[float, float, int]:
+        # every integer of magnitude <= 2^p is exact with p significant bits
+        m = max(-self.qmin, self.qmax)
+        p = (m - 1).bit_length() if m & (m - 1) == 0 else m.bit_length()
+        return float(m), 1.0, max(p, 1)
+
     @property
     def _enc(self) -> int:
         return _ENC_ID[self.encoding] if self.signed else 3
@@ -129,7 +143,7 @@ class IntFormat(Format):
         NaN has no integer code: it raises ``ValueError`` unless ``nan="zero"``.
         """
         arr, _ = as_float_input(self.name, x)
-        mode = _check_int_policies(self.name, rounding, overflow, nan)
+        mode = _check_int_policies(self.name, rounding, overflow, nan, seed)
         flat = arr.reshape(-1)
         out = np.empty(flat.shape[0], dtype=code_dtype(self.bits))
         if mode == K.RNE and self._enc != 1:
@@ -147,7 +161,7 @@ class IntFormat(Format):
         return out.reshape(arr.shape)
 
     def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
-        mode = _check_int_policies(self.name, rounding, overflow, nan)
+        mode = _check_int_policies(self.name, rounding, overflow, nan, seed)
         flat = arr.reshape(-1)
         out = np.empty(flat.shape[0], dtype=arr.dtype if self.bits <= 24 else np.float64)
         if mode == K.RNE and out.dtype == flat.dtype:
@@ -160,7 +174,10 @@ class IntFormat(Format):
         return out.reshape(arr.shape)
 
     def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
-        """Integer grid values of x, saturated to [qmin, qmax], in x's float dtype.
+        """Integer grid values of x, saturated to [qmin, qmax].
+
+        The dtype is x's float dtype when it holds every integer in [qmin, qmax], else
+        float32 (up to 24 bits) or float64 (``quantize_dtype``).
 
         >>> import lowbit
         >>> lowbit.get_format("int4").quantize([2.5, 3.5, -9.0]).tolist()
@@ -196,11 +213,9 @@ class IntFormat(Format):
 
         Codes outside [0, 2^bits) raise; in a narrow format the unused code decodes to NaN.
         """
-        c = as_codes(self.name, codes)
+        c = as_codes(self.name, codes, self.bits, check_upper=self.bits > 16)
         flat = c.reshape(-1)
         if self.bits > 16:
-            if flat.size and int(flat.max()) >> self.bits:
-                raise ValueError(f"{self.name}: codes must lie in [0, 2^{self.bits})")
             v = self._code_values(flat).astype(self.decode_dtype)
             vi = self._code_values(flat)
             v[(vi < self.qmin) | (vi > self.qmax)] = np.nan
@@ -234,11 +249,14 @@ class BinaryFormat(Format):
     eps = property(lambda self: 2.0)
     decode_dtype = property(lambda self: np.dtype(np.float32))
 
-    def _signs(self, arr, rounding, seed, nan):
+    def _signs(self, arr, rounding, overflow, seed, nan):
         check_choice(
             self.name, "rounding", rounding, ("nearest_even", "nearest_away", "stochastic")
         )
+        if overflow is not None:  # every value is in range: only the default makes sense
+            check_choice(self.name, "overflow", overflow, ("saturate",))
         check_choice(self.name, "nan", nan, ("raise",))
+        check_seed(seed)
         if np.isnan(arr).any():
             raise ValueError(f"{self.name}: NaN input has no binary code")
         if rounding == "stochastic":
@@ -250,15 +268,17 @@ class BinaryFormat(Format):
     def encode(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
         """Codes (uint8): 0 for +1, 1 for -1."""
         arr, _ = as_float_input(self.name, x)
-        return self._signs(arr, rounding, seed, nan)
+        return self._signs(arr, rounding, overflow, seed, nan)
 
     def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
-        return (1.0 - 2.0 * self._signs(arr, rounding, seed, nan)).astype(arr.dtype)
+        return (1.0 - 2.0 * self._signs(arr, rounding, overflow, seed, nan)).astype(arr.dtype)
+
+    def _grid(self) -> tuple[float, float, int]:
+        return 1.0, 1.0, 1
 
     def decode(self, codes):
-        c = as_codes(self.name, codes)
-        if c.size and int(c.max()) > 1:
-            raise ValueError(f"{self.name}: codes must be 0 (+1) or 1 (-1)")
+        """+1 for code 0, -1 for code 1 (float32); other codes raise."""
+        c = as_codes(self.name, codes, 1, check_upper=True)
         return (1.0 - 2.0 * c).astype(np.float32)
 
     def values(self) -> np.ndarray:
@@ -268,15 +288,28 @@ class BinaryFormat(Format):
         return {"codes": "0 → +1, 1 → -1"}
 
 
+def _weights(who: str, w) -> np.ndarray:
+    """float64 copy of ``w``; empty or NaN input raises (neither has a sign to take)."""
+    arr, _ = as_float_input(who, w)
+    if arr.size == 0:
+        raise ValueError(f"{who}: empty input")
+    a = arr.astype(np.float64)
+    nnan = int(np.count_nonzero(np.isnan(a)))
+    if nnan:
+        raise ValueError(f"{who}: {nnan} NaN input value(s); NaN has no sign to binarize")
+    return a
+
+
 def binarize(w) -> tuple[np.ndarray, float]:
     """Scaled binary weights (Rastegari et al. 2016): q = sign(w) (+1 for w ≥ 0), α = mean|w|.
 
-    Returns (q as float64 in {-1, +1}, α); the approximation of w is α·q.
+    Returns (q as float64 in {-1, +1}, α); the approximation of w is α·q.  NaN raises.
+
+    >>> q, alpha = binarize([0.5, -1.5])
+    >>> q.tolist(), alpha
+    ([1.0, -1.0], 1.0)
     """
-    arr, _ = as_float_input("binarize", w)
-    if arr.size == 0:
-        raise ValueError("binarize: empty input")
-    a = arr.astype(np.float64)
+    a = _weights("binarize", w)
     q = np.where(a >= 0, 1.0, -1.0)
     return q, float(np.mean(np.abs(a)))
 
@@ -285,13 +318,23 @@ def ternarize(w, delta_factor: float = 0.7) -> tuple[np.ndarray, float, float]:
     """Ternary weights (TWN, Li & Liu 2016): Δ = 0.7·mean|w|, q = sign(w)·[|w| > Δ],
     α = mean of |w| over |w| > Δ.
 
-    Returns (q as float64 in {-1, 0, +1}, Δ, α); the approximation of w is α·q.
+    Returns (q as float64 in {-1, 0, +1}, Δ, α); the approximation of w is α·q.  NaN input
+    and a ``delta_factor`` outside [0, inf) raise.
+
+    >>> q, delta, alpha = ternarize([1.0, -0.1, -2.0])
+    >>> q.tolist(), alpha
+    ([1.0, 0.0, -1.0], 1.5)
     """
-    arr, _ = as_float_input("ternarize", w)
-    if arr.size == 0:
-        raise ValueError("ternarize: empty input")
-    a = arr.astype(np.float64)
-    delta = delta_factor * float(np.mean(np.abs(a)))
+    if isinstance(delta_factor, (bool, np.bool_)) or not isinstance(
+        delta_factor, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"ternarize: delta_factor must be a real number, got {delta_factor!r}")
+    if not 0 <= delta_factor < np.inf:
+        raise ValueError(
+            f"ternarize: delta_factor={delta_factor} is out of range; legal range is [0, inf)"
+        )
+    a = _weights("ternarize", w)
+    delta = float(delta_factor) * float(np.mean(np.abs(a)))
     keep = np.abs(a) > delta
     q = np.where(keep, np.sign(a), 0.0)
     alpha = float(np.mean(np.abs(a[keep]))) if keep.any() else 0.0

@@ -27,7 +27,9 @@ from .base import (
     as_codes,
     as_float_input,
     check_choice,
+    check_name,
     check_rounding,
+    check_seed,
     code_dtype,
     lut_decode,
     random_bits,
@@ -37,7 +39,9 @@ SPECIALS = ("ieee", "fn", "fnuz", "none")
 _SP_ID = {"none": K.SP_NONE, "ieee": K.SP_IEEE, "fn": K.SP_FN, "fnuz": K.SP_FNUZ}
 _OVF_ID = {"saturate": K.OVF_SAT, "inf": K.OVF_INF, "nan": K.OVF_NAN}
 _NAN_ID = {"raise": K.NAN_RAISE, "zero": K.NAN_ZERO, "negzero": K.NAN_NEGZERO}
-_F32_MAX = float(np.finfo(np.float32).max)
+#: ``subnormals`` settings and the id the kernels take for each.
+SUBNORMAL_RULES = (True, False, "flush")
+_SUBN_ID = {True: 1, False: 0, "flush": 2}
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,11 @@ class FloatFormat(Format):
     """A signed minifloat of any exponent/mantissa split up to 32 bits.
 
     ``bias`` defaults to 2^(E-1) - 1 ("ieee", "fn", "none") or 2^(E-1) ("fnuz").
+
+    ``subnormals``: True (exponent field 0 holds subnormals), False (no subnormals: values
+    round onto the grid {0, ±2^emin, ...}, so |x| just below 2^emin rounds to 2^emin) or
+    "flush" (no subnormals, and |x| < 2^emin becomes ±0 before rounding, as microxcaling's
+    elementwise quantizer does with ``allow_denorm=False``).
 
     >>> from lowbit import FloatFormat
     >>> e4m3 = FloatFormat(4, 3, specials="fn")
@@ -58,7 +67,7 @@ class FloatFormat(Format):
     man_bits: int
     bias: int | None = None
     specials: str = "ieee"
-    subnormals: bool = True
+    subnormals: bool | str = True
     name: str = field(default="", compare=False)
 
     def __post_init__(self):
@@ -66,6 +75,15 @@ class FloatFormat(Format):
         for what, v in (("exp_bits", E), ("man_bits", M)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
                 raise TypeError(f"FloatFormat: {what} must be an int, got {v!r}")
+        object.__setattr__(self, "exp_bits", int(E))
+        object.__setattr__(self, "man_bits", int(M))
+        sub = self.subnormals
+        if isinstance(sub, np.bool_):
+            sub = bool(sub)
+        if not (isinstance(sub, bool) or sub == "flush"):
+            raise TypeError(f"FloatFormat: subnormals must be True, False or 'flush', got {sub!r}")
+        object.__setattr__(self, "subnormals", sub)
+        check_name("FloatFormat", self.name)
         if self.specials not in SPECIALS:
             raise FormatError(
                 f"FloatFormat: specials={self.specials!r} is not supported; "
@@ -112,8 +130,10 @@ class FloatFormat(Format):
         default_bias = 2 ** (self.exp_bits - 1) - (0 if self.specials == "fnuz" else 1)
         if self.bias != default_bias:
             n += f"_b{self.bias}"
-        if not self.subnormals:
+        if self.subnormals is False:
             n += "_nosub"
+        elif self.subnormals == "flush":
+            n += "_flush"
         return n
 
     @property
@@ -183,7 +203,7 @@ class FloatFormat(Format):
     @property
     def smallest_subnormal(self) -> float:
         """2^(1 - bias - M) with subnormals, else the smallest normal."""
-        if not self.subnormals or self.man_bits == 0:
+        if self.subnormals is not True or self.man_bits == 0:
             return self.smallest_normal
         return float(np.ldexp(1.0, self.emin - self.man_bits))
 
@@ -195,7 +215,15 @@ class FloatFormat(Format):
     @property
     def fits_float32(self) -> bool:
         """True when every value is exactly a float32 (decode then returns float32)."""
-        return self.man_bits <= 23 and self.max <= _F32_MAX and self.smallest_subnormal >= 2.0**-149
+        return self.holds_values(np.dtype(np.float32))
+
+    def _grid(self) -> tuple[float, float, int]:
+        # the finest step is 2^(emin - M) whether or not subnormals exist (the emin binade)
+        return self.max, float(np.ldexp(1.0, self.emin - self.man_bits)), self.man_bits + 1
+
+    @property
+    def _subn(self) -> int:
+        return _SUBN_ID[self.subnormals]
 
     @property
     def decode_dtype(self) -> np.dtype:
@@ -230,8 +258,9 @@ class FloatFormat(Format):
         """As ml_dtypes casts: Inf for IEEE types, NaN for fn/fnuz, saturate without specials."""
         return {"ieee": "inf", "fn": "nan", "fnuz": "nan", "none": "saturate"}[self.specials]
 
-    def _policies(self, rounding, overflow, nan):
+    def _policies(self, rounding, overflow, nan, seed=None):
         mode = check_rounding(self.name, rounding)
+        check_seed(seed)
         if overflow is None:
             overflow = self.default_overflow
         check_choice(self.name, "overflow", overflow, OVERFLOW_POLICIES)
@@ -258,7 +287,7 @@ class FloatFormat(Format):
         """Whether the branch-free float32 kernels apply (they are tested against the
         general kernels): float32 input, subnormals on, M < 23; RNE, or with
         ``any_nearest`` also ties-away and toward-zero."""
-        if frac != 23 or not self.subnormals or self.man_bits >= 23:
+        if frac != 23 or self.subnormals is not True or self.man_bits >= 23:
             return False
         if any_nearest:
             return mode in (K.RNE, K.RNA, K.RTZ)
@@ -281,7 +310,7 @@ class FloatFormat(Format):
         (+0 code) or "negzero" (the -0 code, what ml_dtypes produces).
         """
         arr, _ = as_float_input(self.name, x)
-        mode, ovf, nanpol = self._policies(rounding, overflow, nan)
+        mode, ovf, nanpol = self._policies(rounding, overflow, nan, seed)
         bits, frac, ebias = self._kernel_input(arr)
         n = bits.shape[0]
         out = np.empty(n, dtype=code_dtype(self.bits))
@@ -300,13 +329,13 @@ class FloatFormat(Format):
             rb = random_bits(n, seed) if mode == K.RSR else K.NO_RANDOM
             nbad = K.pick(K.encode_float, n)(
                 bits, out, rb, frac, ebias, self.man_bits, self.emin, self.bias,
-                self.subnormals, self.max_mag_code, signpos, sp, mode, ovf, nanpol,
+                self._subn, self.max_mag_code, signpos, sp, mode, ovf, nanpol,
             )  # fmt: skip
         self._raise_nan(nbad, nanpol)
         return out.reshape(arr.shape)
 
     def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
-        mode, ovf, nanpol = self._policies(rounding, overflow, nan)
+        mode, ovf, nanpol = self._policies(rounding, overflow, nan, seed)
         bits, frac, ebias = self._kernel_input(arr)
         n = bits.shape[0]
         if frac == 23:
@@ -332,13 +361,16 @@ class FloatFormat(Format):
             rb = random_bits(n, seed) if mode == K.RSR else K.NO_RANDOM
             nbad = K.pick(K.quantize_float, n)(
                 bits, ov, rb, frac, ebias, self.man_bits, self.emin,
-                self.subnormals, int(maxb), int(qsub), sp, mode, ovf, nanpol,
+                self._subn, int(maxb), int(qsub), sp, mode, ovf, nanpol,
             )  # fmt: skip
         self._raise_nan(nbad, nanpol)
         return out.reshape(arr.shape)
 
     def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
-        """Round ``x`` to this format's values (``decode(encode(x))``), in x's float dtype.
+        """Round ``x`` to this format's values (``decode(encode(x))``).
+
+        The dtype is x's float dtype when it holds every value of the format, else float32
+        or float64 (``quantize_dtype``): bf16 of float16 input is float32.
 
         >>> import lowbit
         >>> lowbit.get_format("fp8_e4m3fn").quantize([0.3, 500.0], overflow="saturate").tolist()
@@ -359,30 +391,33 @@ class FloatFormat(Format):
         m = (c & np.uint64(2**M - 1)).astype(np.float64)
         with np.errstate(over="ignore"):
             normal = np.ldexp(1.0 + m / 2.0**M, e - self.bias)
-            sub = np.ldexp(m / 2.0**M, self.emin) if self.subnormals else np.zeros_like(m)
+            sub = np.ldexp(m / 2.0**M, self.emin)
+            if self.subnormals is not True:
+                sub = np.zeros_like(m)
         v = np.where(e > 0, normal, sub)
-        v = np.where(s == 1, -v, v)
         mag = (c & np.uint64(2 ** (E + M) - 1)).astype(np.int64)
         if self.specials == "ieee":
             top = e == 2**E - 1
-            v = np.where(top & (m == 0), np.where(s == 1, -np.inf, np.inf), v)
+            v = np.where(top & (m == 0), np.inf, v)
             v = np.where(top & (m != 0), np.nan, v)
         elif self.specials == "fn":
             v = np.where(mag > self.max_mag_code, np.nan, v)
         elif self.specials == "fnuz":
             v = np.where((s == 1) & (mag == 0), np.nan, v)
+        # the sign last, NaN included: a negative NaN code decodes to a NaN with the sign
+        # bit set, as numpy's float16 and ml_dtypes do (fnuz's NaN is the -0 code)
+        v = np.where(s == 1, -v, v)
         return v.astype(self.decode_dtype)
 
     def decode(self, codes):
         """Values of ``codes`` (float32 when every value fits float32 exactly, else float64).
 
-        Codes outside [0, 2^bits) raise ``ValueError``.
+        Codes outside [0, 2^bits) raise ``ValueError``.  NaN codes with the sign bit set
+        decode to a NaN with the sign bit set.
         """
-        c = as_codes(self.name, codes)
+        c = as_codes(self.name, codes, self.bits, check_upper=self.bits > 16)
         flat = c.reshape(-1)
         if self.bits > 16:
-            if flat.size and int(flat.max()) >> self.bits:
-                raise ValueError(f"{self.name}: codes must lie in [0, 2^{self.bits})")
             return self._decode_arith(flat).reshape(c.shape)
         return lut_decode(self.name, flat, self._table, self.bits).reshape(c.shape)
 

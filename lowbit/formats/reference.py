@@ -10,6 +10,8 @@ Rounding rules written out (IEEE 754-2019 §4.3 where it speaks):
   "odd", so the larger magnitude (§4.3.1's fallback).
 * nearest_away: the nearer; at a tie the larger magnitude.
 * toward_zero / down / up: the neighbour in that direction.
+* ``subnormals=False``: the grid has no subnormals (0, then ±2^emin); ``"flush"``: |x| below
+  2^emin is ±0 whatever the rounding, the rest rounds as with ``False``.
 * overflow happens when the rounded magnitude, with an unbounded exponent, exceeds max: the
   value above max is max + ulp(max) (for "fn" formats the NaN code's would-be value).
   Directed rounding that points back toward zero gives ±max instead (§7.4).
@@ -50,7 +52,7 @@ def _mag_value(fmt: FloatFormat, mag_code: int) -> Fraction:
     e = mag_code >> M
     m = mag_code & ((1 << M) - 1)
     if e == 0:
-        if not fmt.subnormals:
+        if fmt.subnormals is not True:
             return Fraction(0)
         return Fraction(m, 1 << M) * Fraction(2) ** (1 - fmt.bias)
     return (1 + Fraction(m, 1 << M)) * Fraction(2) ** (e - fmt.bias)
@@ -65,7 +67,7 @@ def _positive_grid(fmt: FloatFormat) -> tuple[tuple[Fraction, ...], tuple[int, .
     vals, codes = [], []
     M = fmt.man_bits
     for mag in range(fmt.max_mag_code + 1):
-        if not fmt.subnormals and (mag >> M) == 0 and mag != 0:
+        if fmt.subnormals is not True and (mag >> M) == 0 and mag != 0:
             continue
         vals.append(_mag_value(fmt, mag))
         codes.append(mag)
@@ -149,6 +151,9 @@ def encode_float_ref(
     if math.isinf(x):
         return over(negative, False)
     ax = abs(Fraction(x))
+    if fmt.subnormals == "flush" and ax < Fraction(2) ** fmt.emin:
+        # flushed before rounding (microxcaling, allow_denorm=False): a signed zero
+        return 0 if fmt.specials == "fnuz" or not negative else sbit
     vals, codes = _positive_grid(fmt)
     if ax > vals[-1]:
         return over(negative, True)

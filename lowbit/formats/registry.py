@@ -101,7 +101,20 @@ def get_format(name: str | Format) -> Format:
 
 
 def register(fmt: Format, name: str | None = None) -> Format:
-    """Add a format under ``name`` (default: its own name); an existing name raises."""
+    """Add a format under ``name`` (default: its own name); an existing name raises.
+
+    >>> import lowbit
+    >>> lowbit.register("hello", name="zz")
+    Traceback (most recent call last):
+    TypeError: register: expected a Format (IntFormat, FloatFormat, MXFormat, ...), got str
+    """
+    if not isinstance(fmt, Format):
+        raise TypeError(
+            f"register: expected a Format (IntFormat, FloatFormat, MXFormat, ...), "
+            f"got {type(fmt).__name__}"
+        )
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"register: name must be a non-empty str, got {name!r}")
     key = name or fmt.name
     if key in _REGISTRY:
         raise ValueError(f"register: a format named {key!r} already exists")
