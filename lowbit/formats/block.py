@@ -19,7 +19,7 @@ from functools import cached_property
 import numpy as np
 
 from . import _kernels as K
-from .base import Format, FormatError, as_float_input, check_choice, code_dtype
+from .base import ROUNDING_MODES, Format, FormatError, as_float_input, check_choice, code_dtype
 from .integer import IntFormat
 from .minifloat import FloatFormat
 from .packing import pack, packed_nbytes, unpack
@@ -247,7 +247,11 @@ def check_float_array(name: str, x):
             f"{name}: block formats take floating-point input, got {np.asarray(x).dtype} "
             "(convert with .astype(np.float32))"
         )
-    return as_float_input(name, x)
+    arr, dtype = as_float_input(name, x)
+    # A block value is an element times its scales, which float16 cannot always hold (it
+    # would round or overflow in the final cast): results are at least float32, the dtype
+    # decode returns (issue 11, F17).
+    return arr, np.promote_types(dtype, np.float32)
 
 
 def check_axis(name: str, axis, ndim: int, what: str = "axis") -> int:
@@ -523,6 +527,8 @@ class MXFormat(Format):
         return codes, np.where(nan, 0, e)
 
     def _encode_blocks(self, x, axis, rounding, scale_rule, seed=None):
+        # checked under the block format's name, not the element's
+        check_choice(self.name, "rounding", rounding, ROUNDING_MODES)
         scale_rule = check_choice(
             self.name, "scale_rule", scale_rule or self.scale_rule, SCALE_RULES
         )
@@ -713,10 +719,7 @@ class SharedExpFormat(Format):
         }
 
     def _encode_blocks(self, x, axis, rounding, seed=None):
-        check_choice(
-            self.name, "rounding", rounding,
-            ("nearest_even", "nearest_away", "toward_zero", "down", "up", "stochastic"),
-        )  # fmt: skip
+        check_choice(self.name, "rounding", rounding, ROUNDING_MODES)
         blocks, moved, axis, out_dtype = _to_blocks(self.name, x, axis, self.block_size)
         absb = np.abs(blocks)
         amax = np.max(absb, axis=-1)
@@ -793,7 +796,7 @@ class SharedExpFormat(Format):
             )
             return finish(out)
         enc = self.encode(x, axis=axis, rounding=rounding, seed=seed)
-        out_dtype = as_float_input(self.name, x)[1]
+        out_dtype = check_float_array(self.name, x)[1]
         return self.decode(enc).astype(out_dtype)
 
 
@@ -884,6 +887,7 @@ class NVFP4Format(Format):
         >>> lowbit.get_format("nvfp4").encode(np.full(16, 2688.0, np.float32)).tensor_scale
         1.0
         """
+        check_choice(self.name, "rounding", rounding, ROUNDING_MODES)
         blocks, moved, axis, _ = _to_blocks(self.name, x, axis, self.block_size)
         if not np.isfinite(blocks).all():
             raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
@@ -922,5 +926,5 @@ class NVFP4Format(Format):
             K.pick(K.nvfp4_quantize, xb.size)(xb, out, st, self._scale_floor)
             return finish(out)
         enc = self.encode(x, axis=axis, rounding=rounding, seed=seed)
-        out_dtype = as_float_input(self.name, x)[1]
+        out_dtype = check_float_array(self.name, x)[1]
         return self.decode(enc).astype(out_dtype)

@@ -28,29 +28,6 @@ NAMES = lowbit.list_formats()
 SCALAR_TYPES = (IntFormat, FloatFormat, ExpFormat, BinaryFormat)
 POLICY_KWS = ("rounding", "overflow", "nan", "scale_rule")
 
-# Findings in formats owned by the block-format work (issue 11), not fixed in this file's
-# change: each (format, check) fails today for the reason given.
-_F13 = "F13: block formats fail on zero-row input"
-_F17 = "F17 (block): float16 output is rounded by the final cast; decode(encode(x)) differs"
-_MSG = "F19: an unknown rounding is reported under the element format's name"
-XFAIL: dict[tuple[str, str], str] = {
-    **{
-        (n, "empty"): _F13
-        for n in (
-            "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp4", "mxint8",
-            "mx9", "mx6", "mx4", "bfp8_b16", "nvfp4", "vsq_int4", "vsq_int8", "int4_g128",
-        )
-    },
-    **{(n, "roundtrip_float16"): _F17 for n in ("nvfp4", "vsq_int4", "vsq_int8")},
-    **{
-        (n, "policies"): _MSG
-        for n in (
-            "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp4", "mxint8", "nvfp4"
-        )
-    },
-    ("int4_g128", "policies"): "F19b: Quantizer.quantize accepts any overflow= value",
-}  # fmt: skip
-
 
 def _kind(fmt) -> str:
     if isinstance(fmt, SCALAR_TYPES):
@@ -59,13 +36,8 @@ def _kind(fmt) -> str:
 
 
 def _case(check: str):
-    """Parametrize over every format, with the known findings as strict xfails."""
-    params = []
-    for n in NAMES:
-        reason = XFAIL.get((n, check))
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        params.append(pytest.param(n, id=n, marks=marks))
-    return pytest.mark.parametrize("name", params)
+    """Parametrize ``check`` over every registered format."""
+    return pytest.mark.parametrize("name", NAMES)
 
 
 def _data(fmt, dtype=np.float32) -> np.ndarray:
