@@ -583,7 +583,7 @@ class MXFormat(Format):
         scale_rule: str | None = None,
         seed=None,
     ):
-        """``decode(encode(x))`` in x's float dtype (``seed``: see :meth:`encode`)."""
+        """``decode(encode(x))`` in x's float dtype, float32 at least (``seed``: see :meth:`encode`)."""
         fast = _fast_blocks(x, axis, self.block_size)
         rule = scale_rule or self.scale_rule
         el_subn = getattr(self.element, "subnormals", True) is True
@@ -784,7 +784,7 @@ class SharedExpFormat(Format):
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
     def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
-        """``decode(encode(x))`` in x's float dtype (``seed``: see :meth:`encode`)."""
+        """``decode(encode(x))`` in x's float dtype, float32 at least (``seed``: see :meth:`encode`)."""
         fast = _fast_blocks(x, axis, self.block_size)
         if fast is not None and rounding == "nearest_even":
             xb, finish = fast
@@ -915,7 +915,7 @@ class NVFP4Format(Format):
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
     def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
-        """``decode(encode(x))`` in x's float dtype (``seed``: see :meth:`encode`)."""
+        """``decode(encode(x))`` in x's float dtype, float32 at least (``seed``: see :meth:`encode`)."""
         fast = _fast_blocks(x, axis, self.block_size)
         if fast is not None and rounding == "nearest_even":
             xb, finish = fast

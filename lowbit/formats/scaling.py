@@ -214,7 +214,7 @@ class Quantizer(Format):
         return (q - z[:, None]) * s[:, None]
 
     def quantize(self, x, rounding: str = "nearest_even", overflow=None, seed=None):
-        """Fake-quantize x: scale, round in the format, scale back (x's float dtype).
+        """Fake-quantize x: scale, round in the format, scale back (x's float dtype, float32 at least).
 
         Rounding is to nearest even and elements saturate: ``overflow`` may be None or
         "saturate"; ``seed`` is accepted (and type-checked) for the Format protocol only.
