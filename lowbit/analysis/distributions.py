@@ -315,6 +315,8 @@ class Uniform(Distribution):
         self.a, self.b = float(a), float(b)
         if not (math.isfinite(self.a) and math.isfinite(self.b) and self.a < self.b):
             raise ValueError(f"Uniform needs finite a < b, got a={a!r}, b={b!r}")
+        if not math.isfinite(self.b - self.a):
+            raise ValueError(f"Uniform: b − a overflows float64 (a={a!r}, b={b!r})")
 
     @property
     def params(self):

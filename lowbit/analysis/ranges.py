@@ -48,6 +48,15 @@ def fmt_max(fmt: Any) -> float:
     return float(fmt.max)
 
 
+def _check_sample_range(x: np.ndarray, who: str) -> None:
+    """Samples whose squared error can be computed: not all zero, squares within float64."""
+    top = float(np.max(np.abs(x)))
+    if top == 0:
+        raise ValueError(f"{who}: range is zero: every value is 0; there is no scale to set")
+    if not top < 1e154:
+        raise ValueError(f"{who}: values up to {top:g} square beyond float64; rescale the data")
+
+
 def _finite_variance(dist: Distribution, who: str) -> None:
     """MSE-based clips need E[X²] < inf: with a heavier tail every clip's MSE is infinite."""
     if not math.isfinite(dist.var()):
@@ -184,6 +193,7 @@ def mse_clip(fmt: Any, data: Any, candidates: int = 100) -> tuple[float, float]:
     top = fmt_max(fmt)
     if _is_samples(data):
         x = _samples(data)
+        _check_sample_range(x, "mse_clip")
         clips = np.max(np.abs(x)) * np.arange(1, candidates + 1) / candidates
         errs = [np.mean((x - quantize_scaled(fmt, x, c / top)) ** 2) for c in clips]
         i = int(np.argmin(errs))
@@ -248,6 +258,8 @@ def aciq(bits: int, data: Any, prior: str | None = None) -> float:
             "aciq: needs a Laplace or Gaussian distribution, or samples with "
             f"prior='laplace' or 'gaussian' (got {type(data).__name__}, prior={prior!r})"
         )
+    if not 0 < spread < 1e150:  # ACIQ's model squares α: keep it within float64
+        raise ValueError(f"aciq: spread {spread:g} is zero or too wide for float64")
     if prior == "laplace":
         return float(spread * special.lambertw(3 * 4.0**bits).real)
     res = optimize.minimize_scalar(
@@ -383,5 +395,6 @@ def optimal_clip(fmt: Any, dist: Any, method: str = "mse", **options: Any) -> tu
     top = fmt_max(fmt)
     if _is_samples(dist):
         x = _samples(dist)
+        _check_sample_range(x, "optimal_clip")
         return clip, float(np.mean((x - quantize_scaled(fmt, x, clip / top)) ** 2))
     return clip, expected_mse(fmt, dist, clip / top)

@@ -79,10 +79,31 @@ def _base_row(task: tuple) -> dict[str, Any]:
 
 def _sqnr_db(signal: float, err: float) -> float:
     """10·log10(signal / err); +inf for an exact result (err = 0)."""
+    _check_moments(signal, err)
     if err == 0:
         return math.inf if signal > 0 else math.nan
     with np.errstate(divide="ignore", over="ignore"):
         return float(10 * np.log10(np.float64(signal) / np.float64(err)))
+
+
+def _check_moments(signal: float, err: float) -> None:
+    """E[x²] and the MSE must be representable: values whose squares underflow (|x| below
+    about 1e-154) or overflow (above 1e154) float64 give 0/0 or inf/inf, not a ratio."""
+    if math.isnan(signal) or math.isnan(err):
+        raise ValueError(
+            "the error is NaN: the format returned NaN for some values "
+            "(values beyond what its scales can represent?)"
+        )
+    if signal == 0 and err == 0:
+        raise ValueError(
+            "E[x²] and the MSE both underflow float64 (values below about 1e-154); "
+            "rescale the data (SQNR and bits of accuracy do not depend on the scale)"
+        )
+    if math.isinf(signal) and math.isinf(err):
+        raise ValueError(
+            "E[x²] and the MSE both overflow float64 (values above about 1e154); "
+            "rescale the data (SQNR and bits of accuracy do not depend on the scale)"
+        )
 
 
 def _bits(err: float, variance: float) -> float:
@@ -129,6 +150,7 @@ def _run_one(task: tuple) -> dict[str, Any]:
             err, signal, variance, ci, n = _sampled_scaled(
                 fmt, dist, range_method, samples, seed, index, gran, channels, group_size
             )
+            _check_moments(signal, err)
             row.update(mse=err, mse_ci95=ci, samples=n, bits_of_accuracy=_bits(err, variance))
             row["sqnr_db"] = _sqnr_db(signal, err)
             row["seconds"] = time.perf_counter() - start
@@ -160,6 +182,7 @@ def _run_one(task: tuple) -> dict[str, Any]:
                 fmt, dist, range_method, samples, seed, index
             )
             row["mse_ci95"] = ci
+        _check_moments(signal, err)
         row.update(
             clip=clip,
             scale=1.0 if math.isnan(top) else clip / top,

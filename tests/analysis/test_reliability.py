@@ -233,3 +233,23 @@ def test_long_channels_stream_in_chunks(monkeypatch):
     # same draws) give the unstreamed results
     for i in range(4):
         assert streamed.mse[i] == pytest.approx(whole.mse[i], rel=1e-12)
+
+
+def test_scales_beyond_float64_squares_are_errors_not_nan():
+    for d in ("gaussian:1e-300", "laplace:1e-200", "uniform:0:1e-300"):
+        for samples in (None, 2000):
+            df = sweep(["int8_narrow"], [d], ranges=["mse", "percentile"], samples=samples)
+            assert df.error.str.contains("underflow float64").all(), (d, samples)
+    big = sweep(["int8_narrow", "mxfp4"], ["gaussian:1e300"], ranges=["percentile"], samples=2000)
+    assert "overflow float64" in big.error[0]
+    assert big.error[1] != ""  # a block row of NaN or inf/inf is an error, never a bare NaN
+    with pytest.raises(ValueError, match="range is zero"):
+        optimal_clip("int8_narrow", np.zeros(100), "minmax")
+    with pytest.raises(ValueError, match="square beyond float64"):
+        optimal_clip("int8_narrow", np.array([1e308, -1e308, 0.0]), "mse")
+    with pytest.raises(ValueError, match="aciq: spread .* too wide"):
+        optimal_clip("int8_narrow", Gaussian(1e300), "aciq")
+    with pytest.raises(ValueError, match="b − a overflows"):
+        from lowbit.analysis import Uniform
+
+        Uniform(-1e308, 1e308)
