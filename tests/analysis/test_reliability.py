@@ -253,3 +253,17 @@ def test_scales_beyond_float64_squares_are_errors_not_nan():
         from lowbit.analysis import Uniform
 
         Uniform(-1e308, 1e308)
+
+
+def test_lowbit_main_reports_bad_sweeps_as_usage_errors(tmp_path, capsys):
+    from lowbit.cli import main
+
+    out = tmp_path / "s.csv"
+    assert main(["sweep", "--formats", ",", "--dist", "gaussian", "-o", str(out)]) == 2
+    assert "lowbit: error: sweep: --formats names nothing" in capsys.readouterr().err
+    args = ["sweep", "--formats", "int8", "--dist", "gaussian", "--granularity", "per_row"]
+    assert main([*args, "--samples", "100", "-o", str(out)]) == 2
+    assert "unknown granularity 'per_row'" in capsys.readouterr().err
+    assert main(["sweep", "--formats", "int8", "-o", str(out)]) == 2  # neither --dist nor --tensor
+    assert "--dist names nothing" in capsys.readouterr().err
+    assert not out.exists()
