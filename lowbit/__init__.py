@@ -1,5 +1,6 @@
 """lowbit: bit-exact low-precision number formats, their accuracy and their hardware cost."""
 
+from .analysis.tensors import list_tensors, load_tensor
 from .formats import (
     BinaryFormat,
     ExpFormat,
@@ -37,6 +38,8 @@ __all__ = [
     "binarize",
     "get_format",
     "list_formats",
+    "list_tensors",
+    "load_tensor",
     "register",
     "ternarize",
 ]

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 
 from . import __version__, get_format
-from .analysis import cli_sweep
+from .analysis import cli_sweep, cli_tensors
 from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray, Quantizer
 from .hwmodel import cli_simulate
 from .report import SCALED
@@ -97,6 +97,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_cmd_hw)
     cli_sweep.add_parser(sub)
+    cli_tensors.add_parser(sub)
     cli_simulate.add_parser(sub)
     return parser
 

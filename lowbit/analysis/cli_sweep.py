@@ -1,38 +1,59 @@
-"""``lowbit sweep``: a sweep written to CSV or Parquet (registered by lowbit.cli)."""
+"""``lowbit sweep``: a sweep written to CSV or Parquet (registered by lowbit.cli).
+
+Exit status: 0 when every row succeeded; 1 when the file was written but some rows failed
+(each is printed to stderr as ``lowbit sweep: row FORMAT DIST RANGE GRANULARITY: ERROR``);
+bad arguments (an unknown format, range or granularity, a bad seed) raise ValueError, which
+``lowbit.cli`` reports as ``lowbit: error: ...`` with status 2, before anything runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+#: Exit status when the output was written but some rows carry an error.
+ROWS_FAILED = 1
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``sweep`` on an argparse subparsers object (its ``run`` default is :func:`run`)."""
     p = subparsers.add_parser(
-        "sweep", help="error sweep over formats × distributions → CSV/Parquet"
+        "sweep", help="error sweep over formats × distributions or tensors → CSV/Parquet"
     )
     p.add_argument("--formats", required=True, help="comma-separated, e.g. int8,fp8_e4m3fnuz")
+    p.add_argument("--dist", help="comma-separated, e.g. gaussian,laplace,student_t:3")
     p.add_argument(
-        "--dist", required=True, help="comma-separated, e.g. gaussian,laplace,student_t:3"
+        "--tensor",
+        action="append",
+        default=[],
+        metavar="FILE[:NAME]",
+        help="a tensor of a .safetensors/.npz/.npy file (repeatable); see `lowbit tensors FILE`",
+    )
+    p.add_argument(
+        "--axis", type=int, help="block axis of block formats on --tensor (default: the last)"
     )
     p.add_argument("--range", default="mse", help="comma-separated range methods (default mse)")
     p.add_argument(
         "--granularity", default="per_tensor", help="per_tensor,per_channel,per_group (sampled)"
     )
     p.add_argument("--samples", type=int, help="sample this many values (default: analytic)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="an integer >= 0 (default 0)")
     p.add_argument("--executor", default="serial", choices=("serial", "processes", "dask"))
     p.add_argument("-o", "--output", required=True, metavar="OUT.csv|OUT.parquet")
     p.set_defaults(run=run)
     return p
 
 
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
+def _split(text: str | None, label: str, required: bool = True) -> list[str]:
+    items = [t.strip() for t in (text or "").split(",") if t.strip()]
+    if required and not items:
+        raise ValueError(f"sweep: {label} names nothing (got {text!r}); give at least one")
+    return items
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the sweep ``args`` describe and write it; 0 on success.
+    """Run the sweep ``args`` describe and write it; 0 on success, 1 if some rows failed.
 
     >>> import argparse, tempfile, os, pandas as pd
     >>> out = os.path.join(tempfile.mkdtemp(), "s.csv")
@@ -41,20 +62,52 @@ def run(args: argparse.Namespace) -> int:
     >>> run(ns), len(pd.read_csv(out))
     (0, 1)
     """
-    from .sweep import sweep  # here, not at import: every `lowbit` command imports this module
+    from ..fileio import atomic_path
+    from .distributions import Empirical, parse_tensor_spec
+    from .sweep import parse_distribution, sweep  # here: every `lowbit` command imports this
 
+    tensors = list(getattr(args, "tensor", None) or [])
+    dists = [parse_distribution(d) for d in _split(args.dist, "--dist", required=not tensors)]
+    axis = getattr(args, "axis", None)
+    for spec in tensors:
+        path, name = parse_tensor_spec(spec)
+        dists.append(Empirical.from_file(path, name, axis=-1 if axis is None else axis))
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
+        _need_parquet()
     df = sweep(
-        formats=_split(args.formats),
-        distributions=_split(args.dist),
-        ranges=_split(args.range),
-        granularities=_split(getattr(args, "granularity", "per_tensor")),
+        formats=_split(args.formats, "--formats"),
+        distributions=dists,
+        ranges=_split(args.range, "--range"),
+        granularities=_split(getattr(args, "granularity", "per_tensor"), "--granularity"),
         samples=args.samples,
         seed=args.seed,
         executor=args.executor,
+        axis=axis,
     )
-    out = Path(args.output)
-    if out.suffix.lower() == ".parquet":
-        df.to_parquet(out, index=False)
-    else:
-        df.to_csv(out, index=False)
+    with atomic_path(out) as tmp:
+        if suffix == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+    failed = df[df.error != ""]
+    for _, r in failed.iterrows():
+        what = r["tensor"] or r["distribution"]
+        print(
+            f"lowbit sweep: row {r['format']} {what} {r['range']} {r['granularity']}: {r['error']}",
+            file=sys.stderr,
+        )
+    if len(failed):
+        print(f"lowbit sweep: {len(failed)} of {len(df)} rows failed; see {out}", file=sys.stderr)
+        return ROWS_FAILED
     return 0
+
+
+def _need_parquet() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "writing .parquet needs pyarrow (pip install pyarrow); or write .csv"
+        ) from None

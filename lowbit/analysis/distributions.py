@@ -9,13 +9,16 @@ exact expected MSE; the others fall back to adaptive quadrature.
 
 from __future__ import annotations
 
-import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import integrate, optimize, special, stats
+
+# load_tensor's old home was this module: it stays importable from here
+from .tensors import as_array, is_array_like, load_tensor, parse_tensor_spec  # noqa: F401
 
 
 def _rng(random_state) -> np.random.Generator:
@@ -103,6 +106,11 @@ class _Scaled(Distribution):
         return np.where(a > 0, self._cdf(-a) - self._cdf(-b), self._cdf(b) - self._cdf(a))
 
 
+def _square(v: float) -> float:
+    """v², inf where it overflows float64 (a Python float's ** raises OverflowError)."""
+    return v * v if abs(v) < 1e154 else math.inf
+
+
 def _xf(x, f):
     """x·f(x), taken as 0 at ±inf (every density here decays faster than 1/x)."""
     with np.errstate(invalid="ignore"):
@@ -130,7 +138,7 @@ class Gaussian(_Scaled):
     _ppf = staticmethod(special.ndtri)
 
     def var(self) -> float:
-        return self.sigma**2
+        return _square(self.sigma)
 
     def _sample(self, n, rng):
         return rng.standard_normal(n) * self.sigma
@@ -172,7 +180,7 @@ class Laplace(_Scaled):
             return np.where(q < 0.5, np.log(2 * q), -np.log(2 * (1 - q)))
 
     def var(self) -> float:
-        return 2 * self.b**2
+        return 2 * _square(self.b)
 
     def _sample(self, n, rng):
         return rng.laplace(0.0, self.b, n)
@@ -181,20 +189,23 @@ class Laplace(_Scaled):
     def _moments(a, b):
         # Antiderivatives on x ≥ 0 (F⁺) and x ≤ 0 (F⁻) of e^{-|x|}/2 times 1, x, x²:
         # F⁺ = -e^{-x}/2·(1, x+1, x²+2x+2),   F⁻ = e^{x}/2·(1, x-1, x²-2x+2).
+        # where e^{-|x|} underflows to 0 the terms are 0 (x² may overflow: 0·inf = NaN)
         def pos(x):
             e = 0.5 * np.exp(-x)
+            gone = e == 0
             return (
                 -e,
-                np.where(np.isinf(x), 0, -e * (x + 1)),
-                np.where(np.isinf(x), 0, -e * (x * x + 2 * x + 2)),
+                np.where(gone, 0, -e * (x + 1)),
+                np.where(gone, 0, -e * (x * x + 2 * x + 2)),
             )
 
         def neg(x):
             e = 0.5 * np.exp(x)
+            gone = e == 0
             return (
                 e,
-                np.where(np.isinf(x), 0, e * (x - 1)),
-                np.where(np.isinf(x), 0, e * (x * x - 2 * x + 2)),
+                np.where(gone, 0, e * (x - 1)),
+                np.where(gone, 0, e * (x * x - 2 * x + 2)),
             )
 
         a, b = np.broadcast_arrays(a, b)
@@ -238,7 +249,7 @@ class StudentT(_Scaled):
         return special.stdtrit(self.nu, q)
 
     def var(self) -> float:
-        return self.scale**2 * self.nu / (self.nu - 2) if self.nu > 2 else math.inf
+        return _square(self.scale) * self.nu / (self.nu - 2) if self.nu > 2 else math.inf
 
     def _sample(self, n, rng):
         return rng.standard_t(self.nu, n) * self.scale
@@ -246,21 +257,13 @@ class StudentT(_Scaled):
     def _moments(self, a, b):
         nu = self.nu
         m0 = self._mass(a, b)
-        if nu <= 2:  # ∫x²p diverges on an infinite interval; finite ones by quadrature
-            a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
-            finite = np.isfinite(a) & np.isfinite(b)
 
-            def quad_k(k):
-                out = np.where(finite, 0.0, np.inf if k == 2 else 0.0)
-                for i in zip(*np.nonzero(finite), strict=True):
-                    out[i] = _quad(lambda x: x**k * self._pdf(x), a[i], b[i])
-                return out
-
-            return m0, quad_k(1), quad_k(2)
-
-        def g1(x):  # ∫ x p = -(ν + x²)/(ν − 1) · p
-            with np.errstate(invalid="ignore"):
+        def g1(x):  # ∫ x p = -(ν + x²)/(ν − 1) · p  (ν > 1; it → 0 at ±inf)
+            with np.errstate(invalid="ignore", over="ignore"):
                 return np.where(np.isfinite(x), -(nu + x * x) / (nu - 1) * self._pdf(x), 0.0)
+
+        if nu <= 2:
+            return (m0, *self._heavy_moments(a, b, g1))
 
         # x² = ν(1 + x²/ν) − ν, and (1 + x²/ν)^{-(ν-1)/2} is the t_{ν-2} density of x·r:
         # ∫x² p = ν(ν−1)/(ν−2) · F_{ν−2}(x r) − ν F_ν(x),  r = √((ν−2)/ν)
@@ -272,6 +275,25 @@ class StudentT(_Scaled):
             special.stdtr(nu - 2, br) - special.stdtr(nu - 2, ar),
         )
         return m0, g1(b) - g1(a), nu * (nu - 1) / (nu - 2) * m0_2 - nu * m0
+
+    def _heavy_moments(self, a, b, g1):
+        """(∫x·p, ∫x²·p) for ν ≤ 2: ∫x²p diverges on an infinite interval (so does ∫x·p
+        for ν ≤ 1: the tail of x·p is then ±inf); finite intervals by quadrature."""
+        shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+        a = np.broadcast_to(np.asarray(a, np.float64), shape).reshape(-1)
+        b = np.broadcast_to(np.asarray(b, np.float64), shape).reshape(-1)
+        finite = np.isfinite(a) & np.isfinite(b)
+        m1, m2 = np.zeros(a.shape), np.where(finite | (a >= b), 0.0, np.inf)
+        if self.nu > 1:
+            m1 = np.where(a < b, g1(b) - g1(a), 0.0)
+        else:  # the mean diverges: +inf from an upper tail, -inf from a lower one
+            m1 = np.where(a >= b, 0.0, np.where(np.isinf(b), np.inf, 0.0))
+            m1 = m1 + np.where((a < b) & np.isinf(a), -np.inf, 0.0)
+        for i in np.flatnonzero(finite):
+            m2[i] = _quad(lambda x: x * x * self._pdf(x), a[i], b[i])
+            if self.nu <= 1:
+                m1[i] = _quad(lambda x: x * self._pdf(x), a[i], b[i])
+        return m1.reshape(shape), m2.reshape(shape)
 
 
 def _quad(f, lo, hi) -> float:
@@ -293,6 +315,8 @@ class Uniform(Distribution):
         self.a, self.b = float(a), float(b)
         if not (math.isfinite(self.a) and math.isfinite(self.b) and self.a < self.b):
             raise ValueError(f"Uniform needs finite a < b, got a={a!r}, b={b!r}")
+        if not math.isfinite(self.b - self.a):
+            raise ValueError(f"Uniform: b − a overflows float64 (a={a!r}, b={b!r})")
 
     @property
     def params(self):
@@ -464,6 +488,10 @@ class Clipped(Distribution):
 class Empirical(Distribution):
     """The distribution of a real tensor's values (its empirical distribution).
 
+    ``values`` is a numpy array, a list, or anything with ``__array__`` or ``__dlpack__``
+    (torch, jax).  The tensor's shape is kept (``shape``) and ``axis`` names the axis that
+    block formats form their blocks along (default the last), as they do on the real tensor.
+
     >>> e = Empirical([1.0, -2.0, 3.0, 0.5])
     >>> float(e.cdf(1.0)), e.mean()
     (0.75, 0.625)
@@ -471,11 +499,16 @@ class Empirical(Distribution):
 
     name = "empirical"
 
-    def __init__(self, values: Any, label: str = "array"):
-        x = np.asarray(values)
+    def __init__(self, values: Any, label: str = "array", axis: int = -1):
+        x = as_array(values)
         if x.dtype.kind not in "fiub":
             raise ValueError(f"Empirical needs a numeric array, got dtype {x.dtype}")
-        x = x.astype(np.float64).ravel()
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"Empirical: axis must be an integer, got {axis!r}")
+        if x.ndim and not -x.ndim <= axis < x.ndim:
+            raise ValueError(f"Empirical: axis {axis} is out of range for shape {x.shape}")
+        self.shape, self.axis = tuple(x.shape) or (1,), int(axis)
+        x = np.asarray(x, dtype=np.float64).ravel()
         if x.size == 0:
             raise ValueError("Empirical needs at least one value, got an empty array")
         if not np.all(np.isfinite(x)):
@@ -485,9 +518,18 @@ class Empirical(Distribution):
         self.label = label
 
     @classmethod
-    def from_file(cls, path: str | Path, key: str | None = None) -> Empirical:
-        """Load a tensor from .npy, .npz or .safetensors (numpy only)."""
-        return cls(load_tensor(path, key), label=f"{Path(path).name}{':' + key if key else ''}")
+    def from_file(
+        cls, path: str | os.PathLike, name: str | None = None, axis: int = -1, *, key=None
+    ) -> Empirical:
+        """A tensor of a .safetensors, .npz or .npy file (see :func:`load_tensor`; ``key`` is
+        the older spelling of ``name``), labelled ``FILE:NAME``."""
+        name = name if name is not None else key
+        x = load_tensor(path, name)
+        return cls(x, label=f"{Path(path).name}{':' + name if name else ''}", axis=axis)
+
+    def tensor(self) -> np.ndarray:
+        """The values in the tensor's own shape (float64)."""
+        return self.values.reshape(self.shape)
 
     @property
     def params(self):
@@ -569,20 +611,47 @@ def as_distribution(obj: Any) -> Distribution:
     """
     if isinstance(obj, Distribution):
         return obj
-    if hasattr(obj, "dist") and isinstance(obj.dist, stats.rv_continuous):
+    if is_scipy_frozen(obj):
+        if not isinstance(obj.dist, stats.rv_continuous):
+            raise TypeError(
+                f"only continuous scipy.stats distributions are supported, got {obj.dist.name}"
+            )
         return _from_scipy(obj)
-    if hasattr(obj, "dist"):
-        raise TypeError(f"only continuous scipy.stats distributions are supported, got {obj!r}")
-    if isinstance(obj, (np.ndarray, list, tuple)):
+    if is_array_like(obj):  # numpy, lists, torch/jax (__array__ or DLPack)
         return Empirical(obj)
     raise TypeError(
-        f"expected a Distribution, a frozen scipy.stats distribution or an array, got {obj!r}"
+        "expected a Distribution, a frozen scipy.stats distribution or an array "
+        f"(numpy, __array__ or DLPack), got {type(obj).__name__}"
+    )
+
+
+def is_scipy_frozen(obj: Any) -> bool:
+    """True for a frozen scipy.stats distribution.  A torch tensor also has a ``.dist``
+    attribute (a method), so the test is the class, or ``.dist`` being a scipy distribution
+    on an object that has ``rvs`` and ``ppf`` and is not an array."""
+    frozen = getattr(getattr(stats, "_distn_infrastructure", None), "rv_frozen", None)
+    if frozen is not None and isinstance(obj, frozen):
+        return True
+    return (
+        isinstance(getattr(obj, "dist", None), (stats.rv_continuous, stats.rv_discrete))
+        and hasattr(obj, "rvs")
+        and hasattr(obj, "ppf")
+        and not hasattr(obj, "__array__")
     )
 
 
 def _from_scipy(frozen) -> Distribution:
     name = frozen.dist.name
     shapes, loc, scale = frozen.dist._parse_args(*frozen.args, **frozen.kwds)
+    loc, scale = float(np.asarray(loc)), float(np.asarray(scale))
+    # scipy itself returns NaN for every statistic of a frozen distribution with bad params
+    if not (math.isfinite(scale) and scale > 0) or not math.isfinite(loc):
+        raise ValueError(
+            f"scipy {name}: needs a finite loc and a finite scale > 0, got loc={loc!r}, "
+            f"scale={scale!r}"
+        )
+    if not bool(np.all(frozen.dist._argcheck(*shapes))):
+        raise ValueError(f"scipy {name}: shape parameters {shapes} are outside its domain")
     if name == "uniform":
         return Uniform(loc, loc + scale)
     if loc == 0:
@@ -593,66 +662,3 @@ def _from_scipy(frozen) -> Distribution:
         if name == "t":
             return StudentT(shapes[0], scale)
     return ScipyDistribution(frozen)
-
-
-# -- tensors from files ---------------------------------------------------------------------
-_SAFETENSORS_DTYPES = {
-    "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
-    "I16": np.int16, "I8": np.int8, "U8": np.uint8, "U16": np.uint16, "U32": np.uint32,
-    "BOOL": np.bool_,
-}  # fmt: skip
-
-
-def load_tensor(path: str | Path, key: str | None = None) -> np.ndarray:
-    """One array from a .npy, .npz or .safetensors file (``key`` picks one of several).
-
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "w.npy"); np.save(p, np.arange(3.0))
-    >>> load_tensor(p).tolist()
-    [0.0, 1.0, 2.0]
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            return np.asarray(z[_pick(list(z.files), key, path)])
-    if suffix == ".safetensors":
-        return _load_safetensors(path, key)
-    raise ValueError(f"{path}: unsupported tensor file (expected .npy, .npz or .safetensors)")
-
-
-def _pick(names: list[str], key: str | None, path: Path) -> str:
-    if key is not None:
-        if key not in names:
-            raise ValueError(f"{path}: no tensor {key!r}; it holds {', '.join(names)}")
-        return key
-    if len(names) != 1:
-        raise ValueError(f"{path}: {len(names)} tensors ({', '.join(names)}); name one with key=")
-    return names[0]
-
-
-def _load_safetensors(path: Path, key: str | None) -> np.ndarray:
-    # Layout: u64 little-endian header length, a JSON header, then the raw little-endian data.
-    raw = path.read_bytes()
-    if len(raw) < 8:
-        raise ValueError(f"{path}: too short to be a safetensors file")
-    n = int.from_bytes(raw[:8], "little")
-    try:
-        header = json.loads(raw[8 : 8 + n])
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: unreadable safetensors header ({exc})") from None
-    header.pop("__metadata__", None)
-    entry = header[_pick(list(header), key, path)]
-    start, end = entry["data_offsets"]
-    data = raw[8 + n + start : 8 + n + end]
-    dtype = entry["dtype"]
-    if dtype == "BF16":  # bfloat16 is the top half of a float32
-        bits = np.frombuffer(data, dtype="<u2").astype(np.uint32) << 16
-        return bits.view(np.float32).reshape(entry["shape"])
-    if dtype not in _SAFETENSORS_DTYPES:
-        raise ValueError(f"{path}: unsupported safetensors dtype {dtype}")
-    return np.frombuffer(
-        data, dtype=np.dtype(_SAFETENSORS_DTYPES[dtype]).newbyteorder("<")
-    ).reshape(entry["shape"])

@@ -27,7 +27,7 @@ def format_grid(fmt: Any) -> np.ndarray:
     [-2.0, -1.0, 0.0, 1.0]
     """
     if isinstance(fmt, np.ndarray):
-        return np.unique(fmt.astype(np.float64))
+        return check_levels(fmt)
     fmt = get_format(fmt)
     hit = _GRIDS.get(id(fmt))
     if hit is None or hit[0] is not fmt:
@@ -36,6 +36,22 @@ def format_grid(fmt: Any) -> np.ndarray:
         values = np.asarray(fmt.values(), dtype=np.float64)
         hit = _GRIDS[id(fmt)] = (fmt, np.unique(values[np.isfinite(values)]))
     return hit[1]
+
+
+def check_levels(levels: np.ndarray) -> np.ndarray:
+    """An array of quantizer levels, validated: ascending, unique, finite, at least one.
+
+    >>> check_levels(np.array([1.0, -1.0, 1.0])).tolist()
+    [-1.0, 1.0]
+    """
+    if levels.dtype.kind not in "fiu":
+        raise TypeError(f"levels must be a numeric array, got dtype {levels.dtype}")
+    if levels.size == 0:
+        raise ValueError("levels: an empty array has no level to round to")
+    out = np.unique(levels.astype(np.float64))
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"levels must be finite, got {levels.tolist()[:8]}")
+    return out
 
 
 def is_scalar_format(fmt: Any) -> bool:
@@ -76,8 +92,12 @@ def cell_mse(dist: Distribution, lo: np.ndarray, hi: np.ndarray, q: np.ndarray) 
     moments = dist.partial_moments(lo, hi)
     if moments is not None:
         m0, m1, m2 = moments
-        # M2 − 2qM1 + q²M0 with q = 0 cells exact; tiny negative round-off clipped to 0
-        return np.maximum(m2 - 2 * q * m1 + q * q * m0, 0.0)
+        # M2 − 2qM1 + q²M0 with q = 0 cells exact; tiny negative round-off clipped to 0.
+        # q·(q·M0), not q²·M0: a cell of no mass far out (huge scale) must give 0, not inf·0.
+        # An infinite M2 (a tail of infinite variance) makes the cell's error infinite.
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = np.maximum(m2 - 2 * q * m1 + q * (q * m0), 0.0)
+        return np.where(np.isposinf(m2), np.inf, out)
     out = _quadrature(dist, np.asarray(lo, np.float64), np.asarray(hi, np.float64), q)
     for x, mass in dist.atoms:
         i = min(np.searchsorted(hi, x, side="left"), q.size - 1)
@@ -152,6 +172,8 @@ def expected_mse(fmt: Any, dist: Any, scale: float = 1.0) -> float:
     if not is_scalar_format(fmt):
         return monte_carlo_mse(fmt, dist, scale).mse
     grid = scale * format_grid(fmt)
+    if not np.all(np.isfinite(grid)):
+        raise ValueError(f"scale={scale:g} times the format's largest value overflows float64")
     mids = 0.5 * (grid[1:] + grid[:-1])
     if isinstance(dist, Empirical):
         x = dist.samples
@@ -170,6 +192,15 @@ def _check_scale(scale: Any) -> float:
     if not (math.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a finite number > 0, got {scale!r}")
     return scale
+
+
+def check_seed(seed: Any, who: str) -> int | None:
+    """A seed numpy's default_rng takes: None or an integer in [0, 2^63)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"{who}: seed must be None or an integer in [0, 2^63), got {seed!r}")
+    return int(seed)
 
 
 class MonteCarloMSE(NamedTuple):
@@ -205,6 +236,14 @@ def monte_carlo_mse(
     scale = _check_scale(scale)
     dist = as_distribution(dist)
     fmt = get_format(fmt)
+    confidence = float(confidence)
+    if not 0 < confidence < 1:
+        raise ValueError(f"monte_carlo_mse: confidence must be in (0, 1), got {confidence!r}")
+    seed = check_seed(seed, "monte_carlo_mse")
+    for label, v in (("samples", samples), ("chunk", chunk)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"monte_carlo_mse: {label} must be a positive integer, got {v!r}")
+    chunk = max(chunk, 1)
     block = int(getattr(fmt, "block_size", None) or 1)
     chunk = max(block, chunk // block * block)
     total = -(-int(samples) // block) * block

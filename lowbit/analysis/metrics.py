@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .tensors import as_array
+
 
 def _pair(x, q) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
+    # numpy arrays, lists, and torch/jax tensors (through __array__ or DLPack)
+    x = np.asarray(as_array(x), dtype=np.float64)
+    q = np.asarray(as_array(q), dtype=np.float64)
     if x.shape != q.shape:
         raise ValueError(f"shapes differ: {x.shape} vs {q.shape}")
     if x.size == 0:
@@ -69,8 +72,8 @@ def kl_divergence(p, q, axis=-1) -> np.ndarray | float:
     >>> round(kl_divergence([1, 1], [1, 3]), 4)
     0.1438
     """
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
+    p = np.asarray(as_array(p), dtype=np.float64)
+    q = np.asarray(as_array(q), dtype=np.float64)
     if p.shape != q.shape:
         raise ValueError(f"histogram shapes differ: {p.shape} vs {q.shape}")
     if p.size == 0:

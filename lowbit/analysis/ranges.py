@@ -16,15 +16,18 @@ from scipy import optimize, special
 
 from ..formats import get_format
 from .distributions import Distribution, Empirical, Gaussian, Laplace, as_distribution
-from .expected import expected_mse, format_grid, is_scalar_format
+from .expected import check_levels, expected_mse, format_grid, is_scalar_format
 from .metrics import kl_divergence
+from .tensors import is_array_like
 
 METHODS = ("minmax", "percentile", "mse", "aciq", "kl", "octav")
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
 
 def _is_samples(data: Any) -> bool:
-    return isinstance(data, (np.ndarray, list, tuple)) or isinstance(data, Empirical)
+    return isinstance(data, Empirical) or (
+        is_array_like(data) and not isinstance(data, Distribution)
+    )
 
 
 def _samples(data: Any) -> np.ndarray:
@@ -35,8 +38,32 @@ def _samples(data: Any) -> np.ndarray:
 def fmt_max(fmt: Any) -> float:
     """The largest magnitude of ``fmt`` (a format, its name, or an array of levels)."""
     if isinstance(fmt, np.ndarray):
-        return float(np.max(np.abs(fmt)))
-    return float(get_format(fmt).max)
+        return float(np.max(np.abs(check_levels(fmt))))
+    fmt = get_format(fmt)
+    if not is_scalar_format(fmt):
+        raise ValueError(
+            f"{fmt.name}: a block format sets its own scales per block; there is no "
+            "per-tensor clip to choose (use expected_mse or monte_carlo_mse at scale 1)"
+        )
+    return float(fmt.max)
+
+
+def _check_sample_range(x: np.ndarray, who: str) -> None:
+    """Samples whose squared error can be computed: not all zero, squares within float64."""
+    top = float(np.max(np.abs(x)))
+    if top == 0:
+        raise ValueError(f"{who}: range is zero: every value is 0; there is no scale to set")
+    if not top < 1e154:
+        raise ValueError(f"{who}: values up to {top:g} square beyond float64; rescale the data")
+
+
+def _finite_variance(dist: Distribution, who: str) -> None:
+    """MSE-based clips need E[X²] < inf: with a heavier tail every clip's MSE is infinite."""
+    if not math.isfinite(dist.var()):
+        raise ValueError(
+            f"{who}: {dist!r} has infinite variance, so the MSE is infinite at every clip; "
+            "there is no MSE-optimal clip (use samples, 'percentile', or a Clipped distribution)"
+        )
 
 
 def quantize_scaled(fmt: Any, x: np.ndarray, scale: float) -> np.ndarray:
@@ -166,16 +193,23 @@ def mse_clip(fmt: Any, data: Any, candidates: int = 100) -> tuple[float, float]:
     top = fmt_max(fmt)
     if _is_samples(data):
         x = _samples(data)
+        _check_sample_range(x, "mse_clip")
         clips = np.max(np.abs(x)) * np.arange(1, candidates + 1) / candidates
         errs = [np.mean((x - quantize_scaled(fmt, x, c / top)) ** 2) for c in clips]
         i = int(np.argmin(errs))
         return float(clips[i]), float(errs[i])
     dist = as_distribution(data)
+    spread = _spread(dist)
+    if not spread * 1e6 * top < 1e300:  # the scan's largest grid must stay finite
+        raise ValueError(
+            f"mse_clip: {dist!r} is too wide for float64 (spread {spread:g}); rescale the data"
+        )
+    _finite_variance(dist, "mse_clip")
 
     def f(clip):
         return expected_mse(fmt, dist, clip / top)
 
-    clips = _spread(dist) * np.logspace(-1, 6, 128)
+    clips = spread * np.logspace(-1, 6, 128)
     errs = np.array([f(c) for c in clips])
     i = int(np.argmin(errs))
     return golden_section(f, clips[max(i - 1, 0)], clips[min(i + 1, clips.size - 1)])
@@ -224,6 +258,8 @@ def aciq(bits: int, data: Any, prior: str | None = None) -> float:
             "aciq: needs a Laplace or Gaussian distribution, or samples with "
             f"prior='laplace' or 'gaussian' (got {type(data).__name__}, prior={prior!r})"
         )
+    if not 0 < spread < 1e150:  # ACIQ's model squares α: keep it within float64
+        raise ValueError(f"aciq: spread {spread:g} is zero or too wide for float64")
     if prior == "laplace":
         return float(spread * special.lambertw(3 * 4.0**bits).real)
     res = optimize.minimize_scalar(
@@ -258,6 +294,7 @@ def octav(bits: int, data: Any, iterations: int = 50) -> float:
         s = float(np.mean(a))
     else:
         dist = as_distribution(data)
+        _finite_variance(dist, "octav")
         if dist.partial_moments(0.0, 1.0) is None:
             return octav(bits, dist.rvs(size=200_000, random_state=0), iterations)
 
@@ -287,10 +324,19 @@ def kl_clip(fmt: Any, data: Any, bins: int = 2048, samples: int = 1_000_000) -> 
     4.7
     """
     levels = int(np.count_nonzero(format_grid(fmt) > 0)) + 1
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < levels:
+        raise ValueError(
+            f"kl_clip: bins must be an integer >= {levels} (the format's positive levels + 1), "
+            f"got {bins!r}"
+        )
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ValueError(f"kl_clip: samples must be a positive integer, got {samples!r}")
     if _is_samples(data):
         a = np.abs(_samples(data))
     else:
         a = np.abs(as_distribution(data).rvs(size=samples, random_state=0))
+    if not a.max() > 0:  # every value is 0: the range is zero (callers refuse a zero clip)
+        return 0.0
     hist, edges = np.histogram(a, bins=bins, range=(0.0, float(a.max())))
     hist = hist.astype(np.float64)
     best, best_kl = bins, math.inf
@@ -349,5 +395,6 @@ def optimal_clip(fmt: Any, dist: Any, method: str = "mse", **options: Any) -> tu
     top = fmt_max(fmt)
     if _is_samples(dist):
         x = _samples(dist)
+        _check_sample_range(x, "optimal_clip")
         return clip, float(np.mean((x - quantize_scaled(fmt, x, clip / top)) ** 2))
     return clip, expected_mse(fmt, dist, clip / top)
