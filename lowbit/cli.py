@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return 0
     except KeyboardInterrupt:  # Ctrl-C: outputs are left as they were (lowbit.fileio)
-        print("\nlowbit: interrupted", file=sys.stderr)
+        print("lowbit: interrupted", file=sys.stderr)
         return 130
     except _EXPECTED as exc:
         print(f"lowbit: error: {_one_line(exc)}", file=sys.stderr)

@@ -52,14 +52,16 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     parent = path.parent if str(path.parent) else Path(".")
     if suffix is None:
         suffix = path.suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=parent)
+    with _naming(path):
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=parent)
     try:
         # mkstemp makes the file private (0600); the output gets the mode open() would give
         # it (0666 less the umask), or keeps the mode of the file it replaces
         os.close(fd)
         os.chmod(tmp, _mode_of(path, 0o666))
         yield tmp
-        os.replace(tmp, path)
+        with _naming(path):
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -75,22 +77,47 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
+    with _naming(path):
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
         os.chmod(tmp, _mode_of(path, 0o777))  # mkdtemp's 0700, as for atomic_path
         yield tmp
+        old = _swap_in(tmp, path, parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = None
-    if path.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
-        os.rmdir(old)
-        os.replace(path, old)
-    os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _swap_in(new: Path, path: Path, parent: Path) -> Path | None:
+    """Rename ``new`` to ``path``, moving an existing ``path`` aside first (two renames: a
+    directory cannot replace a non-empty one); return where the old one went."""
+    old = None
+    with _naming(path):
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=parent))
+            os.rmdir(old)
+            os.replace(path, old)
+        try:
+            os.replace(new, path)
+        except BaseException:
+            if old is not None:  # put the previous folder back
+                os.replace(old, path)
+            raise
+    return old
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    # an OSError about the temporary name would puzzle the user: name the output instead
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
 
 
 def _mode_of(path: Path, default: int) -> int:

@@ -90,7 +90,7 @@ def test_ctrl_c_while_writing_keeps_the_previous_output(capsys, arr, tmp_path, m
 
     monkeypatch.setattr(np, "save", save_then_interrupt)
     status, stdout, err = run(capsys, "quantize", "int8", "-i", str(src), "-o", str(out))
-    assert status == 130 and stdout == "" and err == "\nlowbit: interrupted\n"
+    assert status == 130 and stdout == "" and err == "lowbit: interrupted\n"
     assert out.read_bytes() == b"previous"
     assert leftovers(tmp_path, {"x.npy", "out.npy"}) == set()
 
@@ -234,7 +234,7 @@ def test_ctrl_c_is_exit_130_without_a_traceback(capsys, monkeypatch):
 
     monkeypatch.setattr(cli, "_cmd_info", interrupted)
     status, out, err = run(capsys, "info", "int8")
-    assert (status, out, err) == (130, "", "\nlowbit: interrupted\n")
+    assert (status, out, err) == (130, "", "lowbit: interrupted\n")
 
 
 def test_parquet_without_pyarrow_is_one_line(capsys, tmp_path, monkeypatch):
@@ -353,3 +353,37 @@ def test_report_names_a_binary_recipe_file(capsys, tmp_path):
         *run(capsys, "report", str(recipe), "-o", str(tmp_path / "r.pdf")),
         str(recipe), "not a TOML recipe", "0x93",
     )  # fmt: skip
+
+
+def test_errors_name_the_output_not_its_temporary_name(capsys, arr, tmp_path):
+    _, src = arr
+    missing = tmp_path / "no" / "such" / "dir" / "o.npy"
+    status, out, err = run(capsys, "quantize", "int8", "-i", str(src), "-o", str(missing))
+    assert_one_line_error(status, out, err, f"No such file or directory: '{missing}'")
+    assert ".tmp" not in err
+    onto_dir = tmp_path / "d.npy"
+    onto_dir.mkdir()
+    status, out, err = run(capsys, "quantize", "int8", "-i", str(src), "-o", str(onto_dir))
+    assert_one_line_error(status, out, err, f"Is a directory: '{onto_dir}'")
+    assert sorted(os.listdir(tmp_path)) == ["d.npy", "x.npy"] and os.listdir(onto_dir) == []
+
+
+def test_a_failed_folder_swap_puts_the_previous_folder_back(tmp_path, monkeypatch):
+    from lowbit import fileio
+
+    data = tmp_path / "rep-data"
+    data.mkdir()
+    (data / "table-1.csv").write_text("old\n")
+    real = os.replace
+
+    def second_rename_fails(a, b):
+        if Path(a).name.endswith(".tmp"):  # the new folder onto the old one's name
+            raise OSError(5, "Input/output error")
+        return real(a, b)
+
+    monkeypatch.setattr(fileio.os, "replace", second_rename_fails)
+    with pytest.raises(OSError, match="Input/output error"):
+        with fileio.atomic_dir(data) as new:
+            (new / "table-1.csv").write_text("new\n")
+    assert sorted(os.listdir(tmp_path)) == ["rep-data"]
+    assert (data / "table-1.csv").read_text() == "old\n"
