@@ -38,6 +38,11 @@ __all__ = [
 
 #: The output name that means standard output (``-o -``), as in most Unix tools.
 STDOUT = "-"
+_KEPT = "nothing was replaced"
+
+
+class _WriteError(OSError):
+    """An OSError raised while writing an output, its message naming that output."""
 
 
 @contextlib.contextmanager
@@ -191,7 +196,14 @@ def open_output(
         stream.flush()
         return
     with atomic_path(path) as tmp, open(tmp, mode, **open_kw) as fh:
-        yield fh
+        try:
+            yield fh
+        except _WriteError:  # an output opened inside this one failed: already named
+            raise
+        except OSError as exc:
+            # numpy's short-write error ("100000 requested and 1008 written") names no file
+            message = f"writing {path} failed ({exc.strerror or exc}); {_KEPT}"
+            raise (_WriteError(exc.errno, message) if exc.errno else _WriteError(message)) from None
 
 
 def write_table(

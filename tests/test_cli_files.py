@@ -73,7 +73,8 @@ def test_a_write_over_the_file_size_limit_keeps_the_previous_output(tmp_path):
     )
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
-    assert err.startswith("lowbit: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("lowbit: error: writing out.npy failed (") and "Traceback" not in err
+    assert err.endswith("); nothing was replaced\n") and err.count("\n") == 1
     assert (tmp_path / "out.npy").read_bytes() == previous  # not a truncated file
     assert leftovers(tmp_path, {"big.npy", "out.npy", "warm.npy"}) == set()
 

@@ -140,8 +140,9 @@ def test_tables_failure_keeps_the_previous_files(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setattr(csv.DictWriter, "writerow", fail_late)
     status, stdout, err = run(capsys, "report", "--tables", "-o", str(out), "--samples", "3000")
-    assert (
-        status == 2 and err.splitlines()[-1] == "lowbit: error: [Errno 28] No space left on device"
+    assert status == 2 and err.splitlines()[-1] == (
+        f"lowbit: error: [Errno 28] writing {out / 'formats.csv'} failed "
+        "(No space left on device); nothing was replaced"
     )
     assert snapshot(out) == before
 
