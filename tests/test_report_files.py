@@ -77,7 +77,7 @@ def test_a_failed_pdf_write_keeps_the_old_pdf_and_its_csvs(capsys, built, monkey
 
     monkeypatch.setattr(pdf.PdfPages, "savefig", full_disk)
     status, stdout, err = run(capsys, "report", str(recipe), "-o", str(out), "--seed", "5", "-q")
-    assert_one_line_error(status, stdout, err, "File too large")
+    assert_one_line_error(status, stdout, err, f"writing {out} failed (File too large)")
     assert snapshot(out.parent) == before  # same files, same bytes, no temporary ones
 
 

@@ -25,7 +25,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from ..fileio import atomic_path  # noqa: E402
+from ..fileio import open_output  # noqa: E402
 
 PAGE_W, PAGE_H = 8.27, 11.69  # A4, inches
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 0.85, 0.8, 0.85
@@ -391,7 +391,7 @@ class Document:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # a temporary name, renamed when complete: a failed write keeps the previous PDF
-        with atomic_path(path, suffix=".pdf") as tmp, PdfPages(tmp, metadata=metadata or {}) as pdf:
+        with open_output(path, "wb") as fh, PdfPages(fh, metadata=metadata or {}) as pdf:
             for fig in self.pages:
                 pdf.savefig(fig)
         for fig in self.pages:
