@@ -20,7 +20,19 @@ from .formats import (
     ternarize,
 )
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    # pyproject.toml holds the version; an installed lowbit (also `pip install -e`) carries
+    # it in its metadata. A source tree on sys.path that was never installed has none.
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lowbit")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = _version()
 
 __all__ = [
     "BinaryFormat",

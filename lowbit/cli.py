@@ -1,13 +1,21 @@
 """The ``lowbit`` command line: ``formats``, ``info``, ``quantize``, ``report`` and ``hw``.
 
 ``main(argv)`` returns the exit status: 0 on success, 2 for bad input (unknown format or
-policy, unreadable file, bad arguments), reported as one line ``lowbit: error: ...``.
+policy, unreadable file, bad arguments, a failed write, too little memory), reported as one
+line ``lowbit: error: ...``, and 130 after Ctrl-C (the shell's code for SIGINT).
+
+Every output is written to a temporary name and renamed when complete
+(:func:`lowbit.fileio.open_output`): a failure leaves the previous output as it was. ``-o -``
+is standard output; an output that names the input file is refused.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import io
 import json
+import math
 import os
 import sys
 
@@ -15,6 +23,7 @@ import numpy as np
 
 from . import __version__, get_format
 from .analysis import cli_sweep, cli_tensors
+from .fileio import STDOUT, check_output, open_output
 from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray, Quantizer
 from .hwmodel import cli_simulate
 from .report import SCALED
@@ -34,6 +43,32 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{message} (see '{self.prog} --help')")
 
 
+#: Seeds are 32-bit unsigned, as recipe seeds (numpy's SeedSequence takes any non-negative
+#: integer, but a seed that a recipe could not hold would make a run impossible to record).
+SEED_MAX = 2**32 - 1
+
+
+def seed_int(text: str) -> int:
+    """argparse ``type=`` for ``--seed``: an integer in [0, 2^32 - 1].
+
+    Other commands' parsers (``lowbit sweep``, ``lowbit simulate``) use it too; import it
+    inside their ``add_parser`` (lowbit.cli imports their modules first).
+
+    >>> seed_int("7")
+    7
+    >>> seed_int("-1")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: expected an integer in [0, 4294967295], got '-1'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, {SEED_MAX}], got {text!r}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lowbit", description="Bit-exact low-precision number formats.")
     parser.add_argument("--version", action="version", version=f"lowbit {__version__}")
@@ -42,7 +77,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("formats", help="table of every registered format")
     p.add_argument("--markdown", action="store_true", help="print a GitHub Markdown page")
-    p.add_argument("--csv", metavar="PATH", help="also write the table as CSV to PATH")
+    p.add_argument(
+        "--csv",
+        metavar="PATH",
+        help="also write the table as CSV to PATH ('-': only the CSV, on stdout)",
+    )
     p.set_defaults(run=_cmd_formats)
 
     p = sub.add_parser("info", help="properties of one format and, up to 8 bits, every code")
@@ -52,17 +91,23 @@ def _build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("quantize", help="quantize (or encode) a .npy array")
     p.add_argument("name", metavar="NAME", help="format name, e.g. int8")
-    p.add_argument("--input", "-i", required=True, metavar="IN.npy", help="input array (.npy)")
-    p.add_argument("--output", "-o", required=True, metavar="OUT.npy", help="output path")
-    p.add_argument("--rounding", default="nearest_even", choices=ROUNDING_MODES)
+    p.add_argument(
+        "--input", "-i", required=True, metavar="IN.npy", help="input array (.npy; '-': stdin)"
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="OUT.npy",
+        help="output .npy ('-': stdout); block formats' --codes: an .npz archive",
+    )
+    p.add_argument("--rounding", choices=ROUNDING_MODES, help="default nearest_even (see `info`)")
     p.add_argument(
         "--overflow", choices=OVERFLOW_POLICIES, help="default: the format's own (see `info`)"
     )
-    p.add_argument("--seed", type=int, help="seed for --rounding stochastic")
+    p.add_argument("--seed", type=seed_int, help="seed for --rounding stochastic")
     p.add_argument("--codes", action="store_true", help="write the codes instead of the values")
-    p.add_argument(
-        "--axis", type=int, default=-1, help="block/vector axis of block formats (default -1)"
-    )
+    p.add_argument("--axis", type=int, help="block/vector axis of block formats (default -1)")
     p.set_defaults(run=_cmd_quantize)
 
     p = sub.add_parser(
@@ -77,7 +122,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--output", metavar="OUT.pdf|DIR", help="PDF path, or a directory for RECIPE.pdf"
     )
-    p.add_argument("--seed", type=int, help="override the recipe's seed")
+    p.add_argument("--seed", type=seed_int, help="override the recipe's seed")
+    p.add_argument(
+        "--host-name",
+        action="store_true",
+        help="print this computer's network name on the title page (default: left out)",
+    )
     p.add_argument(
         "--tables",
         action="store_true",
@@ -109,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     lowbit ...
     0
     """
-    parser = _build_parser()
     try:
+        parser = _build_parser()
         args = parser.parse_args(argv)
         return args.run(args)
     except SystemExit as exc:  # --help and --version
@@ -118,10 +168,36 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `lowbit info int8 | head`: the reader left; not an error
         _silence_stdout()
         return 0
-    except (_UsageError, ValueError, TypeError, OSError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"lowbit: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C: outputs are left as they were (lowbit.fileio)
+        print("lowbit: interrupted", file=sys.stderr)
+        return 130
+    except _EXPECTED as exc:
+        print(f"lowbit: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+#: What a user's input or machine can cause; anything else is a bug and keeps its traceback.
+#: EOFError: a truncated file; MemoryError: a size beyond this machine; ImportError: an
+#: optional dependency (pyarrow) missing; OverflowError: a number beyond float range.
+_EXPECTED = (
+    _UsageError,
+    ValueError,
+    TypeError,
+    OSError,
+    EOFError,
+    MemoryError,
+    ImportError,
+    OverflowError,
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, MemoryError):
+        return f"out of memory: {text}" if text else "out of memory"
+    if isinstance(exc, OverflowError):
+        return f"a number is too large: {text}" if text else "a number is too large"
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _silence_stdout() -> None:
@@ -137,6 +213,9 @@ def _silence_stdout() -> None:
 def _cmd_formats(args) -> int:
     from .report import format_table_markdown, format_table_text, write_format_csv
 
+    if args.csv == STDOUT:  # the CSV alone: a table around it would not parse
+        write_format_csv(STDOUT)
+        return 0
     if args.csv:
         path = write_format_csv(args.csv)
         print(f"wrote {path}", file=sys.stderr)
@@ -199,26 +278,143 @@ def _cmd_info(args) -> int:
 
 
 # -- quantize -----------------------------------------------------------------------------
+_NPY_MAGIC = b"\x93NUMPY"  # NEP 1 (the .npy format): every file starts with these 6 bytes
+_ZIP_MAGIC = b"PK\x03\x04"  # an .npz archive is a zip file
+
+
+def _open_input(path: str) -> tuple[io.IOBase, str, int]:
+    """(seekable binary stream, name for messages, size in bytes) of ``path``; ``-`` is stdin.
+
+    Pipes and terminals (``-``, /dev/stdin, a FIFO) cannot seek, and numpy's reader needs
+    to: their bytes are read into memory first.
+    """
+    if path == STDOUT:
+        data = sys.stdin.buffer.read()
+        return io.BytesIO(data), "standard input", len(data)
+    fh = open(path, "rb")  # the caller closes it
+    if not fh.seekable():
+        with fh:
+            data = fh.read()
+        return io.BytesIO(data), path, len(data)
+    return fh, path, os.fstat(fh.fileno()).st_size
+
+
+def _read_npy(fh, name: str, size: int) -> np.ndarray:
+    """Read one .npy array from ``fh``, checking the file before numpy allocates anything."""
+    magic = fh.read(len(_NPY_MAGIC))
+    if not magic:
+        raise ValueError(f"{name} is empty (0 bytes), not a .npy file")
+    if magic.startswith(_ZIP_MAGIC):
+        raise ValueError(f"{name}: expected a .npy array, got an .npz archive")
+    if magic != _NPY_MAGIC:
+        # never numpy's fallback message, which suggests unpickling the file
+        raise ValueError(f"{name} is not a valid .npy file (it does not start with \\x93NUMPY)")
+    fh.seek(0)
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:  # 3.0: 2.0 with a UTF-8 header; numpy has no public reader for it
+            shape, _, dtype = np.lib.format._read_array_header(fh, version)
+    except (ValueError, EOFError) as exc:
+        raise ValueError(f"{name} is not a valid .npy file: {exc}") from None
+    if dtype.hasobject:
+        raise ValueError(
+            f"{name} holds Python objects (pickled data); lowbit reads numeric arrays only "
+            "and never unpickles a file"
+        )
+    # the header's size against the file's, before numpy allocates what the header claims
+    need = math.prod(shape) * dtype.itemsize
+    have = size - fh.tell()
+    if need > have:
+        raise ValueError(
+            f"{name}: the .npy header claims {need:,} bytes of data, the file has {have:,}"
+        )
+    fh.seek(0)
+    return np.lib.format.read_array(fh, allow_pickle=False)
+
+
 def _load_npy(path: str) -> np.ndarray:
-    with open(path, "rb") as fh:
-        arr = np.load(fh, allow_pickle=False)
-        if not isinstance(arr, np.ndarray):  # an .npz archive
-            raise ValueError(f"{path}: expected a .npy array, got an .npz archive")
-    return arr
+    fh, name, size = _open_input(path)
+    with fh:
+        return _read_npy(fh, name, size)
+
+
+def _params(method) -> set[str]:
+    """The keyword options a format method names in its signature."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {n for n, p in inspect.signature(method).parameters.items() if p.kind in kinds}
+
+
+def _quantize_options(fmt, args) -> dict:
+    """The keyword arguments of ``fmt.quantize``/``encode`` for the options the user gave;
+    an option the format does not have is an error, never silently dropped."""
+    if not isinstance(fmt, SCALED):
+        if args.axis is not None:
+            raise ValueError(
+                f"{fmt.name} is a scalar format: each value is quantized on its own, so --axis "
+                "does not apply (it sets the block axis of block formats)"
+            )
+        return {
+            "rounding": args.rounding or "nearest_even",
+            "overflow": args.overflow,
+            "seed": args.seed,
+        }
+    if args.overflow is not None:
+        raise ValueError(f"{fmt.name}: --overflow applies to scalar formats only")
+    method = fmt.encode if args.codes and not isinstance(fmt, Quantizer) else fmt.quantize
+    accepted = _params(method)
+    kw = {}
+    if args.rounding is not None:
+        if "rounding" not in accepted:
+            raise ValueError(
+                f"{fmt.name} has no rounding option (it always rounds to nearest even); "
+                "drop --rounding"
+            )
+        kw["rounding"] = args.rounding
+    if args.seed is not None:
+        if "seed" not in accepted or args.rounding != "stochastic":
+            raise ValueError(
+                f"{fmt.name}: --seed applies to --rounding stochastic of formats that take a seed"
+            )
+        kw["seed"] = args.seed
+    if args.axis is not None:
+        if "axis" not in accepted or isinstance(fmt, Quantizer):
+            raise ValueError(
+                f"{fmt.name} sets its own scale axis; --axis does not apply (see `lowbit info`)"
+            )
+        kw["axis"] = args.axis
+    return kw
+
+
+def _check_quantize_output(fmt, args) -> bool:
+    """Refuse an output that would overwrite the input or whose name lies about its
+    contents; True when the output is an .npz archive (a block format's codes)."""
+    check_output(args.output, [args.input])
+    archive = args.codes and isinstance(fmt, SCALED) and not isinstance(fmt, Quantizer)
+    suffix = os.path.splitext(args.output)[1].lower()
+    if args.output != STDOUT and archive and suffix != ".npz":
+        raise ValueError(
+            f"{fmt.name} --codes writes an .npz archive (codes, scales, ...); "
+            f"name the output *.npz, not {args.output}"
+        )
+    if args.output != STDOUT and not archive and suffix == ".npz":
+        raise ValueError(
+            f"{fmt.name}: the output is one .npy array; name it *.npy, not {args.output}"
+        )
+    return archive
 
 
 def _cmd_quantize(args) -> int:
     fmt = get_format(args.name)
+    kw = _quantize_options(fmt, args)
+    _check_quantize_output(fmt, args)
     x = _load_npy(args.input)
-    if isinstance(fmt, SCALED):
-        if args.overflow is not None or args.seed is not None:
-            raise ValueError(f"{fmt.name}: --overflow and --seed apply to scalar formats only")
-        kw = {"axis": args.axis} if not isinstance(fmt, Quantizer) else {}
-        if args.rounding != "nearest_even":
-            kw["rounding"] = args.rounding
-    else:
-        kw = {"rounding": args.rounding, "overflow": args.overflow, "seed": args.seed}
     out = fmt.encode(x, **kw) if args.codes else fmt.quantize(x, **kw)
+    # with -o -, stdout carries the data: the summary line goes to stderr
+    log = sys.stderr if args.output == STDOUT else sys.stdout
     if isinstance(out, BlockArray):
         # several integer arrays: an .npz archive with one entry per field
         fields = {"codes": out.codes, "scales": out.scales}
@@ -227,14 +423,16 @@ def _cmd_quantize(args) -> int:
                 fields[extra] = getattr(out, extra)
         if out.tensor_scale is not None:
             fields["tensor_scale"] = np.float32(out.tensor_scale)
-        with open(args.output, "wb") as fh:
-            np.savez(fh, **fields)
-        print(f"{fmt.name}: {x.size} codes, fields {', '.join(fields)} -> {args.output}")
+        buf = io.BytesIO()  # zipfile seeks back into what it wrote: not possible on a pipe
+        np.savez(buf, **fields)
+        with open_output(args.output, "wb") as fh:
+            fh.write(buf.getvalue())
+        print(f"{fmt.name}: {x.size} codes, fields {', '.join(fields)} -> {args.output}", file=log)
         return 0
-    with open(args.output, "wb") as fh:
+    with open_output(args.output, "wb") as fh:
         np.save(fh, out, allow_pickle=False)
     what = "codes" if args.codes else "values"
-    print(f"{fmt.name}: {x.size} {what} {out.shape} {out.dtype} -> {args.output}")
+    print(f"{fmt.name}: {x.size} {what} {out.shape} {out.dtype} -> {args.output}", file=log)
     return 0
 
 
@@ -250,6 +448,11 @@ def _cmd_report(args) -> int:
     source = args.recipe
     if source is None and Path(DEFAULT_RECIPE).is_file():
         source = DEFAULT_RECIPE
+    if args.output == STDOUT:
+        raise ValueError(
+            "lowbit report writes a PDF and a folder of CSV files: -o names a .pdf or a "
+            "directory, not standard output"
+        )
     recipe = load_recipe(source)  # None: the built-in copy of the default recipe
     if args.seed is not None:
         recipe.seed = args.seed
@@ -257,12 +460,19 @@ def _cmd_report(args) -> int:
     out = Path(args.output) if args.output else Path("reports/out")
     if out.suffix.lower() != ".pdf":
         out = out / f"{stem}.pdf"
+    check_output(out, [source])
     command = "lowbit report" + (f" {source}" if source else "") + f" -o {out}"
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    res = build_report(recipe, out, progress=None if args.quiet else progress, command=command)
+    res = build_report(
+        recipe,
+        out,
+        progress=None if args.quiet else progress,
+        command=command,
+        host_name=args.host_name,
+    )
     for problem in res.problems:
         print(f"lowbit: warning: layout: {problem}", file=sys.stderr)
     for note in res.notes:
@@ -290,6 +500,8 @@ def _cmd_report_tables(args) -> int:
         )
 
     out_dir = args.output or "reports/out"
+    if out_dir == STDOUT:
+        raise ValueError("lowbit report --tables writes four files: -o names a directory")
     paths = write_basic_report(out_dir, n=args.samples, seed=seed, on_result=progress)
     print(
         f"format accuracy on {args.samples:,} N(0, 1) samples (seed {seed}), "

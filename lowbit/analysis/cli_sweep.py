@@ -38,9 +38,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--granularity", default="per_tensor", help="per_tensor,per_channel,per_group (sampled)"
     )
     p.add_argument("--samples", type=int, help="sample this many values (default: analytic)")
-    p.add_argument("--seed", type=int, default=0, help="an integer >= 0 (default 0)")
+    from ..cli import seed_int  # here: lowbit.cli imports this module first
+
+    p.add_argument("--seed", type=seed_int, default=0, help="an integer in [0, 2^32 - 1]")
     p.add_argument("--executor", default="serial", choices=("serial", "processes", "dask"))
-    p.add_argument("-o", "--output", required=True, metavar="OUT.csv|OUT.parquet")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT.csv|OUT.parquet|-",
+        help="- is standard output",
+    )
     p.set_defaults(run=run)
     return p
 
@@ -62,19 +70,21 @@ def run(args: argparse.Namespace) -> int:
     >>> run(ns), len(pd.read_csv(out))
     (0, 1)
     """
-    from ..fileio import atomic_path
+    from ..fileio import check_output, write_table
     from .distributions import Empirical, parse_tensor_spec
     from .sweep import parse_distribution, sweep  # here: every `lowbit` command imports this
 
     tensors = list(getattr(args, "tensor", None) or [])
     dists = [parse_distribution(d) for d in _split(args.dist, "--dist", required=not tensors)]
     axis = getattr(args, "axis", None)
+    paths = []
     for spec in tensors:
         path, name = parse_tensor_spec(spec)
+        paths.append(path)
         dists.append(Empirical.from_file(path, name, axis=-1 if axis is None else axis))
     out = Path(args.output)
-    suffix = out.suffix.lower()
-    if suffix == ".parquet":
+    check_output(out, paths)
+    if out.suffix.lower() == ".parquet":
         _need_parquet()
     df = sweep(
         formats=_split(args.formats, "--formats"),
@@ -86,11 +96,7 @@ def run(args: argparse.Namespace) -> int:
         executor=args.executor,
         axis=axis,
     )
-    with atomic_path(out) as tmp:
-        if suffix == ".parquet":
-            df.to_parquet(tmp, index=False)
-        else:
-            df.to_csv(tmp, index=False)
+    write_table(df, args.output, paths)
     failed = df[df.error != ""]
     for _, r in failed.iterrows():
         what = r["tensor"] or r["distribution"]
@@ -108,6 +114,6 @@ def _need_parquet() -> None:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        raise ValueError(
-            "writing .parquet needs pyarrow (pip install pyarrow); or write .csv"
+        raise ImportError(
+            "writing .parquet needs pyarrow: pip install 'lowbit[parquet]', or name a .csv output"
         ) from None

@@ -15,7 +15,7 @@ by every ``lowbit`` command) does not pay for matplotlib.
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import open_output
 from ..formats import (
     ExpFormat,
     Format,
@@ -36,14 +37,17 @@ from ..formats import (
     list_formats,
 )
 from .tables import (
+    FORMAT_COLUMNS,
     code_table,
     exact_number,
     format_number,
     format_record,
+    format_records,
     format_table_markdown,
     format_table_text,
     render_markdown,
     specials_summary,
+    write_csv_rows,
     write_format_csv,
 )
 
@@ -211,18 +215,6 @@ def _accuracy_markdown(results: list[AccuracyResult], n: int, seed: int) -> str:
     )
 
 
-def _write_accuracy_csv(path: Path, results: list[AccuracyResult]) -> Path:
-    keys = [f.name for f in fields(AccuracyResult)]
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
-        writer.writeheader()
-        for r in results:
-            writer.writerow(
-                {k: repr(v) if isinstance(v, float) else v for k, v in asdict(r).items()}
-            )
-    return path
-
-
 def write_basic_report(
     out_dir: str | Path,
     n: int = 1_000_000,
@@ -231,18 +223,25 @@ def write_basic_report(
 ) -> list[Path]:
     """Write the format table and the N(0, 1) absmax accuracy table (Markdown + CSV).
 
-    Returns the written paths: formats.md, formats.csv, format-accuracy.md, .csv.
+    Returns the written paths: formats.md, formats.csv, format-accuracy.md, .csv. The
+    study runs before anything is written; the four files are written to temporary names
+    and renamed together once all four are complete, so a failure or Ctrl-C leaves the
+    previous set as it was.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = format_accuracy(n=n, seed=seed, on_result=on_result)
-    formats_md = out / "formats.md"
-    formats_md.write_text(format_table_markdown(), encoding="utf-8")
-    accuracy_md = out / "format-accuracy.md"
-    accuracy_md.write_text(_accuracy_markdown(results, n, seed), encoding="utf-8")
-    return [
-        formats_md,
-        write_format_csv(out / "formats.csv"),
-        accuracy_md,
-        _write_accuracy_csv(out / "format-accuracy.csv", results),
-    ]
+    writers = {
+        "formats.md": lambda fh: fh.write(format_table_markdown()),
+        "formats.csv": lambda fh: write_csv_rows(
+            fh, [c[1] for c in FORMAT_COLUMNS], format_records()
+        ),
+        "format-accuracy.md": lambda fh: fh.write(_accuracy_markdown(results, n, seed)),
+        "format-accuracy.csv": lambda fh: write_csv_rows(
+            fh, [f.name for f in fields(AccuracyResult)], map(asdict, results)
+        ),
+    }
+    with contextlib.ExitStack() as stack:  # every rename waits until all four are written
+        for name, write in writers.items():
+            write(stack.enter_context(open_output(out / name, "w", newline="", encoding="utf-8")))
+    return [out / name for name in writers]

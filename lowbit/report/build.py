@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import platform
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..fileio import atomic_dir
 from .context import Context
 from .pdf import MARGIN_BOTTOM, MARGIN_X, PAGE_H, PAGE_W, TEXT_W, Document, wrap
 from .recipe import Recipe, load_recipe
@@ -45,8 +47,14 @@ class ReportResult:
     findings: list[tuple[str, str]] = field(default_factory=list)  # the title page's key results
 
 
-def machine() -> str:
-    """One line about the computer the report ran on."""
+def machine(host_name: bool = False) -> str:
+    """One line about the computer the report ran on: processor, cores, operating system,
+    and its network name only when ``host_name`` is true (a report is often shared, and the
+    name of the machine that built it is nobody else's business).
+
+    >>> "cores" in machine() and platform.node() not in machine().split(" · ")
+    True
+    """
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -57,7 +65,20 @@ def machine() -> str:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{platform.node()} · {cpu} · {cores} cores · {platform.system()} {platform.release()}"
+    host = [platform.node()] if host_name else []
+    return " · ".join([*host, cpu, f"{cores} cores", f"{platform.system()} {platform.release()}"])
+
+
+@contextlib.contextmanager
+def _new_data_dir(path: Path | None):
+    # the CSVs go to a new folder, swapped in for the old one only after the PDF is written:
+    # a failed or interrupted build keeps the old PDF and its own CSVs, and CSVs of an
+    # earlier recipe that this one does not write are gone afterwards
+    if path is None:
+        yield None
+        return
+    with atomic_dir(path) as tmp:
+        yield tmp
 
 
 def build_report(
@@ -66,16 +87,17 @@ def build_report(
     progress: Callable[[str], None] | None = None,
     command: str | None = None,
     data_dir: str | Path | None | bool = True,
+    host_name: bool = False,
 ) -> ReportResult:
     """Run ``recipe``'s studies and write the PDF to ``output``.
 
     ``progress(line)`` receives one line per study (the CLI prints them on stderr).
     ``data_dir``: where the CSV behind each table and figure goes (True: next to the PDF,
-    in ``<stem>-data/``; None/False: nowhere).
+    in ``<stem>-data/``; None/False: nowhere). The folder is replaced as a whole, after
+    the PDF: on success it holds exactly this build's CSVs; on failure or Ctrl-C the
+    previous PDF and folder stay as they were. ``host_name``: print the computer's network
+    name on the title page (default: left out).
     """
-    import matplotlib
-    import numpy as np
-
     from .. import __version__
 
     start = time.perf_counter()
@@ -84,12 +106,49 @@ def build_report(
     output = Path(output)
     if data_dir is True:
         data_dir = output.parent / f"{output.stem}-data"
-    ctx = Context(recipe, Path(data_dir) if data_dir else None)
+    data_dir = Path(data_dir) if data_dir else None
+    with _new_data_dir(data_dir) as new_data:
+        ctx, doc, timings, contents = _build(recipe, output, new_data, progress, command, host_name)
+        problems = doc.save(output, metadata=_metadata(recipe, __version__))
+    written = [data_dir / p.name for p in ctx.written] if data_dir else []
+    return ReportResult(
+        output,
+        len(doc.pages),
+        doc.n_figures,
+        doc.n_tables,
+        time.perf_counter() - start,
+        timings,
+        written,
+        problems,
+        ctx.notes,
+        contents,
+        list(doc.repro),
+        list(ctx.findings),
+    )
+
+
+def _metadata(recipe: Recipe, version: str) -> dict:
+    return {
+        "Title": recipe.title,
+        "Subject": f"lowbit report from {recipe.source}",
+        "Creator": f"lowbit {version}",
+    }
+
+
+def _build(recipe, output, data_dir, progress, command, host_name):
+    """Run the studies into a Document (pages in memory) and a Context (CSVs in data_dir)."""
+    import matplotlib
+    import numpy as np
+
+    from .. import __version__
+
+    ctx = Context(recipe, data_dir)
     stem = output.stem
     doc = Document(recipe.title, footer=f"lowbit {__version__} · {stem} · {recipe.source}")
     command = command or f"lowbit report {recipe.source} -o {output}"
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    _title_page(doc, recipe, __version__, now, command, np.__version__, matplotlib.__version__)
+    versions = (__version__, np.__version__, matplotlib.__version__)
+    _title_page(doc, recipe, versions, now, command, machine(host_name))
     timings: dict[str, float] = {}
     total = len(recipe.studies)
     for i, name in enumerate(recipe.studies, 1):
@@ -105,29 +164,11 @@ def build_report(
     _repro_page(doc, recipe, command, now)
     contents = doc.sections[:-1]
     _contents(doc, contents, ctx.findings)
-    meta = {
-        "Title": recipe.title,
-        "Subject": f"lowbit report from {recipe.source}",
-        "Creator": f"lowbit {__version__}",
-    }
-    problems = doc.save(output, metadata=meta)
-    return ReportResult(
-        output,
-        len(doc.pages),
-        doc.n_figures,
-        doc.n_tables,
-        time.perf_counter() - start,
-        timings,
-        ctx.written,
-        problems,
-        ctx.notes,
-        contents,
-        list(doc.repro),
-        list(ctx.findings),
-    )
+    return ctx, doc, timings, contents
 
 
-def _title_page(doc, recipe, version, now, command, np_version, mpl_version) -> None:
+def _title_page(doc, recipe, versions, now, command, machine_line) -> None:
+    version, np_version, mpl_version = versions
     doc.new_page()
     doc.y = 1.1
     doc.text_lines(wrap(recipe.title, TEXT_W, 20, "bold"), 20, weight="bold")
@@ -140,7 +181,7 @@ def _title_page(doc, recipe, version, now, command, np_version, mpl_version) -> 
         ("seed", str(recipe.seed)),
         ("lowbit", version),
         ("built", now),
-        ("machine", machine()),
+        ("machine", machine_line),
         (
             "software",
             f"Python {platform.python_version()}, numpy {np_version}, matplotlib {mpl_version}",

@@ -25,6 +25,8 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
+from ..fileio import open_output  # noqa: E402
+
 PAGE_W, PAGE_H = 8.27, 11.69  # A4, inches
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 0.85, 0.8, 0.85
 TEXT_W = PAGE_W - 2 * MARGIN_X
@@ -388,7 +390,8 @@ class Document:
             problems += [f"page {i}: {p}" for p in overflow(fig)]
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with PdfPages(path, metadata=metadata or {}) as pdf:
+        # a temporary name, renamed when complete: a failed write keeps the previous PDF
+        with open_output(path, "wb") as fh, PdfPages(fh, metadata=metadata or {}) as pdf:
             for fig in self.pages:
                 pdf.savefig(fig)
         for fig in self.pages:

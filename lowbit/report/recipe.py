@@ -449,4 +449,9 @@ def load_recipe(path: str | Path | None = None) -> Recipe:
             doc = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # a binary file: TOML is UTF-8 text
+        raise ValueError(
+            f"{path}: not a TOML recipe: byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start} is not UTF-8 text"
+        ) from None
     return parse_recipe(doc, source=str(path))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import open_output
 from ..formats import (
     BinaryFormat,
     ExpFormat,
@@ -225,15 +226,22 @@ def format_table_markdown(names: Sequence[str] | None = None) -> str:
 
 
 def write_format_csv(path: str | Path, names: Sequence[str] | None = None) -> Path:
-    """Write the reference table as CSV (raw values, full precision) and return the path."""
-    path = Path(path)
-    keys = [c[1] for c in FORMAT_COLUMNS]
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
-        writer.writeheader()
-        for rec in format_records(names):
-            writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in rec.items()})
-    return path
+    """Write the reference table as CSV (raw values, full precision) and return the path.
+
+    The file is written to a temporary name and renamed when complete; ``"-"`` writes the
+    CSV to standard output.
+    """
+    with open_output(path, "w", newline="", encoding="utf-8") as fh:
+        write_csv_rows(fh, [c[1] for c in FORMAT_COLUMNS], format_records(names))
+    return Path(path)
+
+
+def write_csv_rows(fh, keys: Sequence[str], records) -> None:
+    """CSV of dict ``records`` to the open text file ``fh``; floats as ``repr`` (exact)."""
+    writer = csv.DictWriter(fh, fieldnames=list(keys), lineterminator="\n")
+    writer.writeheader()
+    for rec in records:
+        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in rec.items()})
 
 
 # -- code → value tables ------------------------------------------------------------------

@@ -80,8 +80,17 @@ def test_cli_refuses_typos_and_empty_lists(tmp_path):
         _cli(["--formats", "int8", "--dist", "gaussian", "--range", "mse,max", "-o", str(out)])
     with pytest.raises(ValueError, match="--formats names nothing"):
         _cli(["--formats", ",", "--dist", "gaussian", "-o", str(out)])
-    with pytest.raises(ValueError, match="seed"):
-        _cli(["--formats", "int8", "--dist", "gaussian", "--seed", "-1", "-o", str(out)])
+    assert not out.exists()
+
+
+def test_cli_refuses_a_seed_out_of_range(tmp_path, capsys):
+    from lowbit.cli import main
+
+    out = tmp_path / "s.csv"
+    for seed in ("-1", str(2**32)):
+        argv = ["sweep", "--formats", "int8", "--dist", "gaussian", "--seed", seed, "-o", str(out)]
+        assert main(argv) == 2
+        assert "--seed: expected an integer in [0, 4294967295]" in capsys.readouterr().err
     assert not out.exists()
 
 
