@@ -23,6 +23,7 @@ import numpy as np
 
 from . import __version__, get_format
 from .analysis import cli_sweep, cli_tensors
+from .analysis.tensors import load_tensor, parse_tensor_spec
 from .fileio import STDOUT, check_output, open_output
 from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray, Quantizer
 from .hwmodel import cli_simulate
@@ -92,7 +93,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("quantize", help="quantize (or encode) a .npy array")
     p.add_argument("name", metavar="NAME", help="format name, e.g. int8")
     p.add_argument(
-        "--input", "-i", required=True, metavar="IN.npy", help="input array (.npy; '-': stdin)"
+        "--input",
+        "-i",
+        required=True,
+        metavar="IN.npy|FILE:NAME",
+        help="input array: .npy ('-': stdin), or a tensor of a .safetensors/.npz/.npy file "
+        "(see `lowbit tensors FILE`)",
     )
     p.add_argument(
         "--output",
@@ -342,6 +348,22 @@ def _load_npy(path: str) -> np.ndarray:
         return _read_npy(fh, name, size)
 
 
+def _input_path(spec: str) -> str:
+    """The file an ``-i`` spec reads (``FILE`` of ``FILE:NAME``)."""
+    return spec if spec == STDOUT else parse_tensor_spec(spec)[0]
+
+
+def _load_input(spec: str) -> np.ndarray:
+    """The array of ``-i``: a .npy file or standard input, or ``FILE[:NAME]``, one tensor of a
+    .safetensors/.npz/.npy file read lazily (FP8/BF16 decoded by lowbit's own formats)."""
+    if spec == STDOUT:
+        return _load_npy(spec)
+    path, name = parse_tensor_spec(spec)
+    if name is None and os.path.splitext(path)[1].lower() == ".npy":
+        return _load_npy(path)
+    return np.asarray(load_tensor(path, name))
+
+
 def _params(method) -> set[str]:
     """The keyword options a format method names in its signature."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -392,7 +414,7 @@ def _quantize_options(fmt, args) -> dict:
 def _check_quantize_output(fmt, args) -> bool:
     """Refuse an output that would overwrite the input or whose name lies about its
     contents; True when the output is an .npz archive (a block format's codes)."""
-    check_output(args.output, [args.input])
+    check_output(args.output, [_input_path(args.input)])
     archive = args.codes and isinstance(fmt, SCALED) and not isinstance(fmt, Quantizer)
     suffix = os.path.splitext(args.output)[1].lower()
     if args.output != STDOUT and archive and suffix != ".npz":
@@ -411,7 +433,7 @@ def _cmd_quantize(args) -> int:
     fmt = get_format(args.name)
     kw = _quantize_options(fmt, args)
     _check_quantize_output(fmt, args)
-    x = _load_npy(args.input)
+    x = _load_input(args.input)
     out = fmt.encode(x, **kw) if args.codes else fmt.quantize(x, **kw)
     # with -o -, stdout carries the data: the summary line goes to stderr
     log = sys.stderr if args.output == STDOUT else sys.stdout

@@ -388,3 +388,35 @@ def test_a_failed_folder_swap_puts_the_previous_folder_back(tmp_path, monkeypatc
             (new / "table-1.csv").write_text("new\n")
     assert sorted(os.listdir(tmp_path)) == ["rep-data"]
     assert (data / "table-1.csv").read_text() == "old\n"
+
+
+def test_quantize_reads_one_tensor_of_a_checkpoint(tmp_path):
+    """`-i FILE:NAME` quantizes one tensor of a .safetensors file (FP8 decoded by lowbit) or
+    of an .npz archive; writing over the checkpoint is refused."""
+    import ml_dtypes
+
+    from .analysis.test_tensors import write_safetensors
+
+    w = np.linspace(-3, 3, 64, dtype=np.float32).reshape(8, 8)
+    f8 = w.astype(ml_dtypes.float8_e4m3fn)
+    ckpt = tmp_path / "m.safetensors"
+    write_safetensors(
+        ckpt,
+        {
+            "a.weight": ("F32", w.tobytes(), list(w.shape)),
+            "b.weight": ("F8_E4M3", f8.tobytes(), list(f8.shape)),
+        },
+    )
+    npz = tmp_path / "m.npz"
+    np.savez(npz, w=w)
+    for spec, want in (
+        (f"{ckpt}:a.weight", w),
+        (f"{ckpt}:b.weight", f8.astype(np.float32)),
+        (f"{npz}:w", w),
+    ):
+        out = tmp_path / "q.npy"
+        assert main(["quantize", "int4", "-i", spec, "-o", str(out)]) == 0
+        q = np.load(out)
+        np.testing.assert_array_equal(q, lowbit.get_format("int4").quantize(want))
+    assert main(["quantize", "int4", "-i", f"{ckpt}:nope", "-o", str(tmp_path / "x.npy")]) == 2
+    assert main(["quantize", "int4", "-i", f"{npz}:w", "-o", str(npz)]) == 2
