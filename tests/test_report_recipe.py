@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import lowbit
 from lowbit.cli import main
 from lowbit.report.build import summary_markdown
 from lowbit.report.recipe import DEFAULTS, STUDIES, load_recipe, parse_recipe
@@ -142,3 +144,50 @@ def test_readme_summary_is_the_generated_table():
         "regenerate with: .venv/bin/python -c 'from lowbit.report.build import "
         "summary_markdown; print(summary_markdown())'"
     )
+
+
+def test_block_study_reads_tensors_from_files(tmp_path, monkeypatch):
+    """A recipe's block-format study takes FILE:NAME tensors: a conv weight (out, in, k) is
+    measured as (out, in·k) with blocks along in·k, and its QSNR is the one measured
+    directly; the CSV names the tensor."""
+    import pandas as pd
+
+    from lowbit.report.context import file_tensor
+
+    monkeypatch.chdir(tmp_path)
+    w = np.random.default_rng(3).standard_normal((8, 16, 4)).astype(np.float32)
+    np.savez(tmp_path / "m.npz", conv=w)
+    recipe = tmp_path / "t.toml"
+    recipe.write_text(
+        'studies = ["block_formats"]\n[block_formats]\nformats = ["mxfp4", "int8"]\n'
+        'tensors = ["gaussian", "m.npz:conv"]\nshape = [8, 64]\n',
+        encoding="utf-8",
+    )
+    assert main(["report", str(recipe), "-o", str(tmp_path / "t.pdf")]) == 0
+    np.testing.assert_array_equal(file_tensor("m.npz:conv"), w.reshape(8, 64))
+    df = pd.read_csv(tmp_path / "t-data" / "table-1.csv").set_index("format")
+    x = w.reshape(8, 64).astype(np.float64)
+    q = lowbit.get_format("mxfp4").quantize(w.reshape(8, 64), axis=-1)
+    want = 10 * np.log10(np.sum(x * x) / np.sum((x - q) ** 2))
+    assert df.loc["mxfp4", "qsnr_db_m.npz:conv"] == pytest.approx(want, rel=1e-12)
+    assert df.loc["mxfp4", "qsnr_db_m.npz:conv"] != df.loc["mxfp4", "qsnr_db_gaussian"]
+
+
+@pytest.mark.parametrize(
+    "tensors, needle",
+    [
+        (["nope.npz:w"], "neither one of gaussian"),
+        (["m.npz:missing"], "name one tensor of m.npz"),
+        (["m.npz"], "name one tensor of m.npz"),
+    ],
+)
+def test_recipe_file_tensors_are_checked_before_running(tmp_path, monkeypatch, tensors, needle):
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "m.npz", a=np.zeros(4), b=np.zeros(4))
+    with pytest.raises(ValueError, match=needle):
+        parse_recipe({"block_formats": {"tensors": tensors}})
+
+
+def test_recipe_shape_is_capped():
+    with pytest.raises(ValueError, match="at most 16,777,216"):
+        parse_recipe({"block_formats": {"shape": [65536, 65536]}})

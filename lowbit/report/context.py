@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..formats import get_format
-from .recipe import Recipe
+from .recipe import TENSORS, Recipe
 
 #: one colour per format family, so a format looks the same in every figure
 FAMILY_COLOURS = {
@@ -85,11 +85,14 @@ class Context:
 
     # -- the block-format study's tensors, shared with the Pareto study ------------------
     def tensor(self, name: str) -> np.ndarray:
-        """The seeded float32 tensor ``name`` (rows × features; blocks run along features)."""
+        """The float32 tensor ``name`` (rows × features; blocks run along features): seeded
+        synthetic data, or ``FILE:NAME`` read from a tensor file (see :func:`file_tensor`)."""
+        if name not in self._tensors and name not in TENSORS:
+            self._tensors[name] = file_tensor(name)
         if name not in self._tensors:
             cfg = self.recipe["block_formats"]
             rows, cols = cfg["shape"]
-            rng = self.rng(7, ["gaussian", "laplace", "heavy_tailed"].index(name))
+            rng = self.rng(7, list(TENSORS).index(name))
             if name == "gaussian":
                 x = rng.standard_normal((rows, cols))
             elif name == "laplace":
@@ -107,7 +110,9 @@ class Context:
             q = quantize_tensor(fmt_name, x)
             x64 = x.astype(np.float64)
             err = float(np.sum((x64 - q) ** 2))
-            self._qsnr[key] = 10 * math.log10(float(np.sum(x64 * x64)) / err)
+            sig = float(np.sum(x64 * x64))
+            # a tensor the format holds exactly (int8 weights in int8) has no error: +inf dB
+            self._qsnr[key] = math.inf if err == 0 else 10 * math.log10(sig / err)
         return self._qsnr[key]
 
     # -- outputs ---------------------------------------------------------------------------
@@ -120,6 +125,19 @@ class Context:
         path = self.data_dir / f"{slug}.csv"
         df.to_csv(path, index=False)
         self.written.append(path)
+
+
+def file_tensor(spec: str) -> np.ndarray:
+    """Tensor ``FILE:NAME`` as a 2-D float32 array (rows, features): a weight of shape
+    (out, in, k...) becomes (out, in·k...), so blocks run along the reduction axis of its
+    GEMM; a 1-D tensor is one row."""
+    from ..analysis.tensors import load_tensor, parse_tensor_spec
+
+    x = np.asarray(load_tensor(*parse_tensor_spec(spec)), dtype=np.float32)
+    x = x.reshape(1, -1) if x.ndim == 1 else x.reshape(x.shape[0], -1)
+    if not np.isfinite(x).all():
+        raise ValueError(f"tensor {spec}: has NaN or Inf values; the study needs finite data")
+    return np.ascontiguousarray(x)
 
 
 def heavy_tailed(

@@ -259,6 +259,58 @@ def _choices(choices: tuple[str, ...]) -> Callable[[Any, str], list[str]]:
     return check
 
 
+#: The most values one tensor of the block-format study may hold (a recipe is refused before
+#: anything runs rather than failing on memory: the study keeps a few float64 copies).
+MAX_TENSOR_VALUES = 1 << 24
+
+
+def _shape(value: Any, where: str) -> list[int]:
+    rows, cols = _ints(1, 1 << 16, length=2)(value, where)
+    if rows * cols > MAX_TENSOR_VALUES:
+        raise ValueError(
+            f"{where}: {rows}×{cols} = {rows * cols:,} values; at most {MAX_TENSOR_VALUES:,}"
+        )
+    return [rows, cols]
+
+
+def _tensor(value: Any, where: str) -> str:
+    """A synthetic tensor name, or ``FILE:NAME`` (or ``FILE``), one tensor of a
+    .safetensors/.npz/.npy file, checked here: the file and the tensor exist, and it is
+    not too large (paths are relative to the current directory)."""
+    if value in TENSORS:
+        return value
+    if not isinstance(value, str) or not value:
+        raise ValueError(
+            f"{where}: expected one of {', '.join(TENSORS)} or FILE:NAME, got {value!r}"
+        )
+    from ..analysis.tensors import list_tensors, parse_tensor_spec
+
+    path, name = parse_tensor_spec(value)
+    if not Path(path).exists():
+        raise ValueError(
+            f"{where}: {value!r} is neither one of {', '.join(TENSORS)} nor an existing "
+            f"tensor file (FILE:NAME)"
+        )
+    found = list_tensors(path)
+    info = [t for t in found if name in (None, t.name)]
+    if len(info) != 1:
+        names = ", ".join(t.name for t in found[:20])
+        raise ValueError(f"{where}: {value!r}: name one tensor of {path} ({names})")
+    size = math.prod(info[0].shape)
+    if not info[0].shape or size > MAX_TENSOR_VALUES:
+        raise ValueError(
+            f"{where}: {value!r} has shape {info[0].shape}; a tensor of 1 to "
+            f"{MAX_TENSOR_VALUES:,} values with at least one axis is needed"
+        )
+    return value
+
+
+def _tensors(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where}: expected a non-empty list of {', '.join(TENSORS)} or FILE:NAME")
+    return [_tensor(v, where) for v in value]
+
+
 def _string(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{where}: expected a string, got {value!r}")
@@ -365,8 +417,8 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     },
     "block_formats": {
         "formats": _block_formats,
-        "tensors": _choices(TENSORS),
-        "shape": _ints(1, 1 << 16, length=2),
+        "tensors": _tensors,
+        "shape": _shape,
         "outlier_features": _int(0, 1 << 16),
         "outlier_scale": _float(0.0, 1e6),
     },

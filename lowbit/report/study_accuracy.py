@@ -278,6 +278,24 @@ TENSOR_TEXT = {
 }
 
 
+def tensor_text(name: str) -> str:
+    """How a caption names tensor ``name``: synthetic ones by their law, file tensors by
+    their ``FILE:NAME``."""
+    return TENSOR_TEXT.get(name, name)
+
+
+def _tensor_sources(tensors: list[str], rows: int, cols: int) -> str:
+    """Where the study's tensors come from, for its caption."""
+    synthetic = [t for t in tensors if t in TENSOR_TEXT]
+    files = [t for t in tensors if t not in TENSOR_TEXT]
+    parts = [f"{rows}×{cols} seeded synthetic tensors"] if synthetic else []
+    if files:
+        parts.append(
+            f"{len(files)} tensor(s) read from files (a weight (out, in, k…) as (out, in·k…))"
+        )
+    return " and ".join(parts)
+
+
 def block_formats(doc: Document, ctx: Context) -> None:
     cfg = ctx.recipe["block_formats"]
     fmts, tensors = cfg["formats"], cfg["tensors"]
@@ -297,11 +315,12 @@ def block_formats(doc: Document, ctx: Context) -> None:
                 best_by[(t, cut)] = (fmts[i], q[i, j])
     ht = tensors[-1]
     doc.paragraph(
-        f"Quantization SNR of block and two-level formats and per-tensor scalar baselines on "
-        f"{rows}×{cols} seeded tensors; blocks run along the {cols}-long last axis (the "
-        f"reduction axis of a GEMM). Scalar formats ({', '.join(scalars) or 'none here'}) use "
+        "Quantization SNR of block and two-level formats and per-tensor scalar baselines on "
+        + _tensor_sources(tensors, rows, cols)
+        + "; blocks run along the last axis (the reduction axis of a GEMM). "
+        f"Scalar formats ({', '.join(scalars) or 'none here'}) use "
         "one per-tensor scale s = max|x| / max. Best per budget on the "
-        f"{TENSOR_TEXT[ht]} tensor: "
+        f"{tensor_text(ht)} tensor: "
         + "; ".join(
             f"≤{cut - 0.1:g} bits: {best_by[(ht, cut)][0]} ({best_by[(ht, cut)][1]:.1f} dB)"
             for cut in (4.6, 6.6, 9.1)
@@ -312,7 +331,7 @@ def block_formats(doc: Document, ctx: Context) -> None:
     ctx.findings.append(
         (
             "Block formats",
-            f"on the {TENSOR_TEXT[ht]} tensor the best format per budget is "
+            f"on the {tensor_text(ht)} tensor the best format per budget is "
             + "; ".join(
                 f"{best_by[(ht, cut)][0]} at ≤{cut - 0.1:g} bits ({best_by[(ht, cut)][1]:.1f} dB)"
                 for cut in (4.6, 6.6, 9.1)
@@ -348,7 +367,7 @@ def block_formats(doc: Document, ctx: Context) -> None:
                     mfc="none" if i % 2 else None,
                     label=f,
                 )
-            ax.set_title(TENSOR_TEXT[t])
+            ax.set_title(tensor_text(t))
             ax.set_xlabel("bits per element")
             ax.set_ylim(lo, hi)
             ax.set_xlim(3.5, 9.5)

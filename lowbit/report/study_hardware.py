@@ -11,7 +11,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, ScalarForm
 from ..formats import FloatFormat, get_format
 from .context import FAMILY_COLOURS, MARKERS, Context, family_of, fmt_num
 from .pdf import Document
-from .study_accuracy import TENSOR_TEXT, _grid
+from .study_accuracy import _grid, tensor_text
 
 GROUPS = ("mpy", "block", "alignadd", "normacc", "output")
 GROUP_COLOURS = {
@@ -270,7 +270,7 @@ def accuracy_vs_cost(doc: Document, ctx: Context) -> None:
         for i in raw.iloc[fronts[key]].sort_values(key).index:
             number.setdefault(i, len(number) + 1)
     doc.paragraph(
-        f"Each point is one (format, accumulator) MAC: its QSNR on the {TENSOR_TEXT[tensor]} "
+        f"Each point is one (format, accumulator) MAC: its QSNR on the {tensor_text(tensor)} "
         f"tensor of Section 3 against its gates per MAC and its energy per MAC in the "
         f"{m}×{k}×{n} GEMM on the {r}×{c} array. The Pareto front (no other point is both "
         "cheaper and more accurate) by gates: "
@@ -343,7 +343,7 @@ def accuracy_vs_cost(doc: Document, ctx: Context) -> None:
     doc.figure(
         draw,
         3.9,
-        f"QSNR on the {TENSOR_TEXT[tensor]} tensor ({'×'.join(map(str, ctx.recipe['block_formats']['shape']))}, seed "
+        f"QSNR on the {tensor_text(tensor)} tensor ({'×'.join(map(str, ctx.recipe['block_formats']['shape']))}, seed "
         f"{ctx.seed}) against gates per MAC (left) and energy per MAC (right; {hw['node_nm']:g} nm, "
         f"{r}×{c} array, {m}×{k}×{n} GEMM). Marker: accumulator; colour: format family; the "
         "black staircase is the Pareto front; its points are numbered as in the table below.",
