@@ -68,6 +68,9 @@
 #define JB 64        /* columns per panel in the fast loops */
 #define RB 4         /* rows per group in the fast loops */
 #define PJ 64        /* columns per pass in the pairwise loop */
+/* the fast loops decode B panel by panel into each thread's work memory, about this many
+ * bytes at a time (at least one panel), not all of B at once: work memory stays small */
+#define PASS_BYTES (INT64_C(16) << 20)
 #define MAX_THREADS 64
 
 enum { PATH_GENERIC = 0, PATH_INT = 1, PATH_F32 = 2, PATH_F64 = 3, PATH_F64S = 4 };
@@ -124,7 +127,8 @@ int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
     if (o == NULL || p == NULL) return MACSIM_EBADACC;
     if (o->kind == MACSIM_ACC_FIXED) {
         if (o->width < 2 || o->width > 62) return MACSIM_EBADACC;
-        if (o->frac_bits < -1100 || o->frac_bits > 1100) return MACSIM_EBADACC;
+        /* 2^frac and every register value n * 2^-frac (|n| < 2^(width-1)) finite doubles */
+        if (o->frac_bits < o->width - 1024 || o->frac_bits > 1023) return MACSIM_EBADACC;
         if (o->saturate != 0 && o->saturate != 1) return MACSIM_EBADACC;
         if (o->rounding != MACSIM_RNE && o->rounding != MACSIM_RTZ && o->rounding != MACSIM_DOWN)
             return MACSIM_EBADACC;
@@ -177,6 +181,17 @@ static int64_t limbs_of(const macsim_acc_t *o)
 
 static int64_t align64(int64_t x) { return (x + 63) & ~(int64_t)63; }
 
+/* bytes per decoded element of the fast loops: int32/float, or double */
+static int64_t path_es(int path) { return (path == PATH_F64 || path == PATH_F64S) ? 8 : 4; }
+
+/* panels of B decoded per pass of a fast loop: PASS_BYTES' worth, at least 1, at most all */
+static int64_t pass_panels(int64_t k, int64_t npan, int64_t es)
+{
+    int64_t per = es * k * JB, q = per > 0 ? PASS_BYTES / per : npan;
+    if (q > npan) q = npan;
+    return q < 1 ? 1 : q;
+}
+
 /* per-thread bytes, shared bytes */
 static void work_parts(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
                        const macsim_opts_t *p, int64_t *per_thread, int64_t *shared)
@@ -194,10 +209,10 @@ static void work_parts(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
         t += align64(8 * n * p->bk_limbs);   /* Kulisch block sums */
         *per_thread = t;
         *shared = 0;
-    } else {
-        int64_t es = (path == PATH_F64 || path == PATH_F64S) ? 8 : 4;
-        *per_thread = align64(es * RB * k);
-        *shared = align64(es * npad * k);
+    } else { /* RB decoded rows of A, then the decoded panels of one pass over B */
+        int64_t es = path_es(path), npan = npad / JB;
+        *per_thread = align64(es * RB * k) + align64(es * pass_panels(k, npan, es) * k * JB);
+        *shared = 0;
     }
 }
 
@@ -232,7 +247,6 @@ typedef struct {
     int64_t limbs;
     int checked; /* fast fixed point: some step may leave the register's range */
     int narrow32; /* fast fixed point: width <= 31 and |products| < 2^30 (sums fit int32) */
-    void *shared;
 } ctx_t;
 
 typedef struct {
@@ -919,10 +933,10 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
 /* ----------------------------------------------------------- fast loops */
 
 MACSIM_CLONES
-static void int_rows(const ctx_t *g, int32_t *apan, int64_t i0, int64_t i1, cnt_t *cn)
+static void int_rows(const ctx_t *g, int32_t *apan, const int32_t *bdec, int64_t jp0,
+                     int64_t jp1, int64_t i0, int64_t i1, cnt_t *cn)
 {
-    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
-    const int32_t *bdec = (const int32_t *)g->shared;
+    const int64_t k = g->k, n = g->n;
     const int64_t hi = g->hi, lo = g->lo;
     const int sat = g->o->saturate, w = g->o->width;
     const int checked = g->checked;
@@ -931,8 +945,8 @@ static void int_rows(const ctx_t *g, int32_t *apan, int64_t i0, int64_t i1, cnt_
         int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, jp;
         for (r = 0; r < RB; r++)
             for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->ai[g->a[(r0 + r) * k + t]] : 0;
-        for (jp = 0; jp < npan; jp++) {
-            const int32_t *bp = bdec + jp * k * JB;
+        for (jp = jp0; jp < jp1; jp++) { /* bdec holds panels jp0..jp1 */
+            const int32_t *bp = bdec + (jp - jp0) * k * JB;
             int64_t acc[RB][JB], mx[JB], ov[JB];
             int64_t jj, kk;
             for (jj = 0; jj < JB; jj++) { mx[jj] = 0; ov[jj] = 0; }
@@ -1062,16 +1076,16 @@ static void int_rows(const ctx_t *g, int32_t *apan, int64_t i0, int64_t i1, cnt_
     } while (0)
 
 MACSIM_CLONES
-static void f32_rows(const ctx_t *g, float *apan, int64_t i0, int64_t i1, cnt_t *cn)
+static void f32_rows(const ctx_t *g, float *apan, const float *bdec, int64_t jp0,
+                     int64_t jp1, int64_t i0, int64_t i1, cnt_t *cn)
 {
-    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
-    const float *bdec = (const float *)g->shared;
+    const int64_t k = g->k, n = g->n;
     for (int64_t r0 = i0; r0 < i1; r0 += RB) {
         int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, t, jp;
         for (r = 0; r < RB; r++)
             for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? (float)g->at[g->a[(r0 + r) * k + t]] : 0.0f;
-        for (jp = 0; jp < npan; jp++) {
-            const float *bp = bdec + jp * k * JB;
+        for (jp = jp0; jp < jp1; jp++) { /* bdec holds panels jp0..jp1 */
+            const float *bp = bdec + (jp - jp0) * k * JB;
             float acc[RB][JB], mx[JB];
             int32_t inx[JB], ab[JB];
             int64_t jj, kk;
@@ -1118,11 +1132,11 @@ static void f32_rows(const ctx_t *g, float *apan, int64_t i0, int64_t i1, cnt_t 
  * points away from the even neighbour r, the result is the other neighbour s + (s - r)
  * (exact: s - r = +-2^(q-1), s a midpoint). */
 static inline __attribute__((always_inline)) void f64_body(const ctx_t *g, double *apan,
-                                                          int64_t i0, int64_t i1, cnt_t *cn,
-                                                          const int twosum)
+                                                          const double *bdec, int64_t jp0,
+                                                          int64_t jp1, int64_t i0, int64_t i1,
+                                                          cnt_t *cn, const int twosum)
 {
-    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
-    const double *bdec = (const double *)g->shared;
+    const int64_t k = g->k, n = g->n;
     const int64_t ebase = g->o->emin + 1023, man = g->o->man_bits;
     const double maxfin = g->maxfin, minnorm = g->minnorm;
     const int sub = g->o->subnormals;
@@ -1130,8 +1144,8 @@ static inline __attribute__((always_inline)) void f64_body(const ctx_t *g, doubl
         int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, t, jp;
         for (r = 0; r < RB; r++)
             for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->at[g->a[(r0 + r) * k + t]] : 0.0;
-        for (jp = 0; jp < npan; jp++) {
-            const double *bp = bdec + jp * k * JB;
+        for (jp = jp0; jp < jp1; jp++) { /* bdec holds panels jp0..jp1 */
+            const double *bp = bdec + (jp - jp0) * k * JB;
             double acc[JB], mx[JB];
             int64_t inx[JB], ab[JB];
             int64_t jj, kk;
@@ -1195,32 +1209,34 @@ static inline __attribute__((always_inline)) void f64_body(const ctx_t *g, doubl
 }
 
 MACSIM_CLONES
-static void f64_rows(const ctx_t *g, double *apan, int64_t i0, int64_t i1, cnt_t *cn)
+static void f64_rows(const ctx_t *g, double *apan, const double *bdec, int64_t jp0, int64_t jp1,
+                     int64_t i0, int64_t i1, cnt_t *cn)
 {
-    f64_body(g, apan, i0, i1, cn, 0);
+    f64_body(g, apan, bdec, jp0, jp1, i0, i1, cn, 0);
 }
 
 MACSIM_CLONES
-static void f64s_rows(const ctx_t *g, double *apan, int64_t i0, int64_t i1, cnt_t *cn)
+static void f64s_rows(const ctx_t *g, double *apan, const double *bdec, int64_t jp0,
+                      int64_t jp1, int64_t i0, int64_t i1, cnt_t *cn)
 {
-    f64_body(g, apan, i0, i1, cn, 1);
+    f64_body(g, apan, bdec, jp0, jp1, i0, i1, cn, 1);
 }
 
-/* B decoded once into panels of JB columns, k x JB each, zero-padded. */
-static void pack_b(const ctx_t *g, int path)
+/* Panels jp0..jp1 of B (JB columns each, k x JB, zero-padded) decoded into buf. */
+static void pack_panels(const ctx_t *g, int path, void *buf, int64_t jp0, int64_t jp1)
 {
-    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
+    const int64_t k = g->k, n = g->n;
     int64_t jp, kk, jj;
-    for (jp = 0; jp < npan; jp++)
+    for (jp = jp0; jp < jp1; jp++)
         for (kk = 0; kk < k; kk++)
             for (jj = 0; jj < JB; jj++) {
-                int64_t j = jp * JB + jj, at = (jp * k + kk) * JB + jj;
+                int64_t j = jp * JB + jj, at = ((jp - jp0) * k + kk) * JB + jj;
                 if (path == PATH_INT)
-                    ((int32_t *)g->shared)[at] = j < n ? g->bi[g->b[kk * n + j]] : 0;
+                    ((int32_t *)buf)[at] = j < n ? g->bi[g->b[kk * n + j]] : 0;
                 else if (path == PATH_F32)
-                    ((float *)g->shared)[at] = j < n ? (float)g->bt[g->b[kk * n + j]] : 0.0f;
+                    ((float *)buf)[at] = j < n ? (float)g->bt[g->b[kk * n + j]] : 0.0f;
                 else
-                    ((double *)g->shared)[at] = j < n ? g->bt[g->b[kk * n + j]] : 0.0;
+                    ((double *)buf)[at] = j < n ? g->bt[g->b[kk * n + j]] : 0.0;
             }
 }
 
@@ -1234,16 +1250,42 @@ typedef struct {
     cnt_t cn;
 } job_t;
 
+/* A fast loop over rows i0..i1: B decoded a pass of panels at a time into this thread's
+ * work memory (after its RB rows of decoded A), each pass run over all the rows.  Every
+ * output still sees its K products in order, so results equal one pass over all of B. */
+static void fast_job(job_t *jb)
+{
+    const ctx_t *g = jb->g;
+    const int64_t es = path_es(jb->path), npan = (g->n + JB - 1) / JB;
+    const int64_t q = pass_panels(g->k, npan, es);
+    char *bbuf = jb->wk + align64(es * RB * g->k);
+    int64_t jp0;
+    if (jb->i0 >= jb->i1) return;
+    for (jp0 = 0; jp0 < npan; jp0 += q) {
+        const int64_t jp1 = jp0 + q < npan ? jp0 + q : npan;
+        pack_panels(g, jb->path, bbuf, jp0, jp1);
+        switch (jb->path) {
+        case PATH_INT:
+            int_rows(g, (int32_t *)jb->wk, (const int32_t *)bbuf, jp0, jp1, jb->i0, jb->i1, &jb->cn);
+            break;
+        case PATH_F32:
+            f32_rows(g, (float *)jb->wk, (const float *)bbuf, jp0, jp1, jb->i0, jb->i1, &jb->cn);
+            break;
+        case PATH_F64:
+            f64_rows(g, (double *)jb->wk, (const double *)bbuf, jp0, jp1, jb->i0, jb->i1, &jb->cn);
+            break;
+        default:
+            f64s_rows(g, (double *)jb->wk, (const double *)bbuf, jp0, jp1, jb->i0, jb->i1, &jb->cn);
+            break;
+        }
+    }
+}
+
 static void *run_job(void *arg)
 {
     job_t *jb = (job_t *)arg;
-    switch (jb->path) {
-    case PATH_INT: int_rows(jb->g, (int32_t *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    case PATH_F32: f32_rows(jb->g, (float *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    case PATH_F64: f64_rows(jb->g, (double *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    case PATH_F64S: f64s_rows(jb->g, (double *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    default: generic_rows(jb->g, jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    }
+    if (jb->path == PATH_GENERIC) generic_rows(jb->g, jb->wk, jb->i0, jb->i1, &jb->cn);
+    else fast_job(jb);
     return NULL;
 }
 
@@ -1304,8 +1346,6 @@ int macsim_gemm(const uint16_t *a, const uint16_t *b,
 
     work_parts(m, k, n, o, p, &per, &sh);
     base = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-    g.shared = base;
-    if (path != PATH_GENERIC && m > 0 && n > 0) pack_b(&g, path);
     if (path == PATH_INT) { /* no step can leave the range when k * max|product| <= hi */
         int64_t amax = 0, bmax = 0, q;
         for (q = 0; q < m * k; q++) { int64_t v = a_int[a[q]]; v = v < 0 ? -v : v; if (v > amax) amax = v; }

@@ -272,6 +272,12 @@ static void bad_options(void)
     CHECK(macsim_check(&acc, &o) != MACSIM_OK, "24 mantissa bits accepted");
     acc = fixed_acc(63, 0, 0);
     CHECK(macsim_check(&acc, &o) != MACSIM_OK, "63-bit fixed accepted");
+    acc = fixed_acc(62, -962, 0);
+    CHECK(macsim_check(&acc, &o) == MACSIM_OK, "fixed frac -962 at width 62 refused");
+    acc = fixed_acc(62, -963, 0); /* register values up to 2^1024: not finite doubles */
+    CHECK(macsim_check(&acc, &o) != MACSIM_OK, "fixed frac -963 at width 62 accepted");
+    acc = fixed_acc(32, 1024, 0); /* 2^1024 scales the addends: not a finite double */
+    CHECK(macsim_check(&acc, &o) != MACSIM_OK, "fixed frac 1024 accepted");
     acc = exact_acc(5000, 0);
     CHECK(macsim_check(&acc, &o) != MACSIM_OK, "5000-bit Kulisch accepted");
     CHECK(macsim_work_size(-1, 1, 1, &acc, &o) < 0, "negative m accepted");
