@@ -70,7 +70,10 @@
 #define PJ 64        /* columns per pass in the pairwise loop */
 /* the fast loops decode B panel by panel into each thread's work memory, about this many
  * bytes at a time (at least one panel), not all of B at once: work memory stays small */
-#define PASS_BYTES (INT64_C(16) << 20)
+#ifndef MACSIM_PASS_BYTES /* the sanitizer self-test sets it small to run many passes */
+#define MACSIM_PASS_BYTES (INT64_C(16) << 20)
+#endif
+#define PASS_BYTES ((int64_t)(MACSIM_PASS_BYTES))
 #define MAX_THREADS 64
 
 enum { PATH_GENERIC = 0, PATH_INT = 1, PATH_F32 = 2, PATH_F64 = 3, PATH_F64S = 4 };
@@ -147,6 +150,7 @@ int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
         return MACSIM_EBADOPTS;
     if (p->block < 1 || p->scale_block < 1) return MACSIM_EBADOPTS;
     if (p->threads < 1 || p->threads > MAX_THREADS) return MACSIM_EBADOPTS;
+    if ((p->a_u8 != 0 && p->a_u8 != 1) || (p->b_u8 != 0 && p->b_u8 != 1)) return MACSIM_EBADOPTS;
     if (p->toggles && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
     if (o->kind == MACSIM_ACC_EXACT && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
     if (p->bk_limbs) {
@@ -228,7 +232,8 @@ int64_t macsim_work_size(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
 /* ------------------------------------------------------------ run context */
 
 typedef struct {
-    const uint16_t *a, *b;
+    const void *a, *b; /* codes: uint8 when a8/b8, else uint16 */
+    int a8, b8;
     const double *at, *bt;
     const int32_t *ai, *bi;
     const double *as, *bs;
@@ -255,6 +260,17 @@ typedef struct {
     double apmax;  /* Kulisch rows: the largest |running double sum| so far */
     int64_t steps; /* Kulisch rows: additions into the current row so far */
 } cnt_t;
+
+/* code q of A / B, uint8 or uint16 as the caller passed them (no widened copy needed) */
+static inline int64_t code_a(const ctx_t *g, int64_t q)
+{
+    return g->a8 ? ((const uint8_t *)g->a)[q] : ((const uint16_t *)g->a)[q];
+}
+
+static inline int64_t code_b(const ctx_t *g, int64_t q)
+{
+    return g->b8 ? ((const uint8_t *)g->b)[q] : ((const uint16_t *)g->b)[q];
+}
 
 /* --------------------------------------------------- float accumulator step */
 
@@ -468,14 +484,14 @@ static double kul_value(const int64_t *d, int64_t L, int frac)
 
 static inline double product(const ctx_t *g, double pa, int64_t kk, int64_t j)
 {
-    double v = pa * g->bt[g->b[kk * g->n + j]];
+    double v = pa * g->bt[code_b(g, kk * g->n + j)];
     if (g->p->b_scaled) v *= g->bs[(kk / g->p->scale_block) * g->n + j];
     return v;
 }
 
 static inline double a_value(const ctx_t *g, int64_t i, int64_t kk)
 {
-    double v = g->at[g->a[i * g->k + kk]];
+    double v = g->at[code_a(g, i * g->k + kk)];
     if (g->p->a_scaled) v *= g->as[i * g->nkb + kk / g->p->scale_block];
     return v;
 }
@@ -866,7 +882,6 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
 {
     const int64_t k = g->k, n = g->n;
     double *xs = (double *)(wk + align64(8 * n)), *lmax = lane_max(g, wk);
-    const uint16_t *b = g->b;
     const double *bt = g->bt;
     int64_t i, j, kk;
     for (i = i0; i < i1; i++) {
@@ -882,12 +897,15 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
         if (g->p->order == MACSIM_SEQUENTIAL) {
             for (kk = 0; kk < k; kk++) {
                 double pa = a_value(g, i, kk);
-                const uint16_t *brow = b + kk * n;
                 if (g->o->kind == MACSIM_ACC_EXACT && ((kk + 1) & ((INT64_C(1) << 28) - 1)) == 0)
                     for (j = 0; j < n; j++) kul_norm((int64_t *)(wk + 2 * align64(8 * n)) + j * g->limbs, g->limbs);
                 if (g->p->b_scaled) {
                     for (j = 0; j < n; j++) xs[j] = product(g, pa, kk, j);
+                } else if (g->b8) {
+                    const uint8_t *brow = (const uint8_t *)g->b + kk * n;
+                    for (j = 0; j < n; j++) xs[j] = pa * bt[brow[j]];
                 } else {
+                    const uint16_t *brow = (const uint16_t *)g->b + kk * n;
                     for (j = 0; j < n; j++) xs[j] = pa * bt[brow[j]];
                 }
                 add_row(g, wk, i, xs, cn);
@@ -944,7 +962,7 @@ static void int_rows(const ctx_t *g, int32_t *apan, const int32_t *bdec, int64_t
     for (int64_t r0 = i0; r0 < i1; r0 += RB) {
         int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, jp;
         for (r = 0; r < RB; r++)
-            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->ai[g->a[(r0 + r) * k + t]] : 0;
+            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->ai[code_a(g, (r0 + r) * k + t)] : 0;
         for (jp = jp0; jp < jp1; jp++) { /* bdec holds panels jp0..jp1 */
             const int32_t *bp = bdec + (jp - jp0) * k * JB;
             int64_t acc[RB][JB], mx[JB], ov[JB];
@@ -1083,7 +1101,7 @@ static void f32_rows(const ctx_t *g, float *apan, const float *bdec, int64_t jp0
     for (int64_t r0 = i0; r0 < i1; r0 += RB) {
         int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, t, jp;
         for (r = 0; r < RB; r++)
-            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? (float)g->at[g->a[(r0 + r) * k + t]] : 0.0f;
+            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? (float)g->at[code_a(g, (r0 + r) * k + t)] : 0.0f;
         for (jp = jp0; jp < jp1; jp++) { /* bdec holds panels jp0..jp1 */
             const float *bp = bdec + (jp - jp0) * k * JB;
             float acc[RB][JB], mx[JB];
@@ -1143,7 +1161,7 @@ static inline __attribute__((always_inline)) void f64_body(const ctx_t *g, doubl
     for (int64_t r0 = i0; r0 < i1; r0 += RB) {
         int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, t, jp;
         for (r = 0; r < RB; r++)
-            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->at[g->a[(r0 + r) * k + t]] : 0.0;
+            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->at[code_a(g, (r0 + r) * k + t)] : 0.0;
         for (jp = jp0; jp < jp1; jp++) { /* bdec holds panels jp0..jp1 */
             const double *bp = bdec + (jp - jp0) * k * JB;
             double acc[JB], mx[JB];
@@ -1232,11 +1250,11 @@ static void pack_panels(const ctx_t *g, int path, void *buf, int64_t jp0, int64_
             for (jj = 0; jj < JB; jj++) {
                 int64_t j = jp * JB + jj, at = ((jp - jp0) * k + kk) * JB + jj;
                 if (path == PATH_INT)
-                    ((int32_t *)buf)[at] = j < n ? g->bi[g->b[kk * n + j]] : 0;
+                    ((int32_t *)buf)[at] = j < n ? g->bi[code_b(g, kk * n + j)] : 0;
                 else if (path == PATH_F32)
-                    ((float *)buf)[at] = j < n ? (float)g->bt[g->b[kk * n + j]] : 0.0f;
+                    ((float *)buf)[at] = j < n ? (float)g->bt[code_b(g, kk * n + j)] : 0.0f;
                 else
-                    ((double *)buf)[at] = j < n ? g->bt[g->b[kk * n + j]] : 0.0;
+                    ((double *)buf)[at] = j < n ? g->bt[code_b(g, kk * n + j)] : 0.0;
             }
 }
 
@@ -1289,7 +1307,7 @@ static void *run_job(void *arg)
     return NULL;
 }
 
-int macsim_gemm(const uint16_t *a, const uint16_t *b,
+int macsim_gemm(const void *a, const void *b,
                 const double *a_table, const double *b_table,
                 const int32_t *a_int, const int32_t *b_int,
                 const double *a_scale, const double *b_scale,
@@ -1317,7 +1335,7 @@ int macsim_gemm(const uint16_t *a, const uint16_t *b,
         return MACSIM_EBADOPTS;
 
     memset(&g, 0, sizeof g);
-    g.a = a; g.b = b; g.at = a_table; g.bt = b_table; g.ai = a_int; g.bi = b_int;
+    g.a = a; g.b = b; g.a8 = p->a_u8; g.b8 = p->b_u8; g.at = a_table; g.bt = b_table; g.ai = a_int; g.bi = b_int;
     g.as = a_scale; g.bs = b_scale; g.m = m; g.k = k; g.n = n;
     g.nkb = (k + p->scale_block - 1) / p->scale_block;
     g.o = o; g.p = p; g.c = c; g.po = p->per_output ? po : NULL;
@@ -1348,8 +1366,8 @@ int macsim_gemm(const uint16_t *a, const uint16_t *b,
     base = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
     if (path == PATH_INT) { /* no step can leave the range when k * max|product| <= hi */
         int64_t amax = 0, bmax = 0, q;
-        for (q = 0; q < m * k; q++) { int64_t v = a_int[a[q]]; v = v < 0 ? -v : v; if (v > amax) amax = v; }
-        for (q = 0; q < k * n; q++) { int64_t v = b_int[b[q]]; v = v < 0 ? -v : v; if (v > bmax) bmax = v; }
+        for (q = 0; q < m * k; q++) { int64_t v = a_int[code_a(&g, q)]; v = v < 0 ? -v : v; if (v > amax) amax = v; }
+        for (q = 0; q < k * n; q++) { int64_t v = b_int[code_b(&g, q)]; v = v < 0 ? -v : v; if (v > bmax) bmax = v; }
         g.checked = (double)k * (double)amax * (double)bmax > (double)g.hi;
         g.narrow32 = o->width <= 31 && (double)amax * (double)bmax < 1073741824.0;
     }

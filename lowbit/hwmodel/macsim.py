@@ -295,7 +295,11 @@ def _codes(name: str, arr: Any, fmt_bits: int) -> np.ndarray:
             raise ValueError(
                 f"macsim: {name} has codes outside [0, 2^{fmt_bits}) (min {lo}, max {hi})"
             )
-    # the C core reads uint16 codes: no copy when they already are (native byte order)
+    # the C core reads uint8 or uint16 codes: no copy when they already are one of them
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.int8:  # non-negative (checked above): the same bytes as uint8
+        return arr.view(np.uint8)
     return arr.astype(np.uint16, copy=False)
 
 
@@ -700,6 +704,8 @@ def gemm(
         f64_ok=f64_ok,
         bk_limbs=bk_limbs,
         bk_frac=bk_frac,
+        a_u8=int(a_codes.dtype == np.uint8),
+        b_u8=int(b_codes.dtype == np.uint8),
     )
 
     mod = _load_lib()
@@ -742,8 +748,8 @@ def gemm(
 
     stats = ffi.new("macsim_stats_t *")
     rc = lib.macsim_gemm(
-        buf("uint16_t[]", a_codes),
-        buf("uint16_t[]", b_codes),
+        buf(f"uint{8 * a_codes.itemsize}_t[]", a_codes),
+        buf(f"uint{8 * b_codes.itemsize}_t[]", b_codes),
         buf("double[]", a_tab),
         buf("double[]", b_tab),
         buf("int32_t[]", a_int),

@@ -136,13 +136,14 @@ def test_multi_pass_fast_loops_equal_the_generic_loop(acc):
 
 
 @needs_c
-def test_gemm_allocates_little_beside_uint16_codes():
-    """uint16 codes are used as they are (no astype copy), non-finite codes are looked up in
-    chunks (no full-size mask), and the work memory is one pass: the peak of numpy
-    allocations stays far below B's 64 MiB (it was about 5× B)."""
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_gemm_allocates_little_beside_the_codes(dtype):
+    """uint8 and uint16 codes are read as they are (no widened copy), non-finite codes are
+    looked up in chunks (no full-size mask), and the work memory is one pass: the peak of
+    numpy allocations stays far below B's size (it was about 5× B)."""
     rng = np.random.default_rng(2)
-    a = rng.integers(0, 0x7F, (4, 8192), dtype=np.uint16)
-    b = rng.integers(0, 0x7F, (8192, 4096), dtype=np.uint16)
+    a = rng.integers(0, 0x7F, (4, 8192), dtype=dtype)
+    b = rng.integers(0, 0x7F, (8192, 4096), dtype=dtype)
     gemm(a[:, :8].copy(), b[:8, :8].copy(), E4M3, E4M3)  # load the module first
     tracemalloc.start()
     try:
@@ -150,10 +151,40 @@ def test_gemm_allocates_little_beside_uint16_codes():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert st.fast and peak < 24 * 2**20, peak / 2**20
+    assert st.fast and peak < 18 * 2**20 < b.nbytes / 1.5, peak / 2**20
     va, vb = E4M3.decode(a[:, :64]).astype(np.float64), E4M3.decode(b[:64, :3]).astype(np.float64)
     c_small, _ = gemm(a[:, :64].copy(), b[:64, :3].copy(), E4M3, E4M3, accumulator="exact")
     np.testing.assert_array_equal(c_small, va @ vb)  # sums of 64 E4M3 products: exact
+
+
+@needs_c
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, ">u2", np.int64])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"accumulator": "fp16"},
+        {"accumulator": "fp32", "fast": False, "toggles": True},
+        {"accumulator": FixedAcc(20, 18, "saturate"), "threads": 3},
+        {"accumulator": "bf16", "order": "blocks", "block": 8, "per_output": True},
+        {"accumulator": "fp16", "order": "pairwise"},
+    ],
+)
+def test_code_dtypes_give_the_same_results_as_uint16(dtype, kw):
+    rng = np.random.default_rng(3)
+    a16 = E4M3.encode(rng.standard_normal((7, 45)) * 30).astype(np.uint16)
+    b16 = E4M3.encode(rng.standard_normal((45, 70))).astype(np.uint16)
+    c0, s0 = gemm(a16, b16, E4M3, E4M3, **kw)
+    c1, s1 = gemm(a16.astype(dtype), b16.astype(dtype), E4M3, E4M3, **kw)
+    c2, s2 = gemm(a16, b16.astype(dtype), E4M3, E4M3, **kw)
+    for c, s in ((c1, s1), (c2, s2)):
+        np.testing.assert_array_equal(c.view(np.uint64), c0.view(np.uint64))
+        assert s.as_dict() == s0.as_dict() and s.fast == s0.fast
+    if dtype is np.uint8:  # int8 arrays of non-negative codes are read as uint8
+        pos_a, pos_b = a16 & 0x7F, b16 & 0x7E
+        c3, s3 = gemm(pos_a.astype(np.int8), pos_b.astype(np.int8), E4M3, E4M3, **kw)
+        c4, s4 = gemm(pos_a, pos_b, E4M3, E4M3, **kw)
+        np.testing.assert_array_equal(c3.view(np.uint64), c4.view(np.uint64))
+        assert s3.as_dict() == s4.as_dict()
 
 
 # -- an installation without the C core ----------------------------------------------------
