@@ -205,7 +205,7 @@ def test_block_formats_bring_their_own_scales(capsys):
         (["--acc", "fixed:32:-2000:saturate"], "frac=-2000 outside -992..1023"),
         (
             ["--m", "1", "--k", "1000000000", "--n", "1"],
-            "needs about 75 GiB (40 bytes per element of A and B, 80 per output), more than "
+            "needs about 119 GiB (64 bytes per element of A and B, 80 per output), more than "
             "--max-memory 4 GiB",
         ),
         (

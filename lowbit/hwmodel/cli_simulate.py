@@ -16,7 +16,7 @@ format name, ``exact`` (Kulisch), and fixed point: ``fixedW`` (W bits, wrap),
 Size limits: at most ``--max-macs`` M·K·N multiply-accumulates (default 2^33, about a
 minute or two on one core: the C core runs 1e8–1e9 MAC/s, and the exact reference GEMM
 runs as well), and at most ``--max-memory`` GiB for the draws, codes and results
-(default 4; estimated as 40 bytes per operand element and 80 per output).  Larger runs are
+(default 4; estimated as 64 bytes per operand element and 80 per output).  Larger runs are
 refused before anything is drawn; raise the option to run them anyway.
 
 >>> parse_acc("fixed32s", "fp8_e4m3fn", "fp8_e4m3fn")
@@ -42,9 +42,10 @@ DISTRIBUTIONS = ("gaussian", "laplace", "uniform", "student_t")
 #: default work budget (M·K·N) and memory budget (GiB) of one run; see the module docstring
 MAX_MACS = 2**33
 MAX_MEMORY_GIB = 4.0
-#: bytes per operand element (float64 draws, x / s, codes, gemm's copies) and per output
-#: (the result, the exact reference, the float64 product of the draws, error temporaries)
-BYTES_PER_OPERAND, BYTES_PER_OUTPUT = 40, 80
+#: bytes per operand element (float64 draws, x / s, codes, encoding temporaries) and per
+#: output (the result, the exact reference, the float64 product of the draws, error
+#: temporaries); measured peaks were 46–49 bytes per operand element (int8, MXFP8)
+BYTES_PER_OPERAND, BYTES_PER_OUTPUT = 64, 80
 SEED_MAX = 2**32 - 1
 
 
@@ -231,7 +232,7 @@ def check_size(m: int, k: int, n: int, max_macs: int = MAX_MACS, max_gib: float 
     >>> check_size(1, 10**9, 1)
     Traceback (most recent call last):
     ...
-    ValueError: --m 1 --k 1000000000 --n 1 needs about 75 GiB (40 bytes per element of A and B, 80 per output), more than --max-memory 4 GiB; choose smaller sizes or raise --max-memory
+    ValueError: --m 1 --k 1000000000 --n 1 needs about 119 GiB (64 bytes per element of A and B, 80 per output), more than --max-memory 4 GiB; choose smaller sizes or raise --max-memory
     """
     macs = m * k * n
     if macs > max_macs:
