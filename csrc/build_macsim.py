@@ -1,8 +1,9 @@
 """cffi out-of-line API-mode builder for the MAC-array simulator core (macsim.c).
 
 Run ``python csrc/build_macsim.py`` from the repository root to build
-``lowbit/hwmodel/_macsim*.so`` in place.  setuptools can build it at install time
-through ``cffi_modules=["csrc/build_macsim.py:ffibuilder"]``.
+``lowbit/hwmodel/_macsim*.so`` in place.  setuptools builds it at install time through
+``cffi_modules=["csrc/build_macsim.py:ffibuilder"]``; setup.py makes that build optional
+(without a C compiler lowbit installs without the simulator, with a warning).
 
 Flags: -O3, C99, and no FMA contraction: the TwoSum in macsim.c must see plain IEEE
 double additions.  Never add -ffast-math (or -Ofast).

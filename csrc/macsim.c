@@ -68,6 +68,12 @@
 #define JB 64        /* columns per panel in the fast loops */
 #define RB 4         /* rows per group in the fast loops */
 #define PJ 64        /* columns per pass in the pairwise loop */
+/* the fast loops decode B panel by panel into each thread's work memory, about this many
+ * bytes at a time (at least one panel), not all of B at once: work memory stays small */
+#ifndef MACSIM_PASS_BYTES /* the sanitizer self-test sets it small to run many passes */
+#define MACSIM_PASS_BYTES (INT64_C(16) << 20)
+#endif
+#define PASS_BYTES ((int64_t)(MACSIM_PASS_BYTES))
 #define MAX_THREADS 64
 
 enum { PATH_GENERIC = 0, PATH_INT = 1, PATH_F32 = 2, PATH_F64 = 3, PATH_F64S = 4 };
@@ -124,7 +130,8 @@ int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
     if (o == NULL || p == NULL) return MACSIM_EBADACC;
     if (o->kind == MACSIM_ACC_FIXED) {
         if (o->width < 2 || o->width > 62) return MACSIM_EBADACC;
-        if (o->frac_bits < -1100 || o->frac_bits > 1100) return MACSIM_EBADACC;
+        /* 2^frac and every register value n * 2^-frac (|n| < 2^(width-1)) finite doubles */
+        if (o->frac_bits < o->width - 1024 || o->frac_bits > 1023) return MACSIM_EBADACC;
         if (o->saturate != 0 && o->saturate != 1) return MACSIM_EBADACC;
         if (o->rounding != MACSIM_RNE && o->rounding != MACSIM_RTZ && o->rounding != MACSIM_DOWN)
             return MACSIM_EBADACC;
@@ -143,6 +150,7 @@ int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
         return MACSIM_EBADOPTS;
     if (p->block < 1 || p->scale_block < 1) return MACSIM_EBADOPTS;
     if (p->threads < 1 || p->threads > MAX_THREADS) return MACSIM_EBADOPTS;
+    if ((p->a_u8 != 0 && p->a_u8 != 1) || (p->b_u8 != 0 && p->b_u8 != 1)) return MACSIM_EBADOPTS;
     if (p->toggles && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
     if (o->kind == MACSIM_ACC_EXACT && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
     if (p->bk_limbs) {
@@ -177,6 +185,17 @@ static int64_t limbs_of(const macsim_acc_t *o)
 
 static int64_t align64(int64_t x) { return (x + 63) & ~(int64_t)63; }
 
+/* bytes per decoded element of the fast loops: int32/float, or double */
+static int64_t path_es(int path) { return (path == PATH_F64 || path == PATH_F64S) ? 8 : 4; }
+
+/* panels of B decoded per pass of a fast loop: PASS_BYTES' worth, at least 1, at most all */
+static int64_t pass_panels(int64_t k, int64_t npan, int64_t es)
+{
+    int64_t per = es * k * JB, q = per > 0 ? PASS_BYTES / per : npan;
+    if (q > npan) q = npan;
+    return q < 1 ? 1 : q;
+}
+
 /* per-thread bytes, shared bytes */
 static void work_parts(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
                        const macsim_opts_t *p, int64_t *per_thread, int64_t *shared)
@@ -194,10 +213,10 @@ static void work_parts(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
         t += align64(8 * n * p->bk_limbs);   /* Kulisch block sums */
         *per_thread = t;
         *shared = 0;
-    } else {
-        int64_t es = (path == PATH_F64 || path == PATH_F64S) ? 8 : 4;
-        *per_thread = align64(es * RB * k);
-        *shared = align64(es * npad * k);
+    } else { /* RB decoded rows of A, then the decoded panels of one pass over B */
+        int64_t es = path_es(path), npan = npad / JB;
+        *per_thread = align64(es * RB * k) + align64(es * pass_panels(k, npan, es) * k * JB);
+        *shared = 0;
     }
 }
 
@@ -213,7 +232,8 @@ int64_t macsim_work_size(int64_t m, int64_t k, int64_t n, const macsim_acc_t *o,
 /* ------------------------------------------------------------ run context */
 
 typedef struct {
-    const uint16_t *a, *b;
+    const void *a, *b; /* codes: uint8 when a8/b8, else uint16 */
+    int a8, b8;
     const double *at, *bt;
     const int32_t *ai, *bi;
     const double *as, *bs;
@@ -232,7 +252,6 @@ typedef struct {
     int64_t limbs;
     int checked; /* fast fixed point: some step may leave the register's range */
     int narrow32; /* fast fixed point: width <= 31 and |products| < 2^30 (sums fit int32) */
-    void *shared;
 } ctx_t;
 
 typedef struct {
@@ -241,6 +260,17 @@ typedef struct {
     double apmax;  /* Kulisch rows: the largest |running double sum| so far */
     int64_t steps; /* Kulisch rows: additions into the current row so far */
 } cnt_t;
+
+/* code q of A / B, uint8 or uint16 as the caller passed them (no widened copy needed) */
+static inline int64_t code_a(const ctx_t *g, int64_t q)
+{
+    return g->a8 ? ((const uint8_t *)g->a)[q] : ((const uint16_t *)g->a)[q];
+}
+
+static inline int64_t code_b(const ctx_t *g, int64_t q)
+{
+    return g->b8 ? ((const uint8_t *)g->b)[q] : ((const uint16_t *)g->b)[q];
+}
 
 /* --------------------------------------------------- float accumulator step */
 
@@ -454,14 +484,14 @@ static double kul_value(const int64_t *d, int64_t L, int frac)
 
 static inline double product(const ctx_t *g, double pa, int64_t kk, int64_t j)
 {
-    double v = pa * g->bt[g->b[kk * g->n + j]];
+    double v = pa * g->bt[code_b(g, kk * g->n + j)];
     if (g->p->b_scaled) v *= g->bs[(kk / g->p->scale_block) * g->n + j];
     return v;
 }
 
 static inline double a_value(const ctx_t *g, int64_t i, int64_t kk)
 {
-    double v = g->at[g->a[i * g->k + kk]];
+    double v = g->at[code_a(g, i * g->k + kk)];
     if (g->p->a_scaled) v *= g->as[i * g->nkb + kk / g->p->scale_block];
     return v;
 }
@@ -852,7 +882,6 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
 {
     const int64_t k = g->k, n = g->n;
     double *xs = (double *)(wk + align64(8 * n)), *lmax = lane_max(g, wk);
-    const uint16_t *b = g->b;
     const double *bt = g->bt;
     int64_t i, j, kk;
     for (i = i0; i < i1; i++) {
@@ -868,12 +897,15 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
         if (g->p->order == MACSIM_SEQUENTIAL) {
             for (kk = 0; kk < k; kk++) {
                 double pa = a_value(g, i, kk);
-                const uint16_t *brow = b + kk * n;
                 if (g->o->kind == MACSIM_ACC_EXACT && ((kk + 1) & ((INT64_C(1) << 28) - 1)) == 0)
                     for (j = 0; j < n; j++) kul_norm((int64_t *)(wk + 2 * align64(8 * n)) + j * g->limbs, g->limbs);
                 if (g->p->b_scaled) {
                     for (j = 0; j < n; j++) xs[j] = product(g, pa, kk, j);
+                } else if (g->b8) {
+                    const uint8_t *brow = (const uint8_t *)g->b + kk * n;
+                    for (j = 0; j < n; j++) xs[j] = pa * bt[brow[j]];
                 } else {
+                    const uint16_t *brow = (const uint16_t *)g->b + kk * n;
                     for (j = 0; j < n; j++) xs[j] = pa * bt[brow[j]];
                 }
                 add_row(g, wk, i, xs, cn);
@@ -919,10 +951,10 @@ static void generic_rows(const ctx_t *g, char *wk, int64_t i0, int64_t i1, cnt_t
 /* ----------------------------------------------------------- fast loops */
 
 MACSIM_CLONES
-static void int_rows(const ctx_t *g, int32_t *apan, int64_t i0, int64_t i1, cnt_t *cn)
+static void int_rows(const ctx_t *g, int32_t *apan, const int32_t *bdec, int64_t jp0,
+                     int64_t jp1, int64_t i0, int64_t i1, cnt_t *cn)
 {
-    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
-    const int32_t *bdec = (const int32_t *)g->shared;
+    const int64_t k = g->k, n = g->n;
     const int64_t hi = g->hi, lo = g->lo;
     const int sat = g->o->saturate, w = g->o->width;
     const int checked = g->checked;
@@ -930,9 +962,9 @@ static void int_rows(const ctx_t *g, int32_t *apan, int64_t i0, int64_t i1, cnt_
     for (int64_t r0 = i0; r0 < i1; r0 += RB) {
         int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, jp;
         for (r = 0; r < RB; r++)
-            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->ai[g->a[(r0 + r) * k + t]] : 0;
-        for (jp = 0; jp < npan; jp++) {
-            const int32_t *bp = bdec + jp * k * JB;
+            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->ai[code_a(g, (r0 + r) * k + t)] : 0;
+        for (jp = jp0; jp < jp1; jp++) { /* bdec holds panels jp0..jp1 */
+            const int32_t *bp = bdec + (jp - jp0) * k * JB;
             int64_t acc[RB][JB], mx[JB], ov[JB];
             int64_t jj, kk;
             for (jj = 0; jj < JB; jj++) { mx[jj] = 0; ov[jj] = 0; }
@@ -1062,16 +1094,16 @@ static void int_rows(const ctx_t *g, int32_t *apan, int64_t i0, int64_t i1, cnt_
     } while (0)
 
 MACSIM_CLONES
-static void f32_rows(const ctx_t *g, float *apan, int64_t i0, int64_t i1, cnt_t *cn)
+static void f32_rows(const ctx_t *g, float *apan, const float *bdec, int64_t jp0,
+                     int64_t jp1, int64_t i0, int64_t i1, cnt_t *cn)
 {
-    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
-    const float *bdec = (const float *)g->shared;
+    const int64_t k = g->k, n = g->n;
     for (int64_t r0 = i0; r0 < i1; r0 += RB) {
         int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, t, jp;
         for (r = 0; r < RB; r++)
-            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? (float)g->at[g->a[(r0 + r) * k + t]] : 0.0f;
-        for (jp = 0; jp < npan; jp++) {
-            const float *bp = bdec + jp * k * JB;
+            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? (float)g->at[code_a(g, (r0 + r) * k + t)] : 0.0f;
+        for (jp = jp0; jp < jp1; jp++) { /* bdec holds panels jp0..jp1 */
+            const float *bp = bdec + (jp - jp0) * k * JB;
             float acc[RB][JB], mx[JB];
             int32_t inx[JB], ab[JB];
             int64_t jj, kk;
@@ -1118,20 +1150,20 @@ static void f32_rows(const ctx_t *g, float *apan, int64_t i0, int64_t i1, cnt_t 
  * points away from the even neighbour r, the result is the other neighbour s + (s - r)
  * (exact: s - r = +-2^(q-1), s a midpoint). */
 static inline __attribute__((always_inline)) void f64_body(const ctx_t *g, double *apan,
-                                                          int64_t i0, int64_t i1, cnt_t *cn,
-                                                          const int twosum)
+                                                          const double *bdec, int64_t jp0,
+                                                          int64_t jp1, int64_t i0, int64_t i1,
+                                                          cnt_t *cn, const int twosum)
 {
-    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
-    const double *bdec = (const double *)g->shared;
+    const int64_t k = g->k, n = g->n;
     const int64_t ebase = g->o->emin + 1023, man = g->o->man_bits;
     const double maxfin = g->maxfin, minnorm = g->minnorm;
     const int sub = g->o->subnormals;
     for (int64_t r0 = i0; r0 < i1; r0 += RB) {
         int64_t rows = i1 - r0 < RB ? i1 - r0 : RB, r, t, jp;
         for (r = 0; r < RB; r++)
-            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->at[g->a[(r0 + r) * k + t]] : 0.0;
-        for (jp = 0; jp < npan; jp++) {
-            const double *bp = bdec + jp * k * JB;
+            for (t = 0; t < k; t++) apan[r * k + t] = r < rows ? g->at[code_a(g, (r0 + r) * k + t)] : 0.0;
+        for (jp = jp0; jp < jp1; jp++) { /* bdec holds panels jp0..jp1 */
+            const double *bp = bdec + (jp - jp0) * k * JB;
             double acc[JB], mx[JB];
             int64_t inx[JB], ab[JB];
             int64_t jj, kk;
@@ -1195,32 +1227,34 @@ static inline __attribute__((always_inline)) void f64_body(const ctx_t *g, doubl
 }
 
 MACSIM_CLONES
-static void f64_rows(const ctx_t *g, double *apan, int64_t i0, int64_t i1, cnt_t *cn)
+static void f64_rows(const ctx_t *g, double *apan, const double *bdec, int64_t jp0, int64_t jp1,
+                     int64_t i0, int64_t i1, cnt_t *cn)
 {
-    f64_body(g, apan, i0, i1, cn, 0);
+    f64_body(g, apan, bdec, jp0, jp1, i0, i1, cn, 0);
 }
 
 MACSIM_CLONES
-static void f64s_rows(const ctx_t *g, double *apan, int64_t i0, int64_t i1, cnt_t *cn)
+static void f64s_rows(const ctx_t *g, double *apan, const double *bdec, int64_t jp0,
+                      int64_t jp1, int64_t i0, int64_t i1, cnt_t *cn)
 {
-    f64_body(g, apan, i0, i1, cn, 1);
+    f64_body(g, apan, bdec, jp0, jp1, i0, i1, cn, 1);
 }
 
-/* B decoded once into panels of JB columns, k x JB each, zero-padded. */
-static void pack_b(const ctx_t *g, int path)
+/* Panels jp0..jp1 of B (JB columns each, k x JB, zero-padded) decoded into buf. */
+static void pack_panels(const ctx_t *g, int path, void *buf, int64_t jp0, int64_t jp1)
 {
-    const int64_t k = g->k, n = g->n, npan = (n + JB - 1) / JB;
+    const int64_t k = g->k, n = g->n;
     int64_t jp, kk, jj;
-    for (jp = 0; jp < npan; jp++)
+    for (jp = jp0; jp < jp1; jp++)
         for (kk = 0; kk < k; kk++)
             for (jj = 0; jj < JB; jj++) {
-                int64_t j = jp * JB + jj, at = (jp * k + kk) * JB + jj;
+                int64_t j = jp * JB + jj, at = ((jp - jp0) * k + kk) * JB + jj;
                 if (path == PATH_INT)
-                    ((int32_t *)g->shared)[at] = j < n ? g->bi[g->b[kk * n + j]] : 0;
+                    ((int32_t *)buf)[at] = j < n ? g->bi[code_b(g, kk * n + j)] : 0;
                 else if (path == PATH_F32)
-                    ((float *)g->shared)[at] = j < n ? (float)g->bt[g->b[kk * n + j]] : 0.0f;
+                    ((float *)buf)[at] = j < n ? (float)g->bt[code_b(g, kk * n + j)] : 0.0f;
                 else
-                    ((double *)g->shared)[at] = j < n ? g->bt[g->b[kk * n + j]] : 0.0;
+                    ((double *)buf)[at] = j < n ? g->bt[code_b(g, kk * n + j)] : 0.0;
             }
 }
 
@@ -1234,20 +1268,46 @@ typedef struct {
     cnt_t cn;
 } job_t;
 
+/* A fast loop over rows i0..i1: B decoded a pass of panels at a time into this thread's
+ * work memory (after its RB rows of decoded A), each pass run over all the rows.  Every
+ * output still sees its K products in order, so results equal one pass over all of B. */
+static void fast_job(job_t *jb)
+{
+    const ctx_t *g = jb->g;
+    const int64_t es = path_es(jb->path), npan = (g->n + JB - 1) / JB;
+    const int64_t q = pass_panels(g->k, npan, es);
+    char *bbuf = jb->wk + align64(es * RB * g->k);
+    int64_t jp0;
+    if (jb->i0 >= jb->i1) return;
+    for (jp0 = 0; jp0 < npan; jp0 += q) {
+        const int64_t jp1 = jp0 + q < npan ? jp0 + q : npan;
+        pack_panels(g, jb->path, bbuf, jp0, jp1);
+        switch (jb->path) {
+        case PATH_INT:
+            int_rows(g, (int32_t *)jb->wk, (const int32_t *)bbuf, jp0, jp1, jb->i0, jb->i1, &jb->cn);
+            break;
+        case PATH_F32:
+            f32_rows(g, (float *)jb->wk, (const float *)bbuf, jp0, jp1, jb->i0, jb->i1, &jb->cn);
+            break;
+        case PATH_F64:
+            f64_rows(g, (double *)jb->wk, (const double *)bbuf, jp0, jp1, jb->i0, jb->i1, &jb->cn);
+            break;
+        default:
+            f64s_rows(g, (double *)jb->wk, (const double *)bbuf, jp0, jp1, jb->i0, jb->i1, &jb->cn);
+            break;
+        }
+    }
+}
+
 static void *run_job(void *arg)
 {
     job_t *jb = (job_t *)arg;
-    switch (jb->path) {
-    case PATH_INT: int_rows(jb->g, (int32_t *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    case PATH_F32: f32_rows(jb->g, (float *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    case PATH_F64: f64_rows(jb->g, (double *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    case PATH_F64S: f64s_rows(jb->g, (double *)jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    default: generic_rows(jb->g, jb->wk, jb->i0, jb->i1, &jb->cn); break;
-    }
+    if (jb->path == PATH_GENERIC) generic_rows(jb->g, jb->wk, jb->i0, jb->i1, &jb->cn);
+    else fast_job(jb);
     return NULL;
 }
 
-int macsim_gemm(const uint16_t *a, const uint16_t *b,
+int macsim_gemm(const void *a, const void *b,
                 const double *a_table, const double *b_table,
                 const int32_t *a_int, const int32_t *b_int,
                 const double *a_scale, const double *b_scale,
@@ -1275,7 +1335,7 @@ int macsim_gemm(const uint16_t *a, const uint16_t *b,
         return MACSIM_EBADOPTS;
 
     memset(&g, 0, sizeof g);
-    g.a = a; g.b = b; g.at = a_table; g.bt = b_table; g.ai = a_int; g.bi = b_int;
+    g.a = a; g.b = b; g.a8 = p->a_u8; g.b8 = p->b_u8; g.at = a_table; g.bt = b_table; g.ai = a_int; g.bi = b_int;
     g.as = a_scale; g.bs = b_scale; g.m = m; g.k = k; g.n = n;
     g.nkb = (k + p->scale_block - 1) / p->scale_block;
     g.o = o; g.p = p; g.c = c; g.po = p->per_output ? po : NULL;
@@ -1304,12 +1364,10 @@ int macsim_gemm(const uint16_t *a, const uint16_t *b,
 
     work_parts(m, k, n, o, p, &per, &sh);
     base = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-    g.shared = base;
-    if (path != PATH_GENERIC && m > 0 && n > 0) pack_b(&g, path);
     if (path == PATH_INT) { /* no step can leave the range when k * max|product| <= hi */
         int64_t amax = 0, bmax = 0, q;
-        for (q = 0; q < m * k; q++) { int64_t v = a_int[a[q]]; v = v < 0 ? -v : v; if (v > amax) amax = v; }
-        for (q = 0; q < k * n; q++) { int64_t v = b_int[b[q]]; v = v < 0 ? -v : v; if (v > bmax) bmax = v; }
+        for (q = 0; q < m * k; q++) { int64_t v = a_int[code_a(&g, q)]; v = v < 0 ? -v : v; if (v > amax) amax = v; }
+        for (q = 0; q < k * n; q++) { int64_t v = b_int[code_b(&g, q)]; v = v < 0 ? -v : v; if (v > bmax) bmax = v; }
         g.checked = (double)k * (double)amax * (double)bmax > (double)g.hi;
         g.narrow32 = o->width <= 31 && (double)amax * (double)bmax < 1073741824.0;
     }

@@ -5,7 +5,7 @@
  * loops then trust them.  No global state; the caller owns every buffer,
  * including the work memory (macsim_work_size), so nothing is allocated here.
  *
- * Inputs are codes (uint16) decoded through per-operand tables of doubles built
+ * Inputs are codes (uint16, or uint8 when opts says so) decoded through per-operand tables of doubles built
  * by the Python front from lowbit's format objects.  The front guarantees that
  * every code indexes its table and that every product of table values (times
  * the block scales, when given) is exact in double, normal, and below 2^300;
@@ -77,6 +77,9 @@ typedef struct {
      * for the accumulator's values too; exact: the accumulator's own digits); 0: in double */
     int bk_limbs;
     int bk_frac;
+    /* bytes per code of A and B: 1 = uint8 (codes of formats of <= 8 bits), 0 = uint16 */
+    int a_u8;
+    int b_u8;
 } macsim_opts_t;
 
 typedef struct {
@@ -103,8 +106,8 @@ int macsim_check(const macsim_acc_t *acc, const macsim_opts_t *opts);
 int64_t macsim_work_size(int64_t m, int64_t k, int64_t n, const macsim_acc_t *acc,
                          const macsim_opts_t *opts);
 
-/* C[m x n] = A[m x k] . B[k x n], row-major codes. */
-int macsim_gemm(const uint16_t *a, const uint16_t *b,
+/* C[m x n] = A[m x k] . B[k x n], row-major codes (uint16_t, or uint8_t per opts.a_u8/b_u8). */
+int macsim_gemm(const void *a, const void *b,
                 const double *a_table, const double *b_table,
                 const int32_t *a_int, const int32_t *b_int,
                 const double *a_scale, const double *b_scale,

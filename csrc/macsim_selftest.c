@@ -95,7 +95,7 @@ typedef struct {
     int rc;
 } run_t;
 
-static run_t run(const uint16_t *a, const uint16_t *b, const fmt_t *fa, const fmt_t *fb,
+static run_t run(const void *a, const void *b, const fmt_t *fa, const fmt_t *fb,
                  const double *sa, const double *sb, int64_t m, int64_t k, int64_t n,
                  const macsim_acc_t *acc, const macsim_opts_t *opts)
 {
@@ -247,6 +247,28 @@ static void one_case(const case_t *cs, int64_t m, int64_t k, int64_t n)
                         release(&r);
                     }
                 }
+                if (cs->fa->bits <= 8 && cs->fb->bits <= 8 && base.rc == 0) {
+                    /* the same codes as uint8 arrays of exactly their size */
+                    uint8_t *a8 = malloc((size_t)(m * k + 1)), *b8 = malloc((size_t)(k * n + 1));
+                    int fast;
+                    for (i = 0; i < m * k; i++) a8[i] = (uint8_t)a[i];
+                    for (i = 0; i < k * n; i++) b8[i] = (uint8_t)b[i];
+                    for (fast = 0; fast < 2; fast++) {
+                        run_t r;
+                        o.threads = 2; o.fast = fast; o.a_u8 = 1; o.b_u8 = 1;
+                        r = run(a8, b8, cs->fa, cs->fb, sa, sb, m, k, n, &cs->acc, &o);
+                        CHECK(r.rc == 0, "%s uint8 fast=%d: rc %d", what, fast, r.rc);
+                        if (r.rc == 0) compare(what, &r, &base, m * n);
+                        release(&r);
+                        o.a_u8 = 0; /* and A uint16 with B uint8 */
+                        r = run(a, b8, cs->fa, cs->fb, sa, sb, m, k, n, &cs->acc, &o);
+                        CHECK(r.rc == 0, "%s uint16 x uint8 fast=%d: rc %d", what, fast, r.rc);
+                        if (r.rc == 0) compare(what, &r, &base, m * n);
+                        release(&r);
+                        o.b_u8 = 0;
+                    }
+                    free(a8); free(b8);
+                }
                 o.threads = 1;
                 release(&base);
             }
@@ -268,10 +290,19 @@ static void bad_options(void)
     CHECK(macsim_check(&acc, &o) != MACSIM_OK, "order 7 accepted");
     o.order = MACSIM_PAIRWISE; o.toggles = 1;
     CHECK(macsim_check(&acc, &o) != MACSIM_OK, "pairwise toggles accepted");
+    o.order = 0; o.toggles = 0; o.a_u8 = 2;
+    CHECK(macsim_check(&acc, &o) != MACSIM_OK, "a_u8 = 2 accepted");
+    o.a_u8 = 0;
     o.order = 0; o.toggles = 0; acc.man_bits = 24;
     CHECK(macsim_check(&acc, &o) != MACSIM_OK, "24 mantissa bits accepted");
     acc = fixed_acc(63, 0, 0);
     CHECK(macsim_check(&acc, &o) != MACSIM_OK, "63-bit fixed accepted");
+    acc = fixed_acc(62, -962, 0);
+    CHECK(macsim_check(&acc, &o) == MACSIM_OK, "fixed frac -962 at width 62 refused");
+    acc = fixed_acc(62, -963, 0); /* register values up to 2^1024: not finite doubles */
+    CHECK(macsim_check(&acc, &o) != MACSIM_OK, "fixed frac -963 at width 62 accepted");
+    acc = fixed_acc(32, 1024, 0); /* 2^1024 scales the addends: not a finite double */
+    CHECK(macsim_check(&acc, &o) != MACSIM_OK, "fixed frac 1024 accepted");
     acc = exact_acc(5000, 0);
     CHECK(macsim_check(&acc, &o) != MACSIM_OK, "5000-bit Kulisch accepted");
     CHECK(macsim_work_size(-1, 1, 1, &acc, &o) < 0, "negative m accepted");

@@ -194,3 +194,63 @@ def test_block_formats_bring_their_own_scales(capsys):
     assert r["scale_a"] == 1.0 and r["error_vs_unquantized"]["snr_db"] > 30
     status, out, err = run(capsys, "simulate", *argv[:2], "--acc", "fixed24")
     assert status == 2 and "fixed:W:F" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--seed", "-1"], "--seed must be in 0..4294967295, got -1"),
+        (["--seed", "99999999999"], "--seed must be in 0..4294967295, got 99999999999"),
+        (["--acc", "fixed:62:-1100:wrap"], "frac=-1100 outside -962..1023 for width=62"),
+        (["--acc", "fixed:32:-2000:saturate"], "frac=-2000 outside -992..1023"),
+        (
+            ["--m", "1", "--k", "1000000000", "--n", "1"],
+            "needs about 119 GiB (64 bytes per element of A and B, 80 per output), more than "
+            "--max-memory 4 GiB",
+        ),
+        (
+            ["--m", "30000", "--k", "30000", "--n", "30000"],
+            "is 27,000,000,000,000 multiply-accumulates, more than --max-macs 8,589,934,592",
+        ),
+        (["--m", "4", "--k", "8", "--n", "4", "--max-macs", "127"], "raise --max-macs"),
+        (["--m", "4", "--k", "8", "--n", "4", "--max-memory", "0"], "--max-memory must be"),
+        (["--max-memory", "nan"], "--max-memory must be"),
+    ],
+)
+def test_seed_size_and_frac_limits_are_one_line_errors(capsys, argv, needle):
+    status, out, err = run(capsys, "simulate", "--a-format", "int8", *argv)
+    assert status == 2 and out == ""
+    assert err.startswith("lowbit: error: ") and err.count("\n") == 1, err
+    assert needle in err
+
+
+def test_size_limits_can_be_raised(capsys):
+    argv = ("--a-format", "int8", "--m", "4", "--k", "8", "--n", "4", "--acc", "exact")
+    assert run(capsys, "simulate", *argv, "--max-macs", "127")[0] == 2
+    r = run_json(capsys, *argv, "--max-macs", "128", "--max-memory", "0.001")
+    assert r["stats"]["macs"] == 128 and r["error_vs_exact"]["max_abs"] == 0.0
+
+
+def test_overflowing_draws_name_the_distribution(capsys):
+    """Student-t with ν = 0.01 overflows float64: say so, not "int8: 1 NaN input value(s)"."""
+    argv = ("--a-format", "int8", "--m", "4", "--k", "1000", "--n", "4")
+    status, out, err = run(capsys, "simulate", *argv, "--dist", "student_t:0.01")
+    rng = np.random.default_rng(0)
+    bad = int(np.count_nonzero(~np.isfinite(draw("student_t:0.01", (4, 1000), rng))))
+    assert status == 2 and err.count("\n") == 1 and bad > 0
+    assert f"--dist 'student_t:0.01': {bad} of the 4,000 draws of A are not finite" in err
+    assert "overflow float64" in err and "NaN" not in err
+
+
+def test_memory_error_is_a_one_line_error(capsys, monkeypatch):
+    from lowbit.hwmodel import cli_simulate
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(cli_simulate, "draw", no_memory)
+    status, out, err = run(capsys, "simulate", "--a-format", "int8", "--m", "2", "--k", "2")
+    assert (
+        status == 2
+        and err == "lowbit: error: out of memory for --m 2 --k 2 --n 256; choose smaller sizes\n"
+    )

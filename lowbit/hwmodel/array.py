@@ -3,17 +3,26 @@ traffic, area and energy (the dataflow of Chen et al., Eyeriss taxonomy, ISCA 20
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..formats import Format, get_format
 from .energy import Technology
 from .mac import MacCost, mac_cost
 
+#: largest GEMM/array dimension, and largest M·K·N: counts stay exact in float64 energies
+MAX_DIM = 2**32
+MAX_MACS = 2**53
+
 
 def _dims(value, n: int, what: str) -> tuple[int, ...]:
     if isinstance(value, str):
         parts = value.lower().split("x")
+        if any(len(p.strip()) > 20 for p in parts):  # int() of huge strings is slow: refuse
+            raise ValueError(f"{what} {value[:40]!r}…: dimensions above {MAX_DIM} (2^32)")
         try:
             value = tuple(int(p) for p in parts)
         except ValueError:
@@ -21,9 +30,19 @@ def _dims(value, n: int, what: str) -> tuple[int, ...]:
                 f"{what} {value!r}: expected {n} integers like " + "x".join(["64"] * n)
             ) from None
     value = tuple(value)
-    if len(value) != n or any(not isinstance(v, int) or v <= 0 for v in value):
+    # numpy integers are integers; bools are not
+    ok = (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in value)
+    if len(value) != n or not all(ok) or any(v <= 0 for v in value):
         raise ValueError(f"{what} {value!r}: expected {n} positive integers")
+    value = tuple(int(v) for v in value)
+    if max(value) > MAX_DIM:
+        raise ValueError(f"{what} {value!r}: dimensions above {MAX_DIM} (2^32) are not supported")
     return value
+
+
+def _mac_keywords() -> tuple[str, ...]:
+    sig = inspect.signature(mac_cost).parameters.values()
+    return tuple(p.name for p in sig if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
 @dataclass(frozen=True)
@@ -73,10 +92,16 @@ def array_cost(
     """
     m, k, n = _dims(gemm, 3, "gemm")
     r, c = _dims(array, 2, "array")
+    if m * k * n > MAX_MACS:
+        raise ValueError(f"gemm {m}x{k}x{n}: more than 2^53 MACs; counts would not be exact")
+    unknown = sorted(set(mac_kwargs) - set(_mac_keywords()))
+    if unknown:
+        valid = ["technology", "output_bits", *_mac_keywords()]
+        raise TypeError(f"array_cost: unknown keyword(s) {unknown}; valid keywords: {valid}")
     tech = technology or Technology()
     wf, af = get_format(weight_format), get_format(activation_format)
     mac = mac_cost(wf, af, accumulator, terms=k, **mac_kwargs)
-    tiles = math.ceil(m / r) * math.ceil(n / c)
+    tiles = -(-m // r) * -(-n // c)  # integer ceilings: exact for any size
     cycles = tiles * (k + r + c - 2)
     macs = m * k * n
     pes = r * c

@@ -13,6 +13,12 @@ format name, ``exact`` (Kulisch), and fixed point: ``fixedW`` (W bits, wrap),
 ``fixedW``/``fixedWs`` put the binary point at the products' least significant bit
 (F = 0 for integer operands, 18 for E4M3 × E4M3).
 
+Size limits: at most ``--max-macs`` M·K·N multiply-accumulates (default 2^33, about a
+minute or two on one core: the C core runs 1e8–1e9 MAC/s, and the exact reference GEMM
+runs as well), and at most ``--max-memory`` GiB for the draws, codes and results
+(default 4; estimated as 64 bytes per operand element and 80 per output).  Larger runs are
+refused before anything is drawn; raise the option to run them anyway.
+
 >>> parse_acc("fixed32s", "fp8_e4m3fn", "fp8_e4m3fn")
 FixedAcc(width=32, frac=18, mode='saturate')
 >>> parse_acc("fixed:20:0:wrap", "int8", "int8")
@@ -33,6 +39,14 @@ from typing import Any
 import numpy as np
 
 DISTRIBUTIONS = ("gaussian", "laplace", "uniform", "student_t")
+#: default work budget (M·K·N) and memory budget (GiB) of one run; see the module docstring
+MAX_MACS = 2**33
+MAX_MEMORY_GIB = 4.0
+#: bytes per operand element (float64 draws, x / s, codes, encoding temporaries) and per
+#: output (the result, the exact reference, the float64 product of the draws, error
+#: temporaries); measured peaks were 46–49 bytes per operand element (int8, MXFP8)
+BYTES_PER_OPERAND, BYTES_PER_OUTPUT = 64, 80
+SEED_MAX = 2**32 - 1
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -60,7 +74,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="DIST",
         help="gaussian | laplace | uniform | student_t[:nu] (nu = 3 by default)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help=f"random seed, 0..{SEED_MAX} (0)")
     p.add_argument(
         "--scale",
         default="absmax",
@@ -77,6 +91,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--order", help="accumulation order, if this build has it: sequential|...")
     p.add_argument("--block", type=int, help="block size for --order blocks")
     p.add_argument("--threads", type=int, help="threads of the C core (if supported)")
+    p.add_argument(
+        "--max-macs",
+        type=int,
+        default=MAX_MACS,
+        metavar="N",
+        help=f"refuse runs of more than N multiply-accumulates M·K·N (default 2^33 = {MAX_MACS:,})",
+    )
+    p.add_argument(
+        "--max-memory",
+        type=float,
+        default=MAX_MEMORY_GIB,
+        metavar="GIB",
+        help=f"refuse runs estimated to need more than GIB GiB of memory (default {MAX_MEMORY_GIB:g})",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(run=run)
     return p
@@ -196,17 +224,63 @@ def _positive(name: str, v: int | None) -> None:
         raise ValueError(f"--{name} must be a positive integer, got {v}")
 
 
+def check_size(m: int, k: int, n: int, max_macs: int = MAX_MACS, max_gib: float = MAX_MEMORY_GIB):
+    """Refuse a GEMM of more than ``max_macs`` MACs or an estimated ``max_gib`` GiB, with
+    the option that overrides the limit: an accepted size must not run for hours or die
+    half-way for want of memory.
+
+    >>> check_size(1, 10**9, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: --m 1 --k 1000000000 --n 1 needs about 119 GiB (64 bytes per element of A and B, 80 per output), more than --max-memory 4 GiB; choose smaller sizes or raise --max-memory
+    """
+    macs = m * k * n
+    if macs > max_macs:
+        raise ValueError(
+            f"--m {m} --k {k} --n {n} is {macs:,} multiply-accumulates, more than --max-macs "
+            f"{max_macs:,} (at 1e8–1e9 MAC/s: up to {macs / 1e8 / 60:,.0f} min); choose "
+            "smaller sizes or raise --max-macs"
+        )
+    need = BYTES_PER_OPERAND * (m * k + k * n) + BYTES_PER_OUTPUT * m * n
+    if need > max_gib * 2**30:
+        raise ValueError(
+            f"--m {m} --k {k} --n {n} needs about {need / 2**30:,.0f} GiB ({BYTES_PER_OPERAND} "
+            f"bytes per element of A and B, {BYTES_PER_OUTPUT} per output), more than "
+            f"--max-memory {max_gib:g} GiB; choose smaller sizes or raise --max-memory"
+        )
+
+
+def _check_draws(dist: str, what: str, x: np.ndarray) -> None:
+    """Heavy tails (Student-t with small ν) overflow float64: say so, not "NaN input"."""
+    bad = x.size - int(np.count_nonzero(np.isfinite(x)))
+    if bad:
+        raise ValueError(
+            f"--dist {dist!r}: {bad:,} of the {x.size:,} draws of {what} are not finite "
+            "(they overflow float64); use a distribution with lighter tails (for student_t, "
+            "a larger ν)"
+        )
+
+
 def simulate(args: argparse.Namespace) -> dict:
     """Run the GEMM ``args`` describe; the result as a dict (what ``--json`` prints)."""
     from ..formats import get_format
-    from .macsim import gemm
+    from .macsim import _load_lib, gemm
 
+    try:
+        _load_lib()  # before any drawing: say at once when the C simulator is missing
+    except ImportError as exc:
+        raise ValueError(str(exc)) from None
     for name in ("m", "k", "n"):
         _positive(name, getattr(args, name))
     _positive("threads", getattr(args, "threads", None))
     _positive("block", getattr(args, "block", None))
-    if args.m * args.k + args.k * args.n > 2**31:
-        raise ValueError("operands of more than 2^31 elements: choose smaller --m/--k/--n")
+    _positive("max-macs", getattr(args, "max_macs", None))
+    max_gib = getattr(args, "max_memory", MAX_MEMORY_GIB)
+    if not (math.isfinite(max_gib) and max_gib > 0):
+        raise ValueError(f"--max-memory must be a positive number of GiB, got {max_gib}")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed must be in 0..{SEED_MAX}, got {args.seed}")
+    check_size(args.m, args.k, args.n, getattr(args, "max_macs", MAX_MACS), max_gib)
     a_name = args.a_format
     b_name = args.b_format or a_name
     a_fmt, b_fmt = get_format(a_name), get_format(b_name)
@@ -225,7 +299,9 @@ def simulate(args: argparse.Namespace) -> dict:
 
     rng = np.random.default_rng(args.seed)
     x_a = draw(args.dist, (args.m, args.k), rng)
+    _check_draws(args.dist, "A", x_a)
     x_b = draw(args.dist, (args.k, args.n), rng)
+    _check_draws(args.dist, "B", x_b)
     how = getattr(args, "scale", "absmax")
     a, s_a = _encode(a_fmt, x_a, how)
     b, s_b = _encode(b_fmt, x_b, how)
@@ -334,7 +410,12 @@ def report_text(r: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``lowbit simulate`` with parsed ``args``; print the report; 0 on success."""
-    r = simulate(args)
+    try:
+        r = simulate(args)
+    except MemoryError:  # the estimate of check_size was short on this machine
+        raise ValueError(
+            f"out of memory for --m {args.m} --k {args.k} --n {args.n}; choose smaller sizes"
+        ) from None
     if getattr(args, "json", False):
         print(json.dumps(_jsonable(r), indent=2))
     else:

@@ -7,7 +7,10 @@ multiplier and the model's own gate count of that multiplier, so no constant is 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from .arith import array_multiplier
 
@@ -48,10 +51,18 @@ class Technology:
     dram: str = "dram_read_64b_low"
 
     def __post_init__(self):
+        for what in ("node_nm", "energy_exponent", "activity"):
+            v = getattr(self, what)
+            real = isinstance(v, (int, float, np.integer, np.floating))
+            if not real or isinstance(v, (bool, np.bool_)) or not math.isfinite(v):
+                raise ValueError(f"Technology: {what} must be a finite number, got {v!r}")
         if not self.node_nm > 0:
             raise ValueError(f"node_nm must be > 0, got {self.node_nm}")
         if not 0 <= self.activity <= 1:
             raise ValueError(f"activity must be in [0, 1], got {self.activity}")
+        for what in ("sram", "dram"):
+            if not isinstance(getattr(self, what), str):
+                raise ValueError(f"Technology: {what} must be a memory name (a str)")
         for key in (self.sram, self.dram):
             if key not in HOROWITZ_45NM_PJ:
                 raise ValueError(f"unknown memory {key!r}; supported: {list(HOROWITZ_45NM_PJ)}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..formats import FloatFormat, Format, IntFormat, get_format
 from . import arith as A
 from . import block as B
@@ -247,6 +249,13 @@ def _float_acc(p: _Product, acc: FloatFormat, rounding: str, costs: GateCosts) -
     return [Cost.group("alignadd", add), Cost.group("normacc", norm)]
 
 
+def _positive_int(what: str, v) -> int:
+    """v as an int: numpy integers are integers too; bools are not."""
+    if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or v <= 0:
+        raise ValueError(f"{what} must be a positive integer, got {v!r}")
+    return int(v)
+
+
 def mac_cost(
     weight_format: Format | str,
     activation_format: Format | str,
@@ -271,8 +280,7 @@ def mac_cost(
     >>> round(m.total), sorted(m.breakdown())
     (1081, ['alignadd', 'mpy', 'normacc'])
     """
-    if not isinstance(terms, int) or isinstance(terms, bool) or terms <= 0:
-        raise ValueError(f"terms must be a positive integer, got {terms!r}")
+    terms = _positive_int("terms", terms)
     if rounding not in ACC_ROUNDING:
         raise ValueError(
             f"accumulator rounding {rounding!r} has no hardware model; supported: "
@@ -280,8 +288,7 @@ def mac_cost(
         )
     if multiplier not in MULTIPLIERS:
         raise ValueError(f"unknown multiplier {multiplier!r}; supported: {list(MULTIPLIERS)}")
-    if not isinstance(lanes, int) or isinstance(lanes, bool) or lanes <= 0:
-        raise ValueError(f"lanes must be a positive integer, got {lanes!r}")
+    lanes = _positive_int("lanes", lanes)
     wf, af = get_format(weight_format), get_format(activation_format)
     acc = resolve_accumulator(accumulator)
     if B.is_binary(wf) or B.is_binary(af):

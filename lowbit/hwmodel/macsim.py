@@ -53,17 +53,31 @@ MAX_FIXED_WIDTH = 62
 #: widest exact (Kulisch) register: 32-bit digits, MACSIM_MAX_LIMBS − 2 of them
 MAX_EXACT_WIDTH = 32 * 38
 MAX_THREADS = 64
+#: largest ``block``/``scale_block`` (the C core holds them in int64 with room to add)
+MAX_BLOCK = 2**62
+#: register values n · 2^-frac and the factor 2^frac must be finite doubles (macsim.c)
+MAX_FIXED_FRAC = 1023
 _ACC_FIXED, _ACC_FLOAT, _ACC_EXACT = 1, 2, 3
 _RNE, _RTZ, _DOWN = 0, 1, 2
 _ROUND_CODE = {"nearest_even": _RNE, "toward_zero": _RTZ, "down": _DOWN}
-_BUILD_HINT = "build it with `python csrc/build_macsim.py` from the repository root"
+#: why gemm is unavailable when the optional C extension was not compiled at install time
+MISSING_MESSAGE = (
+    "lowbit's C MAC simulator (lowbit.hwmodel._macsim) is not in this installation: pip "
+    "compiles it only when a C compiler is available. Install a C compiler (e.g. gcc) and "
+    "reinstall lowbit (pip install --force-reinstall --no-deps <the lowbit sdist or "
+    "checkout>; in a checkout, `python csrc/build_macsim.py` builds it in place). "
+    "lowbit.hwmodel.macsim_numpy.gemm_numpy is a slower numpy version for the sequential "
+    "order without block scales."
+)
 
 
 @dataclass(frozen=True)
 class FixedAcc:
     """Two's-complement fixed-point accumulator: ``width`` bits, ``frac`` of them fractional.
 
-    Value of register n: n · 2^-frac, n ∈ [-2^(width-1), 2^(width-1) - 1].
+    Value of register n: n · 2^-frac, n ∈ [-2^(width-1), 2^(width-1) - 1].  ``frac`` lies
+    in [width − 1024, 1023]: then 2^frac and every register value are finite doubles, so
+    each result is exact (binary64's exponent range, IEEE 754-2019 §3.6).
 
     >>> FixedAcc(32, 0, "wrap")
     FixedAcc(width=32, frac=0, mode='wrap')
@@ -79,7 +93,13 @@ class FixedAcc:
                 raise TypeError(f"FixedAcc: {what} must be an int, got {v!r}")
         if not 2 <= self.width <= MAX_FIXED_WIDTH:
             raise ValueError(f"FixedAcc: width={self.width} outside 2..{MAX_FIXED_WIDTH}")
-        if self.mode not in FIXED_MODES:
+        lo = self.width - 1024
+        if not lo <= self.frac <= MAX_FIXED_FRAC:
+            raise ValueError(
+                f"FixedAcc: frac={self.frac} outside {lo}..{MAX_FIXED_FRAC} for width="
+                f"{self.width} (the register's values n·2^-frac must be finite doubles)"
+            )
+        if not isinstance(self.mode, str) or self.mode not in FIXED_MODES:
             raise ValueError(f"FixedAcc: mode={self.mode!r}; expected one of {FIXED_MODES}")
 
 
@@ -225,6 +245,11 @@ def _fixed_acc(acc: FixedAcc, low: int, top: int, rounding: str = "nearest_even"
     below 2^62 (macsim.c keeps sums in int64)."""
     if top + 1 + acc.frac > 62:
         raise ValueError(f"macsim: addends scaled by 2^{acc.frac} exceed 2^62")
+    if low + acc.frac < -1074:  # x · 2^frac would underflow double and hide the rounding
+        raise ValueError(
+            f"macsim: {acc}: products as small as 2^{low} are below 2^-1074 on the register's "
+            f"grid; use frac ≥ {-1074 - low}"
+        )
     return dict(
         kind=_ACC_FIXED,
         width=acc.width,
@@ -270,7 +295,21 @@ def _codes(name: str, arr: Any, fmt_bits: int) -> np.ndarray:
             raise ValueError(
                 f"macsim: {name} has codes outside [0, 2^{fmt_bits}) (min {lo}, max {hi})"
             )
-    return arr.astype(np.uint16)
+    # the C core reads uint8 or uint16 codes: no copy when they already are one of them
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.int8:  # non-negative (checked above): the same bytes as uint8
+        return arr.view(np.uint8)
+    return arr.astype(np.uint16, copy=False)
+
+
+def _all_finite(finite: np.ndarray, codes: np.ndarray) -> bool:
+    """Whether every code indexes a finite table entry, without a full-size mask: the
+    table is tiny, so look codes up only when some entry is not finite, in row chunks."""
+    if finite.all() or codes.size == 0:
+        return True
+    rows = max(1, (1 << 20) // max(codes.shape[1], 1))
+    return all(finite[codes[r0 : r0 + rows]].all() for r0 in range(0, codes.shape[0], rows))
 
 
 @dataclass
@@ -425,10 +464,11 @@ def _register_bits(opts_acc: dict) -> int:
 
 
 def _load_lib():
+    """The compiled C core; ImportError with :data:`MISSING_MESSAGE` when it is absent."""
     try:
         from . import _macsim
-    except ImportError as exc:  # pragma: no cover - depends on the build
-        raise ImportError(f"lowbit.hwmodel._macsim is not built; {_BUILD_HINT}") from exc
+    except ImportError as exc:
+        raise ImportError(MISSING_MESSAGE) from exc
     return _macsim
 
 
@@ -495,9 +535,9 @@ def gemm(
     >>> c.tolist(), st.overflow  # doctest: +SKIP
     ([[32767.0]], 1)
     """
-    if rounding not in ROUNDINGS:
+    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
         raise ValueError(f"macsim: rounding={rounding!r}; expected one of {ROUNDINGS}")
-    if order not in ORDERS:
+    if not isinstance(order, str) or order not in ORDERS:
         raise ValueError(f"macsim: order={order!r}; expected one of {ORDERS}")
     for what, flag in (("toggles", toggles), ("per_output", per_output), ("fast", fast)):
         if not isinstance(flag, (bool, np.bool_)):
@@ -523,8 +563,8 @@ def gemm(
     if scale_block is not None:
         if isinstance(scale_block, bool) or not isinstance(scale_block, (int, np.integer)):
             raise TypeError(f"macsim: scale_block must be an int, got {scale_block!r}")
-        if scale_block < 1:
-            raise ValueError(f"macsim: scale_block={scale_block} must be at least 1")
+        if not 1 <= scale_block <= MAX_BLOCK:
+            raise ValueError(f"macsim: scale_block={scale_block} outside 1..2^62")
         if mx_block and scale_block != mx_block:
             raise ValueError(
                 f"macsim: scale_block={scale_block} but the block operands' scales cover "
@@ -543,13 +583,15 @@ def gemm(
     b_bs = b_bs if b_bs is not None else ub_bs
     if block is None:
         block = natural_block or 32
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)):
         raise ValueError(f"macsim: block={block!r} must be a positive int")
+    if not 1 <= block <= MAX_BLOCK:
+        raise ValueError(f"macsim: block={block} outside 1..2^62")
     if order != "blocks":
         block = 1
 
     ta, tb = value_table(a_el), value_table(b_el)
-    present_finite = bool(ta.finite[a_codes].all() and tb.finite[b_codes].all())
+    present_finite = _all_finite(ta.finite, a_codes) and _all_finite(tb.finite, b_codes)
     for s in (a_bs, b_bs):
         if s is not None and not np.isfinite(s).all():
             present_finite = False
@@ -663,6 +705,8 @@ def gemm(
         f64_ok=f64_ok,
         bk_limbs=bk_limbs,
         bk_frac=bk_frac,
+        a_u8=int(a_codes.dtype == np.uint8),
+        b_u8=int(b_codes.dtype == np.uint8),
     )
 
     mod = _load_lib()
@@ -670,7 +714,10 @@ def gemm(
     c_acc = ffi.new("macsim_acc_t *", opts_acc)
     c_opts = ffi.new("macsim_opts_t *", opts)
     if lib.macsim_check(c_acc, c_opts) != 0:  # pragma: no cover - Python validated already
-        raise ValueError(f"macsim: options rejected by the C core: {opts_acc} {opts}")
+        raise ValueError(
+            f"macsim: the C core refused accumulator={acc}, order={order!r}, block={block}, "
+            f"threads={threads}: a gap in lowbit's own checks, please report it"
+        )
     nbytes = lib.macsim_work_size(m, k, n, c_acc, c_opts)
     work = np.empty(max(int(nbytes), 64), dtype=np.uint8)
     out = np.empty((m, n), dtype=np.float64)
@@ -702,8 +749,8 @@ def gemm(
 
     stats = ffi.new("macsim_stats_t *")
     rc = lib.macsim_gemm(
-        buf("uint16_t[]", a_codes),
-        buf("uint16_t[]", b_codes),
+        buf(f"uint{8 * a_codes.itemsize}_t[]", a_codes),
+        buf(f"uint{8 * b_codes.itemsize}_t[]", b_codes),
         buf("double[]", a_tab),
         buf("double[]", b_tab),
         buf("int32_t[]", a_int),

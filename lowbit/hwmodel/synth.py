@@ -14,11 +14,34 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from ..formats import FloatFormat, get_format
 from .gates import DEFAULT_COSTS, GateCosts
 from .mac import mac_cost
 
 _GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT"
+#: simple identifiers of IEEE 1364-2005 §3.7.1 (without '$'): nothing Yosys' script parser
+#: could read as a separator, comment or shell escape ('!cmd' lines run in a shell)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: an unsigned decimal, or a sized/based Verilog number (§3.5.1) such as 8'd255 or 4'b1010
+_NUMBER = re.compile(r"[0-9]+|[0-9]+'[bBoOdDhH][0-9a-fA-F_]+")
+
+
+def _identifier(what: str, name) -> str:
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
+        raise ValueError(f"{what} {name!r}: expected a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*)")
+    return name
+
+
+def _value(what: str, v) -> str:
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0:
+        return str(int(v))
+    if isinstance(v, str) and (_NUMBER.fullmatch(v) or _IDENT.fullmatch(v)):
+        return v
+    raise ValueError(
+        f"{what} {v!r}: expected a non-negative int, a Verilog number (8'd255) or an identifier"
+    )
 
 
 def yosys_available() -> bool:
@@ -35,6 +58,7 @@ def int_multiplier_verilog(bits: int, top: str = "mul") -> str:
     """
     if not isinstance(bits, int) or bits < 2:
         raise ValueError(f"bits must be an integer >= 2, got {bits!r}")
+    _identifier("top", top)
     n, w = bits, 2 * bits
     rows = []
     for i in range(n):
@@ -61,6 +85,7 @@ def fp_multiplier_verilog(fmt: FloatFormat | str, top: str = "fmul") -> str:
     >>> "fmul" in fp_multiplier_verilog("fp8_e4m3fnuz")
     True
     """
+    _identifier("top", top)
     f = get_format(fmt)
     if not isinstance(f, FloatFormat):
         raise ValueError(f"{f.name}: fp_multiplier_verilog needs a FloatFormat")
@@ -89,8 +114,22 @@ def synthesise(
     """Synthesise ``verilog`` with Yosys; return ``{"cells": {...}, "gates": weighted, "evals":
     [outputs per input dict]}`` (outputs as unsigned ints).
 
+    ``top``, the ``evals`` keys and ``show`` must be Verilog identifiers and the ``evals``
+    values numbers (or identifiers): they are written into a Yosys script, and Yosys runs a
+    line starting with ``!`` in a shell, so anything else is refused with ValueError.
+
     >>> r = synthesise(int_multiplier_verilog(2), "mul", [{"a": 3, "b": 3}])  # doctest: +SKIP
     """
+    _identifier("top", top)
+    show = tuple(_identifier("show", o) for o in show)
+    if evals is not None and not isinstance(evals, (list, tuple)):
+        raise ValueError(f"evals must be a list of dicts, got {type(evals).__name__}")
+    for vec in evals or []:
+        if not isinstance(vec, dict):
+            raise ValueError(f"evals entries must be dicts of input values, got {vec!r}")
+        for k, v in vec.items():
+            _identifier("evals key", k)
+            _value(f"evals[{k!r}]", v)
     if not yosys_available():
         raise RuntimeError("yosys is not installed (Debian package 'yosys')")
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,7 +143,7 @@ def synthesise(
             "stat",
         ]
         for vec in evals or []:
-            sets = " ".join(f"-set {k} {v}" for k, v in vec.items())
+            sets = " ".join(f"-set {k} {_value(k, v)}" for k, v in vec.items())
             lines.append(f"eval {sets} " + "".join(f" -show {o}" for o in show))
         script = Path(tmp) / "run.ys"
         script.write_text("\n".join(lines) + "\n", encoding="utf-8")

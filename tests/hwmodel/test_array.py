@@ -72,3 +72,67 @@ def test_cli_bad_input_exits_2(capsys, extra, match):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("lowbit: error: ") and match in err
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"node_nm": float("inf")},
+        {"node_nm": float("nan")},
+        {"energy_exponent": float("inf")},
+        {"activity": float("nan")},
+        {"node_nm": True},
+        {"node_nm": "45"},
+    ],
+)
+def test_technology_refuses_non_finite_parameters(kwargs):
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=f"{name}"):
+        Technology(**kwargs)
+
+
+def test_numpy_integers_are_integers_bools_are_not():
+    import numpy as np
+
+    a = array_cost("int8", "int8", gemm=(np.int64(4), 4, np.uint16(4)), array=(np.int32(2), 2))
+    b = array_cost("int8", "int8", gemm=(4, 4, 4), array=(2, 2))
+    assert a.gemm == (4, 4, 4) and type(a.gemm[0]) is int and a.to_dict() == b.to_dict()
+    assert mac_cost("int8", "int8", terms=np.int64(16)) == mac_cost("int8", "int8", terms=16)
+    assert (
+        mac_cost("int8", "int8", lanes=np.int8(4)).total == mac_cost("int8", "int8", lanes=4).total
+    )
+    for bad in ((True, 4, 4), (np.bool_(True), 4, 4), (4.0, 4, 4)):
+        with pytest.raises(ValueError, match="positive integers"):
+            array_cost("int8", "int8", gemm=bad)
+    with pytest.raises(ValueError, match="terms must be a positive integer"):
+        mac_cost("int8", "int8", terms=np.True_)
+
+
+def test_huge_gemm_counts_are_exact_integers_or_refused():
+    a = array_cost("int8", "int8", gemm=(2**20 + 1, 4096, 2**20 + 3), array=(128, 128))
+    assert a.tiles == (2**20 // 128 + 1) * (2**20 // 128 + 1)  # integer ceilings, no float
+    for gemm in ("1" + "0" * 30 + "x4096x4096", "1" + "0" * 400 + "x1x1", (2**33, 1, 1)):
+        with pytest.raises(ValueError, match="2\\^32"):
+            array_cost("int8", "int8", gemm=gemm)
+    with pytest.raises(ValueError, match="2\\^53 MACs"):
+        array_cost("int8", "int8", gemm=(2**20, 2**20, 2**20))
+
+
+def test_unknown_keywords_are_named():
+    with pytest.raises(TypeError, match="unknown keyword.*'tech'.*valid keywords.*technology"):
+        array_cost("int8", "int8", tech=Technology())
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--node", "inf"], "node_nm must be a finite number"),
+        (["--gemm", "1" + "0" * 30 + "x4096x4096"], "2^32"),
+        (["--gemm", "1" + "0" * 400 + "x1x1"], "2^32"),
+    ],
+)
+def test_hw_absurd_inputs_are_one_line_errors(capsys, argv, needle):
+    status = main(["hw", "-w", "int8", "-a", "int8", *argv])
+    err = capsys.readouterr().err
+    assert status == 2 and err.startswith("lowbit: error: ") and err.count("\n") == 1, err
+    assert needle in err

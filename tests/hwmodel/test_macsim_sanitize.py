@@ -1,7 +1,8 @@
 """The C core under AddressSanitizer and UndefinedBehaviorSanitizer.
 
 ``csrc/macsim_selftest.c`` drives every loop of ``csrc/macsim.c`` (every accumulator, order,
-scale, statistic, 1–3 threads, empty shapes, refused options) with work memory of exactly
+scale, statistic, 1–3 threads, uint8 and uint16 codes, empty shapes, refused options, B
+decoded in passes of one panel) with work memory of exactly
 the size the core asks for, and checks the vectorised loops against the generic one.  Built
 here with ``-fsanitize=address,undefined -fno-sanitize-recover=all``: any out-of-bounds
 access, leak, overflow of a signed integer or bad shift fails the test.  Skips only when no
@@ -29,6 +30,8 @@ FLAGS = [
     "-Wall",
     "-Wextra",
     "-Werror",
+    # passes of 4 KiB: the fast loops decode B in many passes of one panel each
+    "-DMACSIM_PASS_BYTES=4096",
 ]
 
 
