@@ -359,8 +359,8 @@ def _load_input(spec: str) -> np.ndarray:
     if spec == STDOUT:
         return _load_npy(spec)
     path, name = parse_tensor_spec(spec)
-    if name is None and os.path.splitext(path)[1].lower() == ".npy":
-        return _load_npy(path)
+    if name is None and os.path.splitext(path)[1].lower() not in (".safetensors", ".npz"):
+        return _load_npy(path)  # also pipes: /dev/stdin, a FIFO
     return np.asarray(load_tensor(path, name))
 
 

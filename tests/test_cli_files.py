@@ -254,10 +254,8 @@ def test_parquet_without_pyarrow_is_one_line(capsys, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.skipif(
-    __import__("importlib").util.find_spec("pyarrow") is not None, reason="pyarrow is installed"
-)
-def test_sweep_to_parquet_without_pyarrow_is_one_line(capsys, tmp_path):
+def test_sweep_to_parquet_without_pyarrow_is_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` raises ImportError
     out = tmp_path / "s.parquet"
     status, stdout, err = run(
         capsys, "sweep", "--formats", "int8", "--dist", "gaussian", "-o", str(out)
