@@ -249,9 +249,9 @@ def test_quantize_bad_input_is_one_line_exit_2(capsys, saved_array, tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     bad = ["quantize", "int8", "-i", str(tmp_path / "obj.npy"), "-o", dst]
     assert_one_line_error(*run(capsys, *bad), "pickle")
-    np.savez(tmp_path / "arch.npz", x=np.ones(3))
+    np.savez(tmp_path / "arch.npz", x=np.ones(3), y=np.ones(2))  # two tensors: name one
     npz = ["quantize", "int8", "-i", str(tmp_path / "arch.npz"), "-o", dst]
-    assert_one_line_error(*run(capsys, *npz), ".npz")
+    assert_one_line_error(*run(capsys, *npz), "arch.npz")
     np.save(tmp_path / "nan.npy", np.array([1.0, np.nan]))
     nan = ["quantize", "int8", "-i", str(tmp_path / "nan.npy"), "-o", dst]
     assert_one_line_error(*run(capsys, *nan), "NaN")
