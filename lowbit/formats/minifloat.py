@@ -201,6 +201,17 @@ class FloatFormat(Format):
         return float(np.ldexp(1.0, self.emin))
 
     @property
+    def has_subnormals(self) -> bool:
+        """Whether exponent field 0 holds subnormal values (``subnormals=True``); False for
+        both ``subnormals=False`` and ``"flush"``, which differ only in how inputs round.
+
+        >>> import lowbit
+        >>> lowbit.FloatFormat(4, 3, subnormals="flush").has_subnormals
+        False
+        """
+        return self.subnormals is True
+
+    @property
     def smallest_subnormal(self) -> float:
         """2^(1 - bias - M) with subnormals, else the smallest normal."""
         if self.subnormals is not True or self.man_bits == 0:

@@ -53,7 +53,7 @@ def _grid(fmt: Format) -> tuple[Fraction, Fraction, Fraction]:
     if isinstance(fmt, IntFormat):
         return Fraction(fmt.qmin), Fraction(fmt.qmax), Fraction(1)
     if isinstance(fmt, FloatFormat):
-        q = fmt.smallest_subnormal if fmt.subnormals else fmt.smallest_normal
+        q = fmt.smallest_subnormal
         return Fraction(-fmt.max), Fraction(fmt.max), Fraction(q)
     raise ValueError(f"{fmt.name}: no accumulator rule for {type(fmt).__name__}")
 

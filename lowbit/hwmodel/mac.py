@@ -73,7 +73,7 @@ def _operand(fmt: Format) -> _Operand:
             fmt.man_bits + 1,
             exp_bits=fmt.exp_bits,
             exp_span=fmt.emax - fmt.emin,
-            subnormals=fmt.subnormals,
+            subnormals=fmt.has_subnormals,
             specials=int(fmt.has_nan) + int(fmt.has_inf),
         )
     raise ValueError(

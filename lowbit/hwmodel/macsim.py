@@ -234,7 +234,7 @@ def _float_acc(fmt: FloatFormat, rounding: str) -> dict:
         man_bits=fmt.man_bits,
         emin=fmt.emin,
         emax=fmt.emax,
-        subnormals=int(bool(fmt.subnormals)),
+        subnormals=int(fmt.has_subnormals),  # else results below 2^emin flush to zero
         rounding=_ROUND_CODE[rounding],
     )
 

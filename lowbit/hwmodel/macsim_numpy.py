@@ -224,11 +224,11 @@ def _exact_acc(ta, tb, k: int) -> FixedAcc:
 
 
 def _is_fp32(fmt: FloatFormat) -> bool:
-    return (fmt.man_bits, fmt.emin, fmt.emax, bool(fmt.subnormals)) == (23, -126, 127, True)
+    return (fmt.man_bits, fmt.emin, fmt.emax, fmt.has_subnormals) == (23, -126, 127, True)
 
 
 def _is_fp16(fmt: FloatFormat) -> bool:
-    return (fmt.man_bits, fmt.emin, fmt.emax, bool(fmt.subnormals)) == (10, -14, 15, True)
+    return (fmt.man_bits, fmt.emin, fmt.emax, fmt.has_subnormals) == (10, -14, 15, True)
 
 
 def _float32_native(av, bv, ta, tb) -> tuple[np.ndarray, dict]:
@@ -346,7 +346,13 @@ def _float64_path(av, bv, ta, tb, fmt: FloatFormat, rounding: str) -> tuple[np.n
                 r = round_bits(s, fmt.man_bits, rounding)
             else:
                 r, _ = round_to_grid(
-                    s, fmt.man_bits, fmt.emin, fmt.emax, fmt.subnormals, rounding, overflow=False
+                    s,
+                    fmt.man_bits,
+                    fmt.emin,
+                    fmt.emax,
+                    fmt.has_subnormals,
+                    rounding,
+                    overflow=False,
                 )
             if inf_seen:
                 fin = np.isfinite(acc)

@@ -97,7 +97,7 @@ def float_step(
     if x == 0:  # exact zero: −0 only when both addends are −0 (IEEE 754 §6.3)
         neg = math.copysign(1.0, acc) < 0 and math.copysign(1.0, p) < 0
         return (-0.0 if neg else 0.0), ev
-    r, ovf = round_to_float(x, fmt.man_bits, fmt.emin, fmt.emax, fmt.subnormals, rounding)
+    r, ovf = round_to_float(x, fmt.man_bits, fmt.emin, fmt.emax, fmt.has_subnormals, rounding)
     ev["overflow"] = int(ovf)
     if math.isinf(r) or Fraction(r) != x:
         ev["swamping"] = 1
