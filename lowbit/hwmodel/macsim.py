@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..formats import FloatFormat, IntFormat, get_format
+from ..formats.base import to_numpy
 from ..formats.block import BlockArray, FixedPointElement, MXFormat, NVFP4Format, SharedExpFormat
 from ..formats.scaling import VSQuant
 from .accumulator import FixedAccumulator
@@ -394,6 +395,8 @@ def _operand(name: str, x: Any, fmt: Any, side: str) -> _Operand:
         if fmt is not None and fmt != x.format:
             raise ValueError(f"macsim: {name} is a BlockArray of {x.format.name}, not {fmt}")
         return _block_operand(name, x, side)
+    # torch, jax, cupy-on-host... through __array__ or DLPack, as the formats take them
+    x = to_numpy(f"macsim: {name}", x)
     if fmt is None:
         raise TypeError(f"macsim: {name}_format is required unless {name} is a BlockArray")
     if isinstance(fmt, (MXFormat, SharedExpFormat, NVFP4Format, VSQuant)):
