@@ -18,6 +18,7 @@ from .formats import (
     register,
     ternarize,
 )
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -36,7 +37,9 @@ __all__ = [
     "__version__",
     "binarize",
     "get_format",
+    "get_num_threads",
     "list_formats",
     "register",
+    "set_num_threads",
     "ternarize",
 ]

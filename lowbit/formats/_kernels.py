@@ -23,10 +23,10 @@ All scalar parameters are validated by the format objects before a kernel is cal
 
 from __future__ import annotations
 
-import types
-
 import numba as nb
 import numpy as np
+
+from .. import threads as _threads
 
 # rounding ids: must match base.ROUNDING_IDS
 RNE, RNA, RTZ, RDN, RUP, RSR = 0, 1, 2, 3, 4, 5
@@ -36,9 +36,6 @@ OVF_SAT, OVF_INF, OVF_NAN = 0, 1, 2
 NAN_RAISE, NAN_ZERO, NAN_NEGZERO = 0, 1, 2
 # specials ids
 SP_NONE, SP_IEEE, SP_FN, SP_FNUZ = 0, 1, 2, 3
-
-#: Arrays shorter than this run on one thread: launching the pool costs more.
-PARALLEL_MIN = 1 << 16
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
@@ -375,32 +372,80 @@ def _encode_exp(x, out, rbits, frac, ebias, bias, maxcode, nancode, mode, ovf):
     return 0
 
 
-def _build(fn):
-    """A serial and a threaded compilation of ``fn``.
+def _build(fn, split=(0, 1), combine="sum", serial_if=None):
+    """(serial kernel, threaded runner) for ``fn``.
 
-    The threaded one is compiled from a renamed copy: numba's on-disk cache keys entries by
-    qualified name, so two compilations of one function would overwrite each other.
+    Only the serial compilation exists: the runner cuts the arguments at positions
+    ``split`` along their first axis (those whose first axis has the data's length, so a
+    one-word ``NO_RANDOM`` passes whole) and runs the serial kernel on the pieces in
+    lowbit's threads (lowbit/threads.py explains why not numba's ``parallel=True``).
+    ``combine`` merges the pieces' return values ("sum", "max" or None);
+    ``serial_if(args)`` true means this call cannot be cut (the kernel needs all rows).
     """
     serial = nb.njit(**_OPTS)(fn)
-    twin = types.FunctionType(
-        fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__, fn.__closure__
-    )
-    twin.__qualname__ = fn.__qualname__ + "_parallel"
-    twin.__module__ = fn.__module__
-    parallel = nb.njit(parallel=True, **_OPTS)(twin)
-    return serial, parallel
+    return serial, _Chunked(serial, split, combine, serial_if)
 
 
-encode_float = _build(_encode_float)
-quantize_float = _build(_quantize_float)
-encode_int = _build(_encode_int)
-quantize_int = _build(_quantize_int)
-encode_exp = _build(_encode_exp)
+#: Arrays shorter than this run serially, and no piece is shorter: below ~2^16 values the
+#: hand-over to a helper thread costs more than the helper saves.
+PARALLEL_MIN = 1 << 16
+#: Pieces per thread: small pieces let the caller take over the work of a helper that the
+#: OS does not schedule (busy machine); each piece costs a few microseconds of dispatch.
+PIECES_PER_THREAD = 8
+
+
+class _Chunked:
+    """Calls a serial kernel on row ranges of its array arguments in lowbit's threads."""
+
+    def __init__(self, kernel, split, combine, serial_if):
+        self.kernel = kernel
+        self.split = split
+        self.combine = combine
+        self.serial_if = serial_if
+        #: threaded calls so far (tests observe which path ran)
+        self.calls = 0
+
+    def __call__(self, *args):
+        threads = _threads.get_num_threads()
+        lead = args[self.split[0]]
+        rows = lead.shape[0]
+        if threads < 2 or rows == 0 or (self.serial_if is not None and self.serial_if(args)):
+            return self.kernel(*args)
+        per_row = max(lead.size // rows, 1)
+        step = max(-(-PARALLEL_MIN // per_row), -(-rows // (threads * PIECES_PER_THREAD)))
+        step = -(-step // 16) * 16  # whole cache lines of the output at every cut
+        nchunks = -(-rows // step)
+        if nchunks < 2:
+            return self.kernel(*args)
+        self.calls += 1
+        cut = [i for i in self.split if args[i].shape[0] == rows]
+
+        def piece(c):
+            a = list(args)
+            for i in cut:
+                a[i] = args[i][c * step : (c + 1) * step]
+            return self.kernel(*a)
+
+        res = _threads.run_chunks(piece, nchunks, threads)
+        if self.combine == "sum":
+            return sum(res)
+        if self.combine == "max":
+            return max(res)
+        return None
+
+
+encode_float = _build(_encode_float, split=(0, 1, 2))
+quantize_float = _build(_quantize_float, split=(0, 1, 2))
+encode_int = _build(_encode_int, split=(0, 1, 2))
+quantize_int = _build(_quantize_int, split=(0, 1, 2))
+encode_exp = _build(_encode_exp, split=(0, 1, 2))
 
 
 def pick(kernels, n: int):
-    """The serial kernel for short arrays, the threaded one for long arrays."""
-    return kernels[1] if n >= PARALLEL_MIN else kernels[0]
+    """The serial kernel for short arrays or one thread, else the threaded runner."""
+    if n >= 2 * PARALLEL_MIN and _threads.get_num_threads() > 1:
+        return kernels[1]
+    return kernels[0]
 
 
 NO_RANDOM = np.zeros(1, dtype=np.uint64)
@@ -722,7 +767,7 @@ encode_f32_rne = _build(_encode_f32_rne)
 encode_f32_fast = _build(_encode_f32_fast)
 quantize_int_rne = _build(_quantize_int_rne)
 encode_int_rne = _build(_encode_int_rne)
-decode_lut = _build(_decode_lut)
+decode_lut = _build(_decode_lut, split=(0, 2), combine="max")
 
 
 # ---------------------------------------------------------------------------------------
@@ -865,8 +910,8 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
                 out[b, j] = np.float32(q * up)
 
 
-mx_quantize_f32 = _build(_mx_quantize_f32)
-sharedexp_quantize = _build(_sharedexp_quantize)
+mx_quantize_f32 = _build(_mx_quantize_f32, combine=None)
+sharedexp_quantize = _build(_sharedexp_quantize, combine=None)
 
 
 def _vsq_quantize(x, out, sv, V, qmax, smax, per_tensor):
@@ -902,7 +947,8 @@ def _vsq_quantize(x, out, sv, V, qmax, smax, per_tensor):
                 out[c, j] = np.float32(q * s)
 
 
-vsq_quantize = _build(_vsq_quantize)
+# per-tensor outer scales need every channel's vector scales: that case runs serially
+vsq_quantize = _build(_vsq_quantize, split=(0, 1, 2), combine=None, serial_if=lambda a: a[6])
 
 
 @nb.njit(inline="always", **_OPTS)
@@ -940,4 +986,4 @@ def _nvfp4_quantize(x, out, st):
             out[b, j] = np.float32(e * den)
 
 
-nvfp4_quantize = _build(_nvfp4_quantize)
+nvfp4_quantize = _build(_nvfp4_quantize, combine=None)
