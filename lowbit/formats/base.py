@@ -126,6 +126,35 @@ def lut_decode(fmt_name: str, flat: np.ndarray, table: np.ndarray, bits: int) ->
     return out
 
 
+def check_out(fmt_name: str, out, shape: tuple, dtype: np.dtype) -> None:
+    """Refuse an ``out=`` array that the result cannot be written into unchanged."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fmt_name}: out must be a numpy array, not {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{fmt_name}: out has dtype {out.dtype}; the result's dtype is {dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{fmt_name}: out has shape {out.shape}; the result's shape is {shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{fmt_name}: out is read-only")
+
+
+def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
+    return (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
+
+
+def out_buffer(out: np.ndarray | None, n: int, dtype) -> np.ndarray:
+    """The flat array a kernel writes: ``out`` itself when it is C-contiguous and of the
+    kernel's dtype, else a new array (the caller copies it into ``out``)."""
+    if out is not None and out.dtype == dtype and out.flags.c_contiguous:
+        return out.reshape(n)
+    return np.empty(n, dtype=dtype)
+
+
 def code_dtype(bits: int) -> np.dtype:
     """The narrowest unsigned dtype holding a ``bits``-wide code."""
     for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
@@ -155,21 +184,41 @@ class Format:
         return float(self.bits)
 
     def quantize(
-        self, x, rounding: str = "nearest_even", overflow: str | None = None, seed=None, **kw
+        self,
+        x,
+        rounding: str = "nearest_even",
+        overflow: str | None = None,
+        seed=None,
+        out: np.ndarray | None = None,
+        **kw,
     ):
         """Round ``x`` to the nearest representable values: ``decode(encode(x))``.
 
-        Returns an array of ``x``'s float dtype (float64 for integer input).
+        Returns an array of ``x``'s float dtype (float64 for integer input).  ``out``, as
+        for numpy ufuncs: a writable array of ``x``'s shape and that dtype to write the
+        result into (and return); ``out=x`` rounds in place.
 
         >>> import lowbit
         >>> lowbit.get_format("fp8_e4m3fn").quantize([0.3, 500.0], overflow="saturate").tolist()
         [0.3125, 448.0]
         """
         arr, out_dtype = as_float_input(self.name, x)
-        out = self._quantize(arr, rounding, overflow, seed, **kw)
-        if out.dtype != out_dtype:
-            out = out.astype(out_dtype)
+        if out is None:
+            res = self._quantize(arr, rounding, overflow, seed, **kw)
+            return res if res.dtype == out_dtype else res.astype(out_dtype)
+        check_out(self.name, out, arr.shape, out_dtype)
+        # the kernels write out[i] after reading x[i] only: the same buffer is safe, any
+        # other overlap is computed aside first
+        direct = self._writes_out and (not np.may_share_memory(out, arr) or _same_buffer(out, arr))
+        if direct:
+            kw["out"] = out
+        res = self._quantize(arr, rounding, overflow, seed, **kw)
+        if not _same_buffer(res, out):
+            np.copyto(out, res, casting="unsafe")
         return out
+
+    #: Whether ``_quantize`` takes ``out=`` and writes into it when dtype and layout allow.
+    _writes_out: bool = False
 
     #: Overflow policies the format allows; the first is not necessarily the default.
     overflow_policies: tuple[str, ...] = ("saturate",)

@@ -26,6 +26,7 @@ from .base import (
     check_rounding,
     code_dtype,
     lut_decode,
+    out_buffer,
     random_bits,
 )
 
@@ -146,10 +147,12 @@ class IntFormat(Format):
             raise ValueError(f"{self.name}: {nbad} NaN input value(s); integers have no NaN code")
         return out.reshape(arr.shape)
 
-    def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
+    _writes_out = True
+
+    def _quantize(self, arr, rounding, overflow, seed, nan="raise", out=None):
         mode = _check_int_policies(self.name, rounding, overflow, nan)
         flat = arr.reshape(-1)
-        out = np.empty(flat.shape[0], dtype=arr.dtype if self.bits <= 24 else np.float64)
+        out = out_buffer(out, flat.shape[0], arr.dtype if self.bits <= 24 else np.float64)
         if mode == K.RNE and out.dtype == flat.dtype:
             nbad = K.pick(K.quantize_int_rne, flat.shape[0])(flat, out, self.qmin, self.qmax)
         else:
@@ -159,14 +162,18 @@ class IntFormat(Format):
             raise ValueError(f"{self.name}: {nbad} NaN input value(s); integers have no NaN code")
         return out.reshape(arr.shape)
 
-    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise", out=None):
         """Integer grid values of x, saturated to [qmin, qmax], in x's float dtype.
+
+        ``out``: write the result into this array (x's shape, result dtype) and return it.
 
         >>> import lowbit
         >>> lowbit.get_format("int4").quantize([2.5, 3.5, -9.0]).tolist()
         [2.0, 4.0, -8.0]
         """
-        return super().quantize(x, rounding=rounding, overflow=overflow, seed=seed, nan=nan)
+        return super().quantize(
+            x, rounding=rounding, overflow=overflow, seed=seed, nan=nan, out=out
+        )
 
     def _code_values(self, c: np.ndarray) -> np.ndarray:
         c = c.astype(np.int64)
