@@ -344,7 +344,7 @@ def run_scalar_case(ctx: Context, case: ScalarCase, threads: Sequence[int]) -> l
             idle = th > 1 and n >= PARALLEL_MIN and wt == 0
             note = ""
             if idle:
-                note = "**second thread never ran** (the caller took every piece)"
+                note = "**second thread never ran** (no CPU tick measured for the helper threads)"
             elif th > 1 and n < PARALLEL_MIN:
                 note = f"n < {PARALLEL_MIN:,}: serial kernel"
             rows.append(Row(op, "lowbit", th, timing, note, idle_thread=idle))
