@@ -419,7 +419,11 @@ class _Chunked:
         if nchunks < 2:
             return self.kernel(*args)
         self.calls += 1
-        cut = [i for i in self.split if args[i].shape[0] == rows]
+        cut = [
+            i
+            for i in self.split
+            if isinstance(args[i], np.ndarray) and args[i].ndim and args[i].shape[0] == rows
+        ]
 
         def piece(c):
             a = list(args)
@@ -428,6 +432,8 @@ class _Chunked:
             return self.kernel(*a)
 
         res = _threads.run_chunks(piece, nchunks, threads)
+        if res[0] is None:  # the kernel returns nothing
+            return None
         if self.combine == "sum":
             return sum(res)
         if self.combine == "max":
