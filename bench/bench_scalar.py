@@ -4,6 +4,7 @@ Usage (``make bench`` runs the first line):
 
     .venv/bin/python bench/bench_scalar.py --output BENCHMARKS.md
     .venv/bin/python bench/bench_scalar.py --n 100000 --repeats 2 --output /tmp/b.md   # smoke run
+    .venv/bin/python bench/bench_scalar.py --groups threads --output /tmp/t.md        # one group
 
 Input: ``np.random.default_rng(0).standard_normal(n, dtype=np.float32)`` (``--n``, default
 10,000,000); int8 gets the same values times 127/4, scaled before any timing.  Every figure
@@ -12,7 +13,7 @@ this process, so ratios between rows are meaningful while absolute times move wi
 machine's load.
 
 For each format: quantize-dequantize, encode only and decode only, by lowbit on one and on
-two numba threads, by ml_dtypes (int8: numpy ``rint``/``clip``/``astype``, because ml_dtypes
+two lowbit threads, by ml_dtypes (int8: numpy ``rint``/``clip``/``astype``, because ml_dtypes
 integer casts truncate and wrap) and by gfloat (on the first 1,000,000 values, scaled per
 element).  The physical limit is ``np.copyto`` of the float32 input.  Outputs are checked
 for agreement in the same run.  Then: latency of calls on short arrays, and start-up costs
@@ -20,7 +21,8 @@ for agreement in the same run.  Then: latency of calls on short arrays, and star
 threaded kernels use their threads) measured in fresh subprocesses.
 
 The report is a list of groups (``GROUPS``): each group writes one ``## `` section of the
-output file.  Block formats and the MAC simulator add their groups there.
+output file.  Block formats and the MAC simulator add their groups there; ``threads``
+(bench/bench_threads.py) measures 1 and 2 threads on an idle and a loaded machine.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ REPO = Path(__file__).resolve().parent.parent
 SEED = 0
 #: gfloat is pure numpy and ~100x slower than lowbit: it is timed on this many values.
 GFLOAT_MAX = 1_000_000
-#: lowbit switches to its threaded kernels at this length (lowbit.formats._kernels).
-PARALLEL_MIN = 1 << 16
+#: lowbit runs an array in threads from this length on: two pieces of at least
+#: lowbit.formats._kernels.PARALLEL_MIN values each.
+PARALLEL_MIN = 2 << 16
 OPS = ("quantize-dequantize", "encode", "decode")
 
 # Targets (see the "Targets" subsection): fp8_e4m3fn quantize-dequantize on one core.
@@ -114,7 +117,7 @@ def worker_ticks(before: dict[str, int] | None, after: dict[str, int] | None) ->
 
 
 def measure_threads(fn: Callable[[], object], n: int, repeats: int) -> tuple[Timing, int | None]:
-    """``measure`` plus the CPU ticks numba's worker threads spent in it."""
+    """``measure`` plus the CPU ticks lowbit's helper threads spent in it."""
     before = thread_cpu_ticks()
     timing = measure(fn, n, repeats)
     return timing, worker_ticks(before, thread_cpu_ticks())
@@ -131,7 +134,7 @@ class Row:
     timing: Timing
     note: str = ""
     scaled: bool = False  # timed on a prefix, reported per element
-    idle_thread: bool = False  # threads > 1, but numba's worker threads did no work
+    idle_thread: bool = False  # threads > 1, but lowbit's helper threads did no work
 
 
 @dataclass
@@ -317,8 +320,6 @@ def agreement(label: str, pairs: Sequence[tuple[str, int, int]]) -> str:
 
 
 def run_scalar_case(ctx: Context, case: ScalarCase, threads: Sequence[int]) -> list[str]:
-    import numba
-
     import lowbit
 
     args = ctx.args
@@ -333,7 +334,7 @@ def run_scalar_case(ctx: Context, case: ScalarCase, threads: Sequence[int]) -> l
     # ---- lowbit, one and two threads
     codes = fmt.encode(x)
     for th in threads:
-        numba.set_num_threads(th)
+        lowbit.set_num_threads(th)
         for op, fn in (
             ("quantize-dequantize", lambda: fmt.quantize(x)),
             ("encode", lambda: fmt.encode(x)),
@@ -343,11 +344,11 @@ def run_scalar_case(ctx: Context, case: ScalarCase, threads: Sequence[int]) -> l
             idle = th > 1 and n >= PARALLEL_MIN and wt == 0
             note = ""
             if idle:
-                note = "**second thread never ran** (the threaded kernel ran serial code)"
+                note = "**second thread never ran** (no CPU tick measured for the helper threads)"
             elif th > 1 and n < PARALLEL_MIN:
                 note = f"n < {PARALLEL_MIN:,}: serial kernel"
             rows.append(Row(op, "lowbit", th, timing, note, idle_thread=idle))
-    numba.set_num_threads(max(threads))
+    lowbit.set_num_threads(max(threads))
 
     # ---- the reference peer: ml_dtypes, or numpy for int8
     if case.ml_dtype is not None:
@@ -559,8 +560,7 @@ def targets(ctx: Context, threads: Sequence[int]) -> list[str]:
             contention = [
                 f"Two threads were slower than one while the 1-minute load average was "
                 f"{load:.2f} on {os.cpu_count()} cores, which suggests another process was "
-                "using a core: each threaded call then waits until the scheduler runs numba's "
-                "worker thread.",
+                "using a core: the helper thread then runs only part of the time.",
                 "",
             ]
     alloc = []
@@ -585,8 +585,6 @@ def targets(ctx: Context, threads: Sequence[int]) -> list[str]:
 
 def per_call_section(ctx: Context, size: int = 1000, calls: int = 200) -> list[str]:
     """Latency of calls on short arrays, where Python overhead and thread launches show."""
-    import numba
-
     import lowbit
 
     R = ctx.args.repeats
@@ -642,8 +640,8 @@ def per_call_section(ctx: Context, size: int = 1000, calls: int = 200) -> list[s
         "### Short arrays",
         "",
         f"Microseconds per call on {size:,} values (median of {R} timings of {calls} calls), "
-        f"lowbit with {numba.get_num_threads()} numba threads allowed.  Below "
-        f"{PARALLEL_MIN:,} values lowbit calls its serial kernels, so numba's worker threads "
+        f"lowbit with {lowbit.get_num_threads()} threads allowed.  Below "
+        f"{PARALLEL_MIN:,} values lowbit calls its serial kernels, so its helper threads "
         "should stay idle; the last column says whether they ran.",
         "",
         *md_table(
@@ -655,8 +653,8 @@ def per_call_section(ctx: Context, size: int = 1000, calls: int = 200) -> list[s
     ]
     if launched_any:
         out += [
-            "Worker threads ran for short arrays: the serial kernel loaded the threaded "
-            "variant's machine code from numba's cache (see the threaded-kernel check below).",
+            "Helper threads ran for short arrays, where lowbit should call its serial "
+            "kernels: a regression.",
             "",
         ]
     return out
@@ -709,15 +707,13 @@ def child_first_calls(n: int) -> dict:
 
 def child_parallel_check(order: str, n: int) -> dict:
     """Whether the threaded kernel uses the second thread after ``order`` in a fresh cache."""
-    import numba
-
     import lowbit
 
     fmt = lowbit.get_format("fp8_e4m3fn")
     x = np.random.default_rng(SEED).standard_normal(n, dtype=np.float32)
     if order == "small-first":
         fmt.quantize(x[:1000])
-    numba.set_num_threads(2)
+    lowbit.set_num_threads(2)
     fmt.quantize(x)
     before = thread_cpu_ticks()
     t0 = time.process_time()
@@ -788,7 +784,7 @@ def startup_section(ctx: Context) -> list[str]:
         f"First calls in a fresh process: each operation called twice on {n_first:,} values "
         "(threaded kernel) and then twice on 1,000 values (serial kernel); *cold*: empty "
         "`NUMBA_CACHE_DIR` (numba compiles and writes the cache), *warm*: the same directory "
-        "again (numba loads).  Second calls show the steady cost.  Threads: numba's default "
+        "again (numba loads).  Second calls show the steady cost.  Threads: lowbit's default "
         f"({os.cpu_count()} here).",
         "",
     ]
@@ -832,9 +828,8 @@ def startup_section(ctx: Context) -> list[str]:
     if par:
         out += [
             "Threaded-kernel check: a fresh process with an empty cache calls "
-            "`quantize` on 4,000,000 values 20 times with 2 numba threads, after calling it "
-            "first on a large array or first on 1,000 values (which compiles the serial "
-            "variant of the same kernel first):",
+            "`quantize` on 4,000,000 values 20 times with 2 lowbit threads, after calling "
+            "it first on a large array or first on 1,000 values:",
             "",
         ]
         rows = []
@@ -850,26 +845,23 @@ def startup_section(ctx: Context) -> list[str]:
         if any(d["worker_ticks"] == 0 for d in par.values()):
             out += [
                 "",
-                "When the serial variant is compiled first, the threaded variant never uses the "
-                "second thread: lowbit builds both variants from one Python function with "
-                "`cache=True`, and numba's cache index key does not include `parallel=` "
-                "(numba issue #6845), so the second variant to compile loads the first one's "
-                "machine code, in this process and in every later one that uses the cache.",
+                "The helper thread did no work in some run: the calling thread took every "
+                "piece (a busy machine), or threading is broken.",
             ]
         out.append("")
     return out
 
 
 def run_scalar_group(ctx: Context) -> list[str]:
-    import numba
+    from lowbit.threads import max_threads
 
-    threads = [t for t in (1, 2) if t <= numba.config.NUMBA_NUM_THREADS]
+    threads = [t for t in (1, 2) if t <= max_threads()]
     out = [
         f"Input: {ctx.n:,} float32 values `np.random.default_rng({SEED}).standard_normal(n)`.  "
         f"Median of {ctx.args.repeats} timed calls after one warm-up.  "
         '"× copy time" is time per value over the time per value of `np.copyto(dst, x)` in '
         "this run; \"speed vs\" is the peer's time over this row's time for the same "
-        "operation (above 1: faster than the peer).  lowbit uses `numba.set_num_threads(t)`; "
+        "operation (above 1: faster than the peer).  lowbit uses `lowbit.set_num_threads(t)`; "
         f"arrays of at least {PARALLEL_MIN:,} values run its threaded kernels.  numpy, "
         "ml_dtypes and gfloat are single-threaded.",
         "",
@@ -960,8 +952,6 @@ def qsnr_db(x: np.ndarray, q: np.ndarray) -> float:
 def block_speed(ctx: Context, threads: Sequence[int]) -> tuple[list[str], dict, list[str]]:
     """Timing rows of lowbit and the peers, agreement lines, and lowbit's times by
     (format, threads) for the targets."""
-    import numba
-
     import lowbit
 
     R = ctx.args.repeats
@@ -995,7 +985,7 @@ def block_speed(ctx: Context, threads: Sequence[int]) -> tuple[list[str], dict, 
         xb = block_input(ctx.x, name)
         shape = " × ".join(f"{d:,}" for d in xb.shape)
         for th in threads:
-            numba.set_num_threads(th)
+            lowbit.set_num_threads(th)
             t, wt = measure_threads(lambda f=f, xb=xb: f.quantize(xb, axis=-1), xb.size, R)
             ours[(name, th)] = t
             idle[(name, th)] = th > 1 and xb.size >= PARALLEL_MIN and wt == 0
@@ -1003,7 +993,7 @@ def block_speed(ctx: Context, threads: Sequence[int]) -> tuple[list[str], dict, 
             if idle[(name, th)]:
                 note = (note + "; " if note else "") + "**second thread never ran**"
             add(name, "lowbit", th, t, note)
-        numba.set_num_threads(max(threads))
+        lowbit.set_num_threads(max(threads))
         if name in ("mxfp8_e4m3", "mxfp4"):
             qd[name] = f.quantize(xb, axis=-1)
 
@@ -1219,9 +1209,9 @@ def block_qsnr(ctx: Context) -> list[str]:
 
 
 def run_block_group(ctx: Context) -> list[str]:
-    import numba
+    from lowbit.threads import max_threads
 
-    threads = [t for t in (1, 2) if t <= numba.config.NUMBA_NUM_THREADS]
+    threads = [t for t in (1, 2) if t <= max_threads()]
     table, res, checks = block_speed(ctx, threads)
     print("[block] qsnr", file=sys.stderr, flush=True)
     return [
@@ -1231,7 +1221,7 @@ def run_block_group(ctx: Context) -> list[str]:
         f"axis=-1)`, float32 out), median of {ctx.args.repeats} timed calls after one warm-up "
         f'(gfloat: {max(3, ctx.args.repeats // 2)}); "× copy time" is time per value over '
         f"the time per value of `np.copyto(dst, x)` ({fmt_ms(ctx.copy.median)} ms for "
-        f"{ctx.n:,} values in this run).  lowbit uses `numba.set_num_threads(t)`; numpy, "
+        f"{ctx.n:,} values in this run).  lowbit uses `lowbit.set_num_threads(t)`; numpy, "
         "ml_dtypes and gfloat are single-threaded; torchao runs with "
         "`torch.set_num_threads(1)`.",
         "",
@@ -1285,6 +1275,13 @@ def run_macsim_group(ctx: Context) -> list[str]:
     return run(ctx)
 
 
+def run_threads_group(ctx: Context) -> list[str]:
+    """1 and 2 threads, idle and beside a busy process (bench/bench_threads.py)."""
+    from bench_threads import run_group  # this directory is on sys.path when run as a script
+
+    return run_group(ctx)
+
+
 # --------------------------------------------------------------------------- groups, main
 
 
@@ -1300,6 +1297,7 @@ GROUPS: dict[str, Group] = {
     "block": Group("Block formats", run_block_group),
     "analysis": Group("Error-analysis sweeps", run_analysis_group),
     "macsim": Group("MAC simulator", run_macsim_group),
+    "threads": Group("Threads", run_threads_group),
 }
 
 
@@ -1367,8 +1365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sections += [f"## {group.heading}", "", *group.run(ctx)]
         try:
             numba_info = {"layer": str(numba.threading_layer())}
-        except ValueError:  # no threaded kernel ran
-            numba_info = {"layer": "not initialised"}
+        except ValueError:  # lowbit runs serial kernels in its own threads
+            numba_info = {"layer": "unused: lowbit runs serial kernels in its own threads"}
     finally:
         if tmp_cache is not None:
             shutil.rmtree(tmp_cache, ignore_errors=True)

@@ -19,6 +19,7 @@ from .formats import (
     register,
     ternarize,
 )
+from .threads import get_num_threads, set_num_threads
 
 
 def _version() -> str:
@@ -49,9 +50,11 @@ __all__ = [
     "__version__",
     "binarize",
     "get_format",
+    "get_num_threads",
     "list_formats",
     "list_tensors",
     "load_tensor",
     "register",
+    "set_num_threads",
     "ternarize",
 ]

@@ -24,10 +24,11 @@ All scalar parameters are validated by the format objects before a kernel is cal
 from __future__ import annotations
 
 import math
-import types
 
 import numba as nb
 import numpy as np
+
+from .. import threads as _threads
 
 # rounding ids: must match base.ROUNDING_IDS
 RNE, RNA, RTZ, RDN, RUP, RSR = 0, 1, 2, 3, 4, 5
@@ -39,9 +40,6 @@ NAN_RAISE, NAN_ZERO, NAN_NEGZERO = 0, 1, 2
 SP_NONE, SP_IEEE, SP_FN, SP_FNUZ = 0, 1, 2, 3
 # subnormal rules (FloatFormat.subnormals False / True / "flush")
 SUBN_OFF, SUBN_ON, SUBN_FLUSH = 0, 1, 2
-
-#: Arrays shorter than this run on one thread: launching the pool costs more.
-PARALLEL_MIN = 1 << 16
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
 
@@ -384,32 +382,87 @@ def _encode_exp(x, out, rbits, frac, ebias, bias, maxcode, nancode, mode, ovf):
     return 0
 
 
-def _build(fn):
-    """A serial and a threaded compilation of ``fn``.
+def _build(fn, split=(0, 1), combine="sum", serial_if=None):
+    """(serial kernel, threaded runner) for ``fn``.
 
-    The threaded one is compiled from a renamed copy: numba's on-disk cache keys entries by
-    qualified name, so two compilations of one function would overwrite each other.
+    Only the serial compilation exists: the runner cuts the arguments at positions
+    ``split`` along their first axis (those whose first axis has the data's length, so a
+    one-word ``NO_RANDOM`` passes whole) and runs the serial kernel on the pieces in
+    lowbit's threads (lowbit/threads.py explains why not numba's ``parallel=True``).
+    ``combine`` merges the pieces' return values ("sum", "max" or None);
+    ``serial_if(args)`` true means this call cannot be cut (the kernel needs all rows).
     """
     serial = nb.njit(**_OPTS)(fn)
-    twin = types.FunctionType(
-        fn.__code__, fn.__globals__, fn.__name__ + "_parallel", fn.__defaults__, fn.__closure__
-    )
-    twin.__qualname__ = fn.__qualname__ + "_parallel"
-    twin.__module__ = fn.__module__
-    parallel = nb.njit(parallel=True, **_OPTS)(twin)
-    return serial, parallel
+    return serial, _Chunked(serial, split, combine, serial_if)
 
 
-encode_float = _build(_encode_float)
-quantize_float = _build(_quantize_float)
-encode_int = _build(_encode_int)
-quantize_int = _build(_quantize_int)
-encode_exp = _build(_encode_exp)
+#: Arrays shorter than this run serially, and no piece is shorter: below ~2^16 values the
+#: hand-over to a helper thread costs more than the helper saves.
+PARALLEL_MIN = 1 << 16
+#: Pieces per thread: small pieces let the caller take over the work of a helper that the
+#: OS does not schedule (busy machine); each piece costs a few microseconds of dispatch.
+PIECES_PER_THREAD = 8
+
+
+class _Chunked:
+    """Calls a serial kernel on row ranges of its array arguments in lowbit's threads."""
+
+    def __init__(self, kernel, split, combine, serial_if):
+        self.kernel = kernel
+        self.split = split
+        self.combine = combine
+        self.serial_if = serial_if
+        #: threaded calls so far (tests observe which path ran)
+        self.calls = 0
+
+    def __call__(self, *args):
+        threads = _threads.get_num_threads()
+        lead = args[self.split[0]]
+        rows = lead.shape[0]
+        if threads < 2 or rows == 0 or (self.serial_if is not None and self.serial_if(args)):
+            return self.kernel(*args)
+        per_row = max(lead.size // rows, 1)
+        step = max(-(-PARALLEL_MIN // per_row), -(-rows // (threads * PIECES_PER_THREAD)))
+        if per_row < 16:
+            step = -(-step // 16) * 16  # whole cache lines of a 1-D output at every cut
+        nchunks = -(-rows // step)
+        if nchunks < 2:
+            return self.kernel(*args)
+        self.calls += 1
+        cut = [
+            i
+            for i in self.split
+            if isinstance(args[i], np.ndarray) and args[i].ndim and args[i].shape[0] == rows
+        ]
+
+        def piece(c):
+            a = list(args)
+            for i in cut:
+                a[i] = args[i][c * step : (c + 1) * step]
+            return self.kernel(*a)
+
+        res = _threads.run_chunks(piece, nchunks, threads)
+        if res[0] is None:  # the kernel returns nothing
+            return None
+        if self.combine == "sum":
+            return sum(res)
+        if self.combine == "max":
+            return max(res)
+        return None
+
+
+encode_float = _build(_encode_float, split=(0, 1, 2))
+quantize_float = _build(_quantize_float, split=(0, 1, 2))
+encode_int = _build(_encode_int, split=(0, 1, 2))
+quantize_int = _build(_quantize_int, split=(0, 1, 2))
+encode_exp = _build(_encode_exp, split=(0, 1, 2))
 
 
 def pick(kernels, n: int):
-    """The serial kernel for short arrays, the threaded one for long arrays."""
-    return kernels[1] if n >= PARALLEL_MIN else kernels[0]
+    """The serial kernel for short arrays or one thread, else the threaded runner."""
+    if n >= 2 * PARALLEL_MIN and _threads.get_num_threads() > 1:
+        return kernels[1]
+    return kernels[0]
 
 
 NO_RANDOM = np.zeros(1, dtype=np.uint64)
@@ -566,58 +619,64 @@ def _quantize_f32_rne(x, out, M, emin, maxbits, sp, ovf, nanpol):
     """Round-to-nearest-even of float32 input (M < 23), the default and the hot path.
 
     Normal range: add half an ulp minus one plus the ulp bit, clear the ulp's low bits (a
-    constant shift).  Below the smallest normal the target grid is uniform with step
+    constant mask).  Below the smallest normal the target grid is uniform with step
     2^(emin-M): (|x| + C) - C with C = 2^(emin-M+23) makes the FPU round there, ties to even.
+    Every uint32 operation is wrapped in ``U(...)``: numba widens integer arithmetic to 64
+    bits, and the truncation lets LLVM keep 32-bit vector lanes (twice as many per
+    instruction; the kernel then runs at about memory speed).
     """
     n = x.shape[0]
-    one = np.uint32(1)
-    k0 = np.uint32(23 - M)
-    hm1 = (one << (k0 - one)) - one
-    clear = ~((one << k0) - one)
-    minnorm = np.uint32((emin + 127) << 23)
+    U = np.uint32
+    k0 = U(23 - M)
+    ulp = U(U(1) << k0)
+    hm1 = U(U(ulp >> U(1)) - U(1))
+    clear = U(~U(ulp - U(1)))
+    minnorm = U((emin + 127) << 23)
     C = np.float32(np.ldexp(1.0, emin - M + 23))
-    infbits = np.uint32(0x7F800000)
+    infbits = U(0x7F800000)
     nan_b, nan_s, sat, oinf, rtz = _fast_consts(sp, RNE, ovf, nanpol)
-    SB = np.uint32(0x80000000)
+    nan_b, nan_s, maxbits = U(nan_b), U(nan_s), U(maxbits)
+    SB = U(0x80000000)
     if sat:
         inf_b, inf_s = maxbits, SB
     elif oinf:
         inf_b, inf_s = infbits, SB
     else:
         inf_b, inf_s = nan_b, nan_s
-    keep_zero_sign = np.uint32(0xFFFFFFFF) if sp != SP_FNUZ else np.uint32(0)
-    nnan = np.uint32(0)
+    keep_zero_sign = U(0xFFFFFFFF) if sp != SP_FNUZ else U(0)
+    nnan = U(0)
     if sp == SP_NONE and nanpol == NAN_RAISE:
         # the caller raises on NaN: count them (a reduction costs ~10%, so only here)
         for i in nb.prange(n):
             b = x[i]
-            isnan = (b & np.uint32(0x7FFFFFFF)) > infbits
-            nnan += np.uint32(isnan)
+            isnan = (b & U(0x7FFFFFFF)) > infbits
+            nnan += U(isnan)
             out[i] = _q_rne_one(
-                b, hm1, k0, clear, minnorm, C, maxbits, keep_zero_sign,
+                b, hm1, ulp, clear, minnorm, C, maxbits, keep_zero_sign,
                 inf_b, inf_s, nan_b, nan_s,
             )  # fmt: skip
     else:
         for i in nb.prange(n):
             out[i] = _q_rne_one(
-                x[i], hm1, k0, clear, minnorm, C, maxbits, keep_zero_sign,
+                x[i], hm1, ulp, clear, minnorm, C, maxbits, keep_zero_sign,
                 inf_b, inf_s, nan_b, nan_s,
             )  # fmt: skip
     return nnan
 
 
 @nb.njit(inline="always", **_OPTS)
-def _q_rne_one(b, hm1, k0, clear, minnorm, C, maxbits, keep_zero_sign, inf_b, inf_s, nan_b, nan_s):
-    one = np.uint32(1)
-    s = b & np.uint32(0x80000000)
-    a = b & np.uint32(0x7FFFFFFF)
-    rn = (a + hm1 + ((a >> k0) & one)) & clear
-    rs = np.float32((np.uint32(a).view(np.float32) + C) - C).view(np.uint32)
+def _q_rne_one(b, hm1, ulp, clear, minnorm, C, maxbits, keep_zero_sign, inf_b, inf_s, nan_b, nan_s):
+    U = np.uint32
+    s = U(b & U(0x80000000))
+    a = U(b & U(0x7FFFFFFF))
+    odd = U(1) if U(a & ulp) != U(0) else U(0)
+    rn = U(U(U(a + hm1) + odd) & clear)
+    rs = np.float32((a.view(np.float32) + C) - C).view(np.uint32)
     rb = rn if a >= minnorm else rs
-    sz = s & ((np.uint32(0) - np.uint32(rb != 0)) | keep_zero_sign)
-    res = sz | rb
-    res = (inf_b | (s & inf_s)) if rb > maxbits else res
-    return (nan_b | (s & nan_s)) if a > np.uint32(0x7F800000) else res
+    sz = U(s & (U(0xFFFFFFFF) if rb != U(0) else keep_zero_sign))
+    res = U(sz | rb)
+    res = U(inf_b | U(s & inf_s)) if rb > maxbits else res
+    return U(nan_b | U(s & nan_s)) if a > U(0x7F800000) else res
 
 
 def _encode_f32_rne(x, out, M, emin, maxmag, signpos, sp, ovf, nanpol):
@@ -745,7 +804,7 @@ encode_f32_rne = _build(_encode_f32_rne)
 encode_f32_fast = _build(_encode_f32_fast)
 quantize_int_rne = _build(_quantize_int_rne)
 encode_int_rne = _build(_encode_int_rne)
-decode_lut = _build(_decode_lut)
+decode_lut = _build(_decode_lut, split=(0, 2), combine="max")
 
 
 # ---------------------------------------------------------------------------------------
@@ -908,8 +967,8 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
                 out[b, j] = np.float32(q * up)
 
 
-mx_quantize_f32 = _build(_mx_quantize_f32)
-sharedexp_quantize = _build(_sharedexp_quantize)
+mx_quantize_f32 = _build(_mx_quantize_f32, combine=None)
+sharedexp_quantize = _build(_sharedexp_quantize, combine=None)
 
 
 def _vsq_quantize(x, out, sv, V, qmax, smax, per_tensor):
@@ -949,7 +1008,8 @@ def _vsq_quantize(x, out, sv, V, qmax, smax, per_tensor):
                 out[c, j] = np.float32(q * s)
 
 
-vsq_quantize = _build(_vsq_quantize)
+# per-tensor outer scales need every channel's vector scales: that case runs serially
+vsq_quantize = _build(_vsq_quantize, split=(0, 1, 2), combine=None, serial_if=lambda a: a[6])
 
 
 @nb.njit(inline="always", **_OPTS)
@@ -987,4 +1047,4 @@ def _nvfp4_quantize(x, out, st, sfloor):
             out[b, j] = np.float32(e * den)
 
 
-nvfp4_quantize = _build(_nvfp4_quantize)
+nvfp4_quantize = _build(_nvfp4_quantize, combine=None)

@@ -249,6 +249,35 @@ def lut_decode(fmt_name: str, flat: np.ndarray, table: np.ndarray, bits: int) ->
     return out
 
 
+def check_out(fmt_name: str, out, shape: tuple, dtype: np.dtype) -> None:
+    """Refuse an ``out=`` array that the result cannot be written into unchanged."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{fmt_name}: out must be a numpy array, not {type(out).__name__}")
+    if out.dtype != dtype:
+        raise TypeError(f"{fmt_name}: out has dtype {out.dtype}; the result's dtype is {dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{fmt_name}: out has shape {out.shape}; the result's shape is {shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{fmt_name}: out is read-only")
+
+
+def _same_buffer(a: np.ndarray, b: np.ndarray) -> bool:
+    return (
+        a.dtype == b.dtype
+        and a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
+
+
+def out_buffer(out: np.ndarray | None, n: int, dtype) -> np.ndarray:
+    """The flat array a kernel writes: ``out`` itself when it is C-contiguous and of the
+    kernel's dtype, else a new array (the caller copies it into ``out``)."""
+    if out is not None and out.dtype == dtype and out.flags.c_contiguous:
+        return out.reshape(n)
+    return np.empty(n, dtype=dtype)
+
+
 def code_dtype(bits: int) -> np.dtype:
     """The narrowest unsigned dtype holding a ``bits``-wide code."""
     for dt in (np.uint8, np.uint16, np.uint32, np.uint64):
@@ -278,24 +307,44 @@ class Format:
         return float(self.bits)
 
     def quantize(
-        self, x, rounding: str = "nearest_even", overflow: str | None = None, seed=None, **kw
+        self,
+        x,
+        rounding: str = "nearest_even",
+        overflow: str | None = None,
+        seed=None,
+        out: np.ndarray | None = None,
+        **kw,
     ):
         """Round ``x`` to the nearest representable values: ``decode(encode(x))``.
 
         Returns x's float dtype when that holds every value of the format exactly, else the
         narrowest of float32/float64 that does (``quantize_dtype``), so the result is never
         changed by a final cast.  Integer input gives float64, ml_dtypes input float32.
+        ``out``, as for numpy ufuncs: a writable array of ``x``'s shape and that dtype to
+        write the result into (and return); ``out=x`` rounds in place.
 
         >>> import lowbit
         >>> lowbit.get_format("fp8_e4m3fn").quantize([0.3, 500.0], overflow="saturate").tolist()
         [0.3125, 448.0]
         """
         arr, in_dtype = as_float_input(self.name, x)
-        out = self._quantize(arr, rounding, overflow, seed, **kw)
         want = self._quantize_dtype(in_dtype)
-        if out.dtype != want:
-            out = out.astype(want)
+        if out is None:
+            res = self._quantize(arr, rounding, overflow, seed, **kw)
+            return res if res.dtype == want else res.astype(want)
+        check_out(self.name, out, arr.shape, want)
+        # the kernels write out[i] after reading x[i] only: the same buffer is safe, any
+        # other overlap is computed aside first
+        direct = self._writes_out and (not np.may_share_memory(out, arr) or _same_buffer(out, arr))
+        if direct:
+            kw["out"] = out
+        res = self._quantize(arr, rounding, overflow, seed, **kw)
+        if not _same_buffer(res, out):
+            np.copyto(out, res, casting="unsafe")
         return out
+
+    #: Whether ``_quantize`` takes ``out=`` and writes into it when dtype and layout allow.
+    _writes_out: bool = False
 
     def quantize_dtype(self, dtype) -> np.dtype:
         """The dtype ``quantize`` returns for input of ``dtype``.

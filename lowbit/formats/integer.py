@@ -29,6 +29,7 @@ from .base import (
     check_seed,
     code_dtype,
     lut_decode,
+    out_buffer,
     random_bits,
 )
 
@@ -160,10 +161,12 @@ class IntFormat(Format):
             raise ValueError(f"{self.name}: {nbad} NaN input value(s); integers have no NaN code")
         return out.reshape(arr.shape)
 
-    def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
+    _writes_out = True
+
+    def _quantize(self, arr, rounding, overflow, seed, nan="raise", out=None):
         mode = _check_int_policies(self.name, rounding, overflow, nan, seed)
         flat = arr.reshape(-1)
-        out = np.empty(flat.shape[0], dtype=arr.dtype if self.bits <= 24 else np.float64)
+        out = out_buffer(out, flat.shape[0], arr.dtype if self.bits <= 24 else np.float64)
         if mode == K.RNE and out.dtype == flat.dtype:
             nbad = K.pick(K.quantize_int_rne, flat.shape[0])(flat, out, self.qmin, self.qmax)
         else:
@@ -173,17 +176,21 @@ class IntFormat(Format):
             raise ValueError(f"{self.name}: {nbad} NaN input value(s); integers have no NaN code")
         return out.reshape(arr.shape)
 
-    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise", out=None):
         """Integer grid values of x, saturated to [qmin, qmax].
 
         The dtype is x's float dtype when it holds every integer in [qmin, qmax], else
         float32 (up to 24 bits) or float64 (``quantize_dtype``).
 
+        ``out``: write the result into this array (x's shape, result dtype) and return it.
+
         >>> import lowbit
         >>> lowbit.get_format("int4").quantize([2.5, 3.5, -9.0]).tolist()
         [2.0, 4.0, -8.0]
         """
-        return super().quantize(x, rounding=rounding, overflow=overflow, seed=seed, nan=nan)
+        return super().quantize(
+            x, rounding=rounding, overflow=overflow, seed=seed, nan=nan, out=out
+        )
 
     def _code_values(self, c: np.ndarray) -> np.ndarray:
         c = c.astype(np.int64)

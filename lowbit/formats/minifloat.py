@@ -32,6 +32,7 @@ from .base import (
     check_seed,
     code_dtype,
     lut_decode,
+    out_buffer,
     random_bits,
 )
 
@@ -345,16 +346,14 @@ class FloatFormat(Format):
         self._raise_nan(nbad, nanpol)
         return out.reshape(arr.shape)
 
-    def _quantize(self, arr, rounding, overflow, seed, nan="raise"):
+    _writes_out = True
+
+    def _quantize(self, arr, rounding, overflow, seed, nan="raise", out=None):
         mode, ovf, nanpol = self._policies(rounding, overflow, nan, seed)
         bits, frac, ebias = self._kernel_input(arr)
         n = bits.shape[0]
-        if frac == 23:
-            out = np.empty(n, dtype=np.float32)
-            ftype = np.float32
-        else:
-            out = np.empty(n, dtype=np.float64)
-            ftype = np.float64
+        ftype = np.float32 if frac == 23 else np.float64
+        out = out_buffer(out, n, ftype)
         utype = np.uint32 if ftype == np.float32 else np.uint64
         qsub = np.array(self.smallest_subnormal, dtype=ftype).view(utype)[()]
         maxb = np.array(self.max, dtype=ftype).view(utype)[()]
@@ -377,17 +376,22 @@ class FloatFormat(Format):
         self._raise_nan(nbad, nanpol)
         return out.reshape(arr.shape)
 
-    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise", out=None):
         """Round ``x`` to this format's values (``decode(encode(x))``).
 
         The dtype is x's float dtype when it holds every value of the format, else float32
         or float64 (``quantize_dtype``): bf16 of float16 input is float32.
 
+        ``out``: write the result into this array of x's shape and result dtype (as numpy
+        ufuncs do) and return it; ``out=x`` rounds in place.
+
         >>> import lowbit
         >>> lowbit.get_format("fp8_e4m3fn").quantize([0.3, 500.0], overflow="saturate").tolist()
         [0.3125, 448.0]
         """
-        return super().quantize(x, rounding=rounding, overflow=overflow, seed=seed, nan=nan)
+        return super().quantize(
+            x, rounding=rounding, overflow=overflow, seed=seed, nan=nan, out=out
+        )
 
     @cached_property
     def _table(self) -> np.ndarray:
