@@ -319,8 +319,8 @@ def test_validation():
         gemm(a.astype(bool), b, E4M3, E4M3)
     with pytest.raises(ValueError, match="2-D"):
         gemm(np.zeros(3), b, E4M3, E4M3)  # float input: encoded, but must be 2-D
-    with pytest.raises(TypeError, match="numpy array"):
-        gemm(a.tolist(), b, E4M3, E4M3)
+    # array-likes (lists, __array__, DLPack) are taken as the formats take them (issue 11)
+    np.testing.assert_array_equal(gemm(a.tolist(), b, E4M3, E4M3)[0], gemm(a, b, E4M3, E4M3)[0])
     with pytest.raises(ValueError, match="inner dimensions"):
         gemm(a, b.T.copy(), E4M3, E4M3)
     with pytest.raises(ValueError, match="2-D"):
