@@ -39,6 +39,13 @@ class Operand:
 
 
 def operand(fmt: Format) -> Operand:
+    """What the hardware sees of a scalar format (IntFormat or FloatFormat).
+
+    >>> from lowbit import get_format
+    >>> e4m3 = operand(get_format("fp8_e4m3fn"))
+    >>> e4m3.mag_bits, e4m3.exp_bits, e4m3.exp_span
+    (4, 4, 14)
+    """
     if isinstance(fmt, IntFormat):
         mag = max(abs(fmt.qmin), fmt.qmax).bit_length()
         twos = fmt.qmin < 0 and fmt.encoding == "twos_complement"
@@ -99,6 +106,16 @@ def _specials(ops: list[Operand], costs: GateCosts) -> list[Cost]:
 
 
 def multiply(w: Operand, a: Operand, kind: str, costs: GateCosts) -> tuple[Cost, Product]:
+    """The ``mpy`` group (operand decode, significand multiplier of ``kind`` "array" or
+    "dadda", exponent adder, specials) and the product it hands on.
+
+    >>> from lowbit import get_format
+    >>> from lowbit.hwmodel.gates import DEFAULT_COSTS
+    >>> e4m3 = operand(get_format("fp8_e4m3fn"))
+    >>> cost, p = multiply(e4m3, e4m3, "array", DEFAULT_COSTS)
+    >>> round(cost.total), p
+    (146, Product(width=8, twos=False, exp_bits=5, exp_span=28))
+    """
     parts: list[Cost] = []
     if not w.is_float and not a.is_float and (w.twos or not w.signed) and (a.twos or not a.signed):
         # Integer × integer on a (Baugh–Wooley) signed array of the storage widths.
@@ -128,6 +145,14 @@ def multiply(w: Operand, a: Operand, kind: str, costs: GateCosts) -> tuple[Cost,
 
 
 def fixed_accumulate(p: Product, width: int, overflow: str, costs: GateCosts) -> list[Cost]:
+    """The ``alignadd`` and ``normacc`` groups of a ``width``-bit two's-complement register
+    (``overflow`` "wrap" or "saturate") adding product ``p``.
+
+    >>> from lowbit.hwmodel.gates import DEFAULT_COSTS
+    >>> groups = fixed_accumulate(Product(8, False, 5, 28), 49, "wrap", DEFAULT_COSTS)
+    >>> [g.name for g in groups], round(sum(g.total for g in groups))
+    (['alignadd', 'normacc'], 895)
+    """
     add: list[Cost] = []
     if p.twos:
         aligned = p.width
@@ -151,6 +176,16 @@ def fixed_accumulate(p: Product, width: int, overflow: str, costs: GateCosts) ->
 
 
 def float_accumulate(p: Product, acc: FloatFormat, rounding: str, costs: GateCosts) -> list[Cost]:
+    """The ``alignadd`` and ``normacc`` groups of a floating-point accumulator ``acc``
+    adding product ``p`` with ``rounding`` (the steps of van Baalen et al. 2023, Fig. 2).
+
+    >>> from lowbit import get_format
+    >>> from lowbit.hwmodel.gates import DEFAULT_COSTS
+    >>> fp16 = get_format("fp16")
+    >>> groups = float_accumulate(Product(8, False, 5, 28), fp16, "nearest_even", DEFAULT_COSTS)
+    >>> [g.name for g in groups], round(sum(g.total for g in groups))
+    (['alignadd', 'normacc'], 935)
+    """
     sa, ea = acc.man_bits + 1, acc.exp_bits
     lane = sa + 2  # guard and round bits; the sticky bit is ORed separately
     ed = max(ea, p.exp_bits)

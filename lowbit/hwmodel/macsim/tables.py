@@ -64,7 +64,11 @@ def describe(values: np.ndarray) -> tuple[int, int, int, Fraction, Fraction, Fra
 
 
 def value_table(fmt: Any) -> TableInfo:
-    """Decode every code of a scalar format of ≤ 16 bits into float64 and describe it."""
+    """Decode every code of a scalar format of ≤ 16 bits into float64 and describe it.
+
+    >>> value_table("fp8_e4m3fn").low, value_table("fp8_e4m3fn").max_abs
+    (-9, Fraction(448, 1))
+    """
     if isinstance(fmt, str):
         fmt = get_format(fmt)
     if not isinstance(fmt, (IntFormat, FloatFormat, FixedPointElement)):
@@ -80,7 +84,12 @@ def value_table(fmt: Any) -> TableInfo:
 
 def scaled_table(t: TableInfo, scales: np.ndarray | None) -> TableInfo:
     """The value set of (element × block scale): bits within [l1 + l2, t1 + t2 + 1]; the
-    extremes are the corners of the two intervals."""
+    extremes are the corners of the two intervals.
+
+    >>> t = scaled_table(value_table("int8"), np.array([0.5, 4.0]))
+    >>> t.low, t.top, t.lo, t.hi
+    (-1, 10, Fraction(-512, 1), Fraction(508, 1))
+    """
     if scales is None:
         return t
     low, top, sig, mx, slo, shi = describe(scales)
