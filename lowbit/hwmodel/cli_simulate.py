@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from .accumulator import ACC_ROUNDINGS
+
 DISTRIBUTIONS = ("gaussian", "laplace", "uniform", "student_t")
 #: default work budget (M·K·N) and memory budget (GiB) of one run; see the module docstring
 MAX_MACS = 2**33
@@ -87,7 +89,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--rounding",
         default="nearest_even",
-        choices=("nearest_even", "toward_zero", "down"),
+        choices=ACC_ROUNDINGS,
         help="accumulator rounding (down: fixed point only)",
     )
     p.add_argument("--order", help="accumulation order, if this build has it: sequential|...")
