@@ -143,18 +143,9 @@ DEFAULTS: dict[str, Any] = {
         "pairs": [
             {
                 "format": "fp8_e4m3fn",
-                "accumulators": [
-                    "fp16",
-                    "bf16",
-                    "fp32",
-                    "fixed:24:saturate",
-                    "fixed:32:saturate",
-                ],
+                "accumulators": ["fp16", "bf16", "fp32", "fixed24s", "fixed32s"],
             },
-            {
-                "format": "int8",
-                "accumulators": ["fp16", "bf16", "fp32", "fixed:16:saturate", "fixed:24:saturate"],
-            },
+            {"format": "int8", "accumulators": ["fp16", "bf16", "fp32", "fixed16s", "fixed24s"]},
         ],
     },
 }
