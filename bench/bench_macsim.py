@@ -1,5 +1,5 @@
 """Throughput of the C MAC simulator (``lowbit.hwmodel.macsim.gemm``) against its numpy
-version (``macsim_numpy.gemm_numpy``, same bit-exact results) and float32 BLAS ``np.matmul``
+version (``macsim.numpy_oracle.gemm_numpy``, same bit-exact results) and float32 BLAS ``np.matmul``
 (the ceiling: not bit-exact, no finite accumulator), with issue 6's targets.
 
     .venv/bin/python bench/bench_macsim.py                 # prints the markdown section
@@ -43,15 +43,23 @@ class Config:
 
 
 def configs() -> list[Config]:
-    from lowbit.hwmodel.macsim import FixedAcc
+    from lowbit.hwmodel.macsim import FixedAccumulator
 
     return [
-        Config("INT8×INT8 → fixed 32-bit wrap", "int8", FixedAcc(32, 0, "wrap"), 5e9),
+        Config("INT8×INT8 → fixed 32-bit wrap", "int8", FixedAccumulator(32, 0, "wrap"), 5e9),
         Config(
-            "INT8×INT8 → fixed 32-bit saturate", "int8", FixedAcc(32, 0, "saturate"), 5e8, "sat."
+            "INT8×INT8 → fixed 32-bit saturate",
+            "int8",
+            FixedAccumulator(32, 0, "saturate"),
+            5e8,
+            "sat.",
         ),
         Config(
-            "INT8×INT8 → fixed 20-bit saturate", "int8", FixedAcc(20, 0, "saturate"), 5e8, "narrow"
+            "INT8×INT8 → fixed 20-bit saturate",
+            "int8",
+            FixedAccumulator(20, 0, "saturate"),
+            5e8,
+            "narrow",
         ),
         Config("E4M3×E4M3 → FP32", "fp8_e4m3fn", "fp32", 1e9),
         Config("E4M3×E4M3 → FP16", "fp8_e4m3fn", "fp16", 5e8),
@@ -132,7 +140,7 @@ def fmt_x(r: float | None, digits: int = 1) -> str:
 
 def measure_config(cfg: Config, repeats: int, max_seconds: float, k: int, quick: bool) -> dict:
     from lowbit.hwmodel.macsim import gemm
-    from lowbit.hwmodel.macsim_numpy import gemm_numpy
+    from lowbit.hwmodel.macsim.numpy_oracle import gemm_numpy
 
     has = gemm_kwargs()
     print(f"[macsim] {cfg.label}", file=sys.stderr, flush=True)
@@ -236,7 +244,7 @@ def section(repeats: int = 3, max_seconds: float = MAX_C_SECONDS, k: int = K, qu
         )
     # the numpy version's MAC/s against M = N, one configuration (it flattens once the
     # per-step Python overhead is amortised)
-    from lowbit.hwmodel.macsim_numpy import gemm_numpy
+    from lowbit.hwmodel.macsim.numpy_oracle import gemm_numpy
 
     shape_rates = []
     for mn in (64, 128, NUMPY_MN, 2 * NUMPY_MN) if not quick else (64, 128):
@@ -257,7 +265,7 @@ def section(repeats: int = 3, max_seconds: float = MAX_C_SECONDS, k: int = K, qu
         f"than {max_seconds:g} s, "
         "then on the largest halved M = N that fits (the C shape column says which); median "
         f"of {repeats} call(s), one call where a call takes over 2 s.  The numpy version "
-        "(`lowbit.hwmodel.macsim_numpy.gemm_numpy`: a Python loop over K of whole-array "
+        "(`lowbit.hwmodel.macsim.numpy_oracle.gemm_numpy`: a Python loop over K of whole-array "
         "operations on all M×N accumulators, identical results and statistics; it skips the "
         "wrap/saturate checks when no partial sum can overflow, as for INT8 into 32 bits) "
         f"runs on {nm}×{k}×{nm} (median of {repeats} call(s)).  MAC/s compare across the "

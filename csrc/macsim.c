@@ -74,7 +74,6 @@
 #define MACSIM_PASS_BYTES (INT64_C(16) << 20)
 #endif
 #define PASS_BYTES ((int64_t)(MACSIM_PASS_BYTES))
-#define MAX_THREADS 64
 
 enum { PATH_GENERIC = 0, PATH_INT = 1, PATH_F32 = 2, PATH_F64 = 3, PATH_F64S = 4 };
 
@@ -129,7 +128,7 @@ int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
 {
     if (o == NULL || p == NULL) return MACSIM_EBADACC;
     if (o->kind == MACSIM_ACC_FIXED) {
-        if (o->width < 2 || o->width > 62) return MACSIM_EBADACC;
+        if (o->width < 2 || o->width > MACSIM_MAX_FIXED_WIDTH) return MACSIM_EBADACC;
         /* 2^frac and every register value n * 2^-frac (|n| < 2^(width-1)) finite doubles */
         if (o->frac_bits < o->width - 1024 || o->frac_bits > 1023) return MACSIM_EBADACC;
         if (o->saturate != 0 && o->saturate != 1) return MACSIM_EBADACC;
@@ -141,7 +140,7 @@ int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
         if (o->subnormals != 0 && o->subnormals != 1) return MACSIM_EBADACC;
         if (o->rounding != MACSIM_RNE && o->rounding != MACSIM_RTZ) return MACSIM_EBADACC;
     } else if (o->kind == MACSIM_ACC_EXACT) {
-        if (o->width < 2 || o->width > 32 * (MACSIM_MAX_LIMBS - 2)) return MACSIM_EBADACC;
+        if (o->width < 2 || o->width > MACSIM_MAX_EXACT_WIDTH) return MACSIM_EBADACC;
         if (o->frac_bits < -1100 || o->frac_bits > 1100) return MACSIM_EBADACC;
     } else {
         return MACSIM_EBADACC;
@@ -149,7 +148,7 @@ int macsim_check(const macsim_acc_t *o, const macsim_opts_t *p)
     if (p->order != MACSIM_SEQUENTIAL && p->order != MACSIM_BLOCKS && p->order != MACSIM_PAIRWISE)
         return MACSIM_EBADOPTS;
     if (p->block < 1 || p->scale_block < 1) return MACSIM_EBADOPTS;
-    if (p->threads < 1 || p->threads > MAX_THREADS) return MACSIM_EBADOPTS;
+    if (p->threads < 1 || p->threads > MACSIM_MAX_THREADS) return MACSIM_EBADOPTS;
     if ((p->a_u8 != 0 && p->a_u8 != 1) || (p->b_u8 != 0 && p->b_u8 != 1)) return MACSIM_EBADOPTS;
     if (p->toggles && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
     if (o->kind == MACSIM_ACC_EXACT && p->order == MACSIM_PAIRWISE) return MACSIM_EBADOPTS;
@@ -352,7 +351,7 @@ static inline int64_t xstep(const ctx_t *g, int64_t acc, int64_t x, int *ovf)
 /* acc <- overflow(round(acc + x * 2^F)) in register units, for addends x that need not lie
  * on the register's grid: x * 2^F = pi + f with pi = floor (exact: |x * 2^F| < 2^62, and
  * doubles of magnitude >= 2^52 are integers), f in [0, 1) exact; then acc + pi is an exact
- * int64 and f decides the rounding.  Events: bit 0 overflow, 1 inexact, 2 absorbed. */
+ * int64 and f decides the rounding.  Events: bit 0 overflow, 1 swamping, 2 absorbed. */
 static inline int64_t xstep_round(const ctx_t *g, int64_t acc, double x, int *ev)
 {
     const double pf = x * g->xscale, pi = floor(pf), f = pf - pi;
@@ -504,7 +503,7 @@ static inline double a_value(const ctx_t *g, int64_t i, int64_t kk)
             cn->absd += ((ev) >> 2) & 1;                             \
             if (po) {                                                \
                 po->overflow[idx] += (ev) & 1;                       \
-                po->inexact[idx] += ((ev) >> 1) & 1;                 \
+                po->swamping[idx] += ((ev) >> 1) & 1;                 \
                 po->absorbed[idx] += ((ev) >> 2) & 1;                \
             }                                                        \
         }                                                            \
@@ -699,11 +698,11 @@ static void float_row(const ctx_t *g, int64_t i, int64_t j0, double *acc, const 
     int64_t at = i * g->n + j0;
     int tog = g->p->toggles;
     if (po) {
-        if (sym) float_row_sym_po(g, acc, xs, len, po->overflow + at, po->inexact + at,
+        if (sym) float_row_sym_po(g, acc, xs, len, po->overflow + at, po->swamping + at,
                                   po->absorbed + at, NULL, po->max_abs + at, cn);
-        else if (tog) float_row_tog_po(g, acc, xs, len, po->overflow + at, po->inexact + at,
+        else if (tog) float_row_tog_po(g, acc, xs, len, po->overflow + at, po->swamping + at,
                                        po->absorbed + at, po->toggles + at, po->max_abs + at, cn);
-        else float_row_po(g, acc, xs, len, po->overflow + at, po->inexact + at,
+        else float_row_po(g, acc, xs, len, po->overflow + at, po->swamping + at,
                           po->absorbed + at, NULL, po->max_abs + at, cn);
     } else {
         if (sym) float_row_sym(g, acc, xs, len, NULL, NULL, NULL, NULL, lmax, cn);
@@ -1317,9 +1316,9 @@ int macsim_gemm(const void *a, const void *b,
                 macsim_stats_t *stats, macsim_outstats_t *po)
 {
     ctx_t g;
-    job_t jobs[MAX_THREADS];
-    pthread_t tid[MAX_THREADS];
-    int started[MAX_THREADS];
+    job_t jobs[MACSIM_MAX_THREADS];
+    pthread_t tid[MACSIM_MAX_THREADS];
+    int started[MACSIM_MAX_THREADS];
     int64_t per, sh, nth, t, chunk;
     char *base;
     int path;
@@ -1330,7 +1329,7 @@ int macsim_gemm(const void *a, const void *b,
     path = choose_path(o, p);
     if ((path == PATH_INT) && (a_int == NULL || b_int == NULL)) return MACSIM_EBADOPTS;
     if ((p->a_scaled && a_scale == NULL) || (p->b_scaled && b_scale == NULL)) return MACSIM_EBADOPTS;
-    if (p->per_output && (po == NULL || po->overflow == NULL || po->inexact == NULL ||
+    if (p->per_output && (po == NULL || po->overflow == NULL || po->swamping == NULL ||
                           po->absorbed == NULL || po->toggles == NULL || po->max_abs == NULL))
         return MACSIM_EBADOPTS;
 
@@ -1357,7 +1356,7 @@ int macsim_gemm(const void *a, const void *b,
     if (p->per_output) {
         int64_t q;
         for (q = 0; q < m * n; q++) {
-            po->overflow[q] = po->inexact[q] = po->absorbed[q] = po->toggles[q] = 0;
+            po->overflow[q] = po->swamping[q] = po->absorbed[q] = po->toggles[q] = 0;
             po->max_abs[q] = 0.0;
         }
     }
@@ -1397,7 +1396,7 @@ int macsim_gemm(const void *a, const void *b,
     memset(stats, 0, sizeof *stats);
     for (t = 0; t < nth; t++) {
         stats->overflow += jobs[t].cn.ovf;
-        stats->inexact += jobs[t].cn.inx;
+        stats->swamping += jobs[t].cn.inx;
         stats->absorbed += jobs[t].cn.absd;
         stats->toggles += jobs[t].cn.tog;
         if (jobs[t].cn.maxabs > stats->max_abs) stats->max_abs = jobs[t].cn.maxabs;

@@ -10,7 +10,7 @@
  * every code indexes its table and that every product of table values (times
  * the block scales, when given) is exact in double, normal, and below 2^300;
  * for block sums, that the sum of `block` such products is exact too (see
- * lowbit/hwmodel/macsim.py).  Non-finite table values (NaN, Inf) are allowed
+ * lowbit/hwmodel/macsim/).  Non-finite table values (NaN, Inf) are allowed
  * with floating-point accumulators only, and follow IEEE 754 there.
  */
 #ifndef MACSIM_H
@@ -38,11 +38,17 @@
 
 /* words (8 bytes) of a Kulisch register, at most */
 #define MACSIM_MAX_LIMBS 40
+/* widest exact (Kulisch) register: 32-bit digits, MACSIM_MAX_LIMBS - 2 of them */
+#define MACSIM_MAX_EXACT_WIDTH 1216
+/* widest fixed-point register: int64 sums of a register and a product (see macsim.c) */
+#define MACSIM_MAX_FIXED_WIDTH 62
+/* most threads one call runs */
+#define MACSIM_MAX_THREADS 64
 
 typedef struct {
     int kind;       /* MACSIM_ACC_* */
     /* fixed point: value = n * 2^-frac_bits, 2 <= width <= 62 (FIXED);
-     * exact: value = n * 2^-frac_bits with n held in 32-bit digits, width <= 32 * (MAX_LIMBS - 2) */
+     * exact: value = n * 2^-frac_bits with n held in 32-bit digits, width <= MACSIM_MAX_EXACT_WIDTH */
     int width;
     int frac_bits;
     int saturate;   /* 1 saturate, 0 wrap */
@@ -84,7 +90,7 @@ typedef struct {
 
 typedef struct {
     int64_t overflow;  /* steps whose exact result was outside the range (wrapped, saturated, Inf) */
-    int64_t inexact;   /* steps where a nonzero addend was partly or wholly lost (swamping) */
+    int64_t swamping;  /* steps where a nonzero addend was partly or wholly lost (swamping) */
     int64_t absorbed;  /* steps where a nonzero addend was wholly lost (result = the other one) */
     int64_t toggles;   /* bits of the accumulator register that changed, summed over steps */
     double max_abs;    /* largest |accumulator| after any step */
@@ -94,7 +100,7 @@ typedef struct {
 /* Optional per-output statistics, m x n row-major each; all NULL unless opts.per_output. */
 typedef struct {
     int64_t *overflow;
-    int64_t *inexact;
+    int64_t *swamping;
     int64_t *absorbed;
     int64_t *toggles;
     double *max_abs;

@@ -109,7 +109,7 @@ static run_t run(const void *a, const void *b, const fmt_t *fa, const fmt_t *fb,
     if (opts->per_output) {
         for (q = 0; q < 4; q++) r.po_i[q] = malloc((size_t)(m * n + 1) * sizeof(int64_t));
         r.po_max = malloc((size_t)(m * n + 1) * sizeof(double));
-        po.overflow = r.po_i[0]; po.inexact = r.po_i[1];
+        po.overflow = r.po_i[0]; po.swamping = r.po_i[1];
         po.absorbed = r.po_i[2]; po.toggles = r.po_i[3]; po.max_abs = r.po_max;
     }
     if (bytes < 0) {
@@ -146,12 +146,12 @@ static void compare(const char *what, const run_t *x, const run_t *y, int64_t co
     int64_t i, bad = 0;
     for (i = 0; i < count; i++) bad += !same_double(x->c[i], y->c[i]);
     CHECK(bad == 0, "%s: %lld outputs differ", what, (long long)bad);
-    CHECK(x->st.overflow == y->st.overflow && x->st.inexact == y->st.inexact &&
+    CHECK(x->st.overflow == y->st.overflow && x->st.swamping == y->st.swamping &&
               x->st.absorbed == y->st.absorbed && x->st.toggles == y->st.toggles &&
               same_double(x->st.max_abs, y->st.max_abs),
           "%s: stats differ (%lld/%lld %lld/%lld %lld/%lld %lld/%lld %g/%g)", what,
-          (long long)x->st.overflow, (long long)y->st.overflow, (long long)x->st.inexact,
-          (long long)y->st.inexact, (long long)x->st.absorbed, (long long)y->st.absorbed,
+          (long long)x->st.overflow, (long long)y->st.overflow, (long long)x->st.swamping,
+          (long long)y->st.swamping, (long long)x->st.absorbed, (long long)y->st.absorbed,
           (long long)x->st.toggles, (long long)y->st.toggles, x->st.max_abs, y->st.max_abs);
 }
 
@@ -231,7 +231,7 @@ static void one_case(const case_t *cs, int64_t m, int64_t k, int64_t n)
                         sums[1] += base.po_i[1][i];
                         sums[2] += base.po_i[2][i];
                     }
-                    CHECK(sums[0] == base.st.overflow && sums[1] == base.st.inexact &&
+                    CHECK(sums[0] == base.st.overflow && sums[1] == base.st.swamping &&
                               sums[2] == base.st.absorbed,
                           "%s: per-output sums differ from the totals", what);
                 }

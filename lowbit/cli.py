@@ -27,6 +27,7 @@ from .analysis.tensors import load_tensor, parse_tensor_spec
 from .fileio import STDOUT, check_output, open_output
 from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray, Quantizer
 from .hwmodel import cli_simulate
+from .hwmodel.accumulator import GRAMMAR as ACC_GRAMMAR
 from .report import SCALED
 
 #: The recipe ``lowbit report`` reads when none is named (a built-in copy if it is missing).
@@ -146,7 +147,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("hw", help="gate count of a MAC unit and cost of a GEMM on a MAC array")
     p.add_argument("--weights", "-w", required=True, metavar="FMT", help="e.g. fp8_e4m3fn")
     p.add_argument("--activations", "-a", required=True, metavar="FMT", help="e.g. int8")
-    p.add_argument("--acc", default="fixed", help="fixed | WIDTH | fp16 | bf16 | fp32 | FMT")
+    p.add_argument("--acc", default="fixed", help=f"{ACC_GRAMMAR} (fixed)")
     p.add_argument("--gemm", default="4096x4096x4096", metavar="MxKxN")
     p.add_argument("--array", default="128x128", metavar="RxC")
     p.add_argument("--node", type=float, default=45.0, metavar="NM", help="technology node")

@@ -6,10 +6,13 @@
 """
 
 from .accumulator import (
+    ExactAccumulator,
     FixedAccumulator,
     exact_accumulator_width,
+    exact_width,
     int_accumulator_width,
     kulisch_width_formula,
+    parse_accumulator,
 )
 from .array import ArrayCost, array_cost
 from .energy import HOROWITZ_45NM_PJ, HOROWITZ_45NM_UM2, Technology
@@ -25,11 +28,14 @@ __all__ = [
     "DEFAULT_COSTS",
     "VAN_BAALEN_2023",
     "Cost",
+    "ExactAccumulator",
     "FixedAccumulator",
     "GateCosts",
     "MacCost",
     "exact_accumulator_width",
+    "exact_width",
     "int_accumulator_width",
     "kulisch_width_formula",
     "mac_cost",
+    "parse_accumulator",
 ]

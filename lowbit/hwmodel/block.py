@@ -28,7 +28,8 @@ from ..formats import (
     VSQuant,
 )
 from . import arith as A
-from .accumulator import FixedAccumulator
+from .accumulator import ExactAccumulator, FixedAccumulator, block_sum_width
+from .datapath import Product, fixed_accumulate, float_accumulate, multiply, operand
 from .gates import Cost, GateCosts
 
 BLOCK_TYPES = (MXFormat, SharedExpFormat, NVFP4Format, VSQuant, Quantizer)
@@ -169,8 +170,6 @@ def _to_float(width: int, costs: GateCosts, fmt: FloatFormat = FP32) -> Cost:
 def block_mac(wf, af, acc, terms, rounding, multiplier, costs, lanes: int = 1):
     """(root Cost, accumulator width, accumulator name, products per accumulator) of a block
     MAC; scalar formats with ``lanes`` > 1 go through the same dot-product unit unscaled."""
-    from .mac import _fixed_acc, _float_acc, _multiply, _operand, _Product
-
     sw, sa = block_spec(wf), block_spec(af)
     if (sw is None) != (sa is None):
         raise ValueError(
@@ -187,8 +186,8 @@ def block_mac(wf, af, acc, terms, rounding, multiplier, costs, lanes: int = 1):
         )
     k = sw.k
     # ---- per product: element multiply, micro-exponent / exponent alignment to fixed point
-    w, a = _operand(sw.element), _operand(sa.element)
-    mpy, prod = _multiply(w, a, multiplier, costs)
+    w, a = operand(sw.element), operand(sa.element)
+    mpy, prod = multiply(w, a, multiplier, costs)
     per_mac = [mpy]
     per_block: list[Cost] = []
     if prod.twos:
@@ -215,8 +214,8 @@ def block_mac(wf, af, acc, terms, rounding, multiplier, costs, lanes: int = 1):
         per_block.append(Cost.leaf("nan_scale_detect", {"and2": 14, "or2": 1, "ff": 1}, 3, costs))
         eb, span = 9, 2 * E8M0_SPAN
     elif sw.scale == "float":
-        so_w, so_a = _operand(sw.scale_format), _operand(sa.scale_format)
-        smpy, sprod = _multiply(so_w, so_a, "array", costs)
+        so_w, so_a = operand(sw.scale_format), operand(sa.scale_format)
+        smpy, sprod = multiply(so_w, so_a, "array", costs)
         per_block.append(Cost.group("scale_mult", list(smpy.parts)))
         per_block.append(A.array_multiplier(t, sprod.width, costs=costs))  # sum × scale product
         per_block.append(Cost.leaf("sum_sign_xor", {"xor2": 1}, 1, costs))
@@ -227,7 +226,7 @@ def block_mac(wf, af, acc, terms, rounding, multiplier, costs, lanes: int = 1):
         per_block.append(A.array_multiplier(sw.scale_bits, sa.scale_bits, costs=costs))
         per_block.append(A.array_multiplier(t, ss, costs=costs))  # vector sum × scale product
         t += ss
-    block_value = _Product(t, True, eb, span)
+    block_value = Product(t, True, eb, span)
     # ---- per block: accumulate
     nblocks = math.ceil(terms / k)
     if isinstance(acc, FloatFormat):
@@ -237,11 +236,11 @@ def block_mac(wf, af, acc, terms, rounding, multiplier, costs, lanes: int = 1):
         if eb:
             conv.append(A.ripple_adder(ebits, costs=costs))  # exponent − leading zeros
         per_block.append(Cost.group("block_to_float", conv))
-        groups = _float_acc(_Product(t, False, ebits, span), acc, rounding, costs)
+        groups = float_accumulate(Product(t, False, ebits, span), acc, rounding, costs)
         width, acc_name = acc.bits, acc.name
     else:
-        exact = t + span + math.ceil(math.log2(nblocks)) if nblocks > 1 else t + span
-        if acc == "fixed":
+        exact = block_sum_width(t + span, nblocks)
+        if isinstance(acc, ExactAccumulator):
             width, overflow, acc_name = exact, "wrap", f"fixed{exact} (exact)"
         else:
             assert isinstance(acc, FixedAccumulator)
@@ -249,9 +248,9 @@ def block_mac(wf, af, acc, terms, rounding, multiplier, costs, lanes: int = 1):
             acc_name = f"fixed{width} ({overflow})"
         if span:
             shift = A.widening_left_shifter(t, span, costs=costs)
-            block_value = _Product(t + span, True, 0, 0)
+            block_value = Product(t + span, True, 0, 0)
             per_block.append(Cost.group("align_block", [shift]))
-        groups = _fixed_acc(block_value, width, overflow, costs)
+        groups = fixed_accumulate(block_value, width, overflow, costs)
     # ---- per output: FP32 scales (γ, per-tensor)
     per_out: list[Cost] = []
     n_out = 0

@@ -7,11 +7,13 @@ result (times s_A·s_B) against the exact GEMM of the decoded operands (``gemm``
 exact accumulator, one rounding to double at the end) and against the float64 GEMM of the
 unquantized draws, the accumulator statistics, and the time.
 
-Accumulator specs (``--acc``): ``fp16``, ``bf16``, ``fp32``, any other IEEE-style float
-format name, ``exact`` (Kulisch), and fixed point: ``fixedW`` (W bits, wrap),
-``fixedWs`` (W bits, saturate), or ``fixed:W:F:wrap|saturate`` (F fractional bits).
-``fixedW``/``fixedWs`` put the binary point at the products' least significant bit
-(F = 0 for integer operands, 18 for E4M3 × E4M3).
+Accumulator specs (``--acc``): the one grammar of
+``lowbit.hwmodel.accumulator.parse_accumulator``, as for ``lowbit hw --acc``: ``fp16``,
+``bf16``, ``fp32``, any other IEEE-style float format name, ``exact`` (Kulisch; also
+``fixed``), and fixed point: ``fixedW`` (W bits, wrap), ``fixedWs`` (W bits, saturate),
+or ``fixed:W[:F][:wrap|saturate]`` (F fractional bits).  Without F the binary point is at
+the products' least significant bit (F = 0 for integer operands, 18 for E4M3 × E4M3);
+with block formats give F.
 
 Size limits: at most ``--max-macs`` M·K·N multiply-accumulates (default 2^33, about a
 minute or two on one core: the C core runs 1e8–1e9 MAC/s, and the exact reference GEMM
@@ -19,10 +21,10 @@ runs as well), and at most ``--max-memory`` GiB for the draws, codes and results
 (default 4; estimated as 64 bytes per operand element and 80 per output).  Larger runs are
 refused before anything is drawn; raise the option to run them anyway.
 
->>> parse_acc("fixed32s", "fp8_e4m3fn", "fp8_e4m3fn")
-FixedAcc(width=32, frac=18, mode='saturate')
->>> parse_acc("fixed:20:0:wrap", "int8", "int8")
-FixedAcc(width=20, frac=0, mode='wrap')
+>>> resolve_acc("fixed32s", "fp8_e4m3fn", "fp8_e4m3fn")
+FixedAccumulator(width=32, frac=18, overflow='saturate')
+>>> resolve_acc("fixed:20:0:wrap", "int8", "int8")
+FixedAccumulator(width=20, frac=0, overflow='wrap')
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ import argparse
 import inspect
 import json
 import math
-import re
 import sys
 import time
 from typing import Any
 
 import numpy as np
+
+from .accumulator import ACC_ROUNDINGS
 
 DISTRIBUTIONS = ("gaussian", "laplace", "uniform", "student_t")
 #: default work budget (M·K·N) and memory budget (GiB) of one run; see the module docstring
@@ -63,7 +66,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--acc",
         default="fp32",
         metavar="ACC",
-        help="fp16 | bf16 | fp32 | exact | fixedW | fixedWs | fixed:W:F:wrap|saturate (fp32)",
+        help="fp16 | bf16 | fp32 | FMT | exact | fixed | fixedW | fixedWs | "
+        "fixed:W[:F][:wrap|saturate] (fp32)",
     )
     p.add_argument("--m", type=int, default=256, help="rows of A (256)")
     p.add_argument("--k", type=int, default=1024, help="columns of A, rows of B (1024)")
@@ -85,7 +89,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--rounding",
         default="nearest_even",
-        choices=("nearest_even", "toward_zero", "down"),
+        choices=ACC_ROUNDINGS,
         help="accumulator rounding (down: fixed point only)",
     )
     p.add_argument("--order", help="accumulation order, if this build has it: sequential|...")
@@ -110,54 +114,42 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def parse_acc(spec: str, a_format: Any = None, b_format: Any = None) -> Any:
-    """The ``accumulator=`` argument of ``gemm`` for an ``--acc`` spec."""
-    from ..formats import FloatFormat, get_format
-    from .macsim import FixedAcc
+def resolve_acc(spec: str, a_format: Any, b_format: Any) -> Any:
+    """The accumulator ``--acc`` names (:func:`~lowbit.hwmodel.accumulator.parse_accumulator`),
+    with a fixed-point binary point left open placed at the products' least significant bit
+    of the two formats, so that the report states it."""
+    from ..formats import get_format
+    from .accumulator import FixedAccumulator, parse_accumulator
+    from .macsim import value_table
 
-    spec = spec.strip()
-    if spec in ("fp16", "bf16", "fp32", "exact"):
-        return spec
-    m = re.fullmatch(r"fixed(\d+)(s?)", spec)
-    if m:
-        frac = 0
+    try:
+        acc = parse_accumulator(spec)
+    except ValueError as exc:
+        raise ValueError(f"--acc {spec!r}: {exc}") from None
+    if isinstance(acc, FixedAccumulator) and acc.frac is None:
+        a_format = get_format(a_format) if isinstance(a_format, str) else a_format
+        b_format = get_format(b_format) if isinstance(b_format, str) else b_format
         if _is_block(a_format) or _is_block(b_format):
             raise ValueError(
-                f"--acc {spec!r}: with block formats give the binary point: fixed:W:F:wrap|saturate"
+                f"--acc {spec!r}: with block formats give the binary point: "
+                "fixed:W:F[:wrap|saturate]"
             )
-        if a_format is not None and b_format is not None:
-            frac = max(0, -(_low_bit(a_format) + _low_bit(b_format)))
-        return FixedAcc(int(m.group(1)), frac, "saturate" if m.group(2) else "wrap")
-    m = re.fullmatch(r"fixed:(\d+):(-?\d+):(wrap|saturate)", spec)
-    if m:
-        return FixedAcc(int(m.group(1)), int(m.group(2)), m.group(3))
-    if spec.startswith("fixed"):
-        raise ValueError(
-            f"--acc {spec!r}: fixed-point specs are fixedW, fixedWs or fixed:W:F:wrap|saturate"
-        )
-    try:
-        fmt = get_format(spec)
-    except ValueError:
-        fmt = None
-    if not isinstance(fmt, FloatFormat):
-        raise ValueError(
-            f"--acc {spec!r}: expected fp16, bf16, fp32, exact, a float format name, "
-            "fixedW, fixedWs or fixed:W:F:wrap|saturate"
-        )
-    return fmt
+        frac = -(value_table(a_format).low + value_table(b_format).low)
+        acc = FixedAccumulator(acc.width, frac, acc.overflow)
+    return acc
 
 
-def _low_bit(fmt: Any) -> int:
-    """Exponent of the lowest set bit of any nonzero finite value of ``fmt``."""
-    from ..formats import get_format
+def _acc_name(acc: Any) -> str:
+    """How the report names an accumulator: a float format's name, "exact", or the
+    FixedAccumulator with its binary point."""
+    from ..formats import FloatFormat
+    from .accumulator import ExactAccumulator
 
-    fmt = get_format(fmt) if isinstance(fmt, str) else fmt
-    v = np.asarray(fmt.decode(np.arange(2**fmt.bits, dtype=np.uint32)), dtype=np.float64)
-    v = np.abs(v[np.isfinite(v) & (v != 0)])
-    mant, exp = np.frexp(v)
-    m53 = (mant * 2.0**53).astype(np.int64)
-    tz = np.log2((m53 & -m53).astype(np.float64)).astype(np.int64)
-    return int((exp - 53 + tz).min())
+    if isinstance(acc, FloatFormat):
+        return acc.name
+    if isinstance(acc, ExactAccumulator):
+        return "exact"
+    return repr(acc)
 
 
 def draw(dist: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -264,12 +256,10 @@ def _check_draws(dist: str, what: str, x: np.ndarray) -> None:
 def simulate(args: argparse.Namespace) -> dict:
     """Run the GEMM ``args`` describe; the result as a dict (what ``--json`` prints)."""
     from ..formats import get_format
-    from .macsim import _load_lib, gemm
+    from .macsim import MISSING_MESSAGE, available, gemm
 
-    try:
-        _load_lib()  # before any drawing: say at once when the C simulator is missing
-    except ImportError as exc:
-        raise ValueError(str(exc)) from None
+    if not available():  # before any drawing: say at once when the C simulator is missing
+        raise ValueError(MISSING_MESSAGE)
     for name in ("m", "k", "n"):
         _positive(name, getattr(args, name))
     _positive("threads", getattr(args, "threads", None))
@@ -284,7 +274,7 @@ def simulate(args: argparse.Namespace) -> dict:
     a_name = args.a_format
     b_name = args.b_format or a_name
     a_fmt, b_fmt = get_format(a_name), get_format(b_name)
-    acc = parse_acc(args.acc, a_fmt, b_fmt)
+    acc = resolve_acc(args.acc, a_fmt, b_fmt)
     params = inspect.signature(gemm).parameters
     kw = {}
     for opt in ("order", "block", "threads"):
@@ -336,7 +326,7 @@ def simulate(args: argparse.Namespace) -> dict:
     return {
         "a_format": a_fmt.name,
         "b_format": b_fmt.name,
-        "accumulator": str(acc) if not isinstance(acc, str) else acc,
+        "accumulator": _acc_name(acc),
         "rounding": rounding,
         **{k: v for k, v in kw.items()},
         "m": args.m,

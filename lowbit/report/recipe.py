@@ -43,7 +43,7 @@ STUDIES = (
 RANGE_METHODS = ("minmax", "percentile", "mse", "aciq", "kl", "octav")
 TENSORS = ("gaussian", "laplace", "heavy_tailed")
 MAC_ACCUMULATORS = ("fixed", "fp16", "bf16", "fp32")
-SIM_ACCUMULATORS = ("fp16", "bf16", "fp32", "fixed:WIDTH", "fixed:WIDTH:wrap")
+SIM_ACCUMULATORS = ("fp16", "bf16", "fp32", "fixed:WIDTH[:FRAC][:wrap|saturate]")
 DEFAULT_RECIPE = "reports/format-comparison.toml"
 
 _BLOCK = [
@@ -143,9 +143,9 @@ DEFAULTS: dict[str, Any] = {
         "pairs": [
             {
                 "format": "fp8_e4m3fn",
-                "accumulators": ["fp16", "bf16", "fp32", "fixed:24", "fixed:32"],
+                "accumulators": ["fp16", "bf16", "fp32", "fixed24s", "fixed32s"],
             },
-            {"format": "int8", "accumulators": ["fp16", "bf16", "fp32", "fixed:16", "fixed:24"]},
+            {"format": "int8", "accumulators": ["fp16", "bf16", "fp32", "fixed16s", "fixed24s"]},
         ],
     },
 }
@@ -336,16 +336,21 @@ def _distributions(value: Any, where: str) -> list[str]:
 
 
 def sim_accumulator(value: Any, where: str) -> str:
-    """'fp16' | 'bf16' | 'fp32' | 'fixed:WIDTH' | 'fixed:WIDTH:wrap' (saturate by default)."""
-    if value in ("fp16", "bf16", "fp32"):
-        return value
-    parts = value.split(":") if isinstance(value, str) else []
-    ok = len(parts) in (2, 3) and parts[0] == "fixed" and parts[1].isdigit()
-    ok = ok and 2 <= int(parts[1]) <= 62 and (len(parts) == 2 or parts[2] in ("wrap", "saturate"))
+    """A spec of lowbit's accumulator grammar (``hwmodel.accumulator.parse_accumulator``)
+    for the accumulators study: a float, or fixed point of 2..62 bits (the C core's
+    register); not the exact accumulator, which is the study's reference."""
+    from ..hwmodel.accumulator import ExactAccumulator, FixedAccumulator, parse_accumulator
+
+    try:
+        acc = parse_accumulator(value) if isinstance(value, str) else None
+    except (ValueError, TypeError):
+        acc = None
+    ok = acc is not None and not isinstance(acc, ExactAccumulator)
+    ok = ok and not (isinstance(acc, FixedAccumulator) and not 2 <= acc.width <= 62)
     if not ok:
         raise ValueError(
             f"{where}: accumulator {value!r} is not one of {', '.join(SIM_ACCUMULATORS)} "
-            "(WIDTH 2..62 bits)"
+            "(WIDTH 2..62 bits; wrap unless :saturate; the exact accumulator is the reference)"
         )
     return value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -393,9 +394,10 @@ def accumulators(doc: Document, ctx: Context) -> None:
     doc.heading("Accumulators")
     try:
         from ..hwmodel import macsim
-        from ..hwmodel.macsim import FixedAcc, gemm, value_table
+        from ..hwmodel.macsim import gemm, parse_accumulator, value_table
 
-        macsim._load_lib()
+        if not macsim.available():
+            raise ImportError(macsim.MISSING_MESSAGE)
     except ImportError as exc:
         doc.paragraph(
             "This study is omitted: the C MAC simulator (lowbit.hwmodel._macsim) is not built "
@@ -408,7 +410,7 @@ def accumulators(doc: Document, ctx: Context) -> None:
     ks, m, n = sorted(cfg["k"]), cfg["m"], cfg["n"]
     kmax = ks[-1]
     try:
-        rows = _simulate(ctx, cfg, ks, m, n, gemm, FixedAcc, value_table)
+        rows = _simulate(ctx, cfg, ks, m, n, gemm, parse_accumulator, value_table)
     except Exception as exc:  # a stale or broken build must not sink the whole report
         doc.paragraph(
             "This study is omitted: the C MAC simulator failed on its first GEMM "
@@ -492,7 +494,7 @@ def accumulators(doc: Document, ctx: Context) -> None:
         f"rng = default_rng(SeedSequence([{ctx.seed}, 13, pair index])); "
         f"A = rng.standard_normal(({m}, {kmax})), then B = rng.standard_normal(({kmax}, {n}))",
         f"lowbit.hwmodel.macsim.gemm(a[:, :K], b[:K], fmt, fmt, accumulator=acc)  K in {ks}",
-        "reference: accumulator='exact'; fixed:W -> FixedAcc(W, frac, 'saturate'|'wrap')",
+        "reference: accumulator='exact'; fixed:W[:F][:wrap|saturate] -> FixedAccumulator(W, F)",
     ] + [f"pair {p['format']}: {p['accumulators']}" for p in cfg["pairs"]]
     doc.figure(
         draw,
@@ -537,7 +539,7 @@ def accumulators(doc: Document, ctx: Context) -> None:
         )
 
 
-def _simulate(ctx, cfg, ks, m, n, gemm, FixedAcc, value_table) -> list[dict]:
+def _simulate(ctx, cfg, ks, m, n, gemm, parse_accumulator, value_table) -> list[dict]:
     """Every (pair, K, accumulator) GEMM against the exact one; one row each."""
     kmax = ks[-1]
     rows = []
@@ -552,12 +554,9 @@ def _simulate(ctx, cfg, ks, m, n, gemm, FixedAcc, value_table) -> list[dict]:
             exact, _ = gemm(ak, bk, fmt, fmt, accumulator="exact")
             norm = float(np.linalg.norm(exact))
             for acc in pair["accumulators"]:
-                if acc.startswith("fixed"):
-                    parts = acc.split(":")
-                    mode = parts[2] if len(parts) == 3 else "saturate"
-                    acc_obj = FixedAcc(int(parts[1]), frac, mode)
-                else:
-                    acc_obj = acc
+                acc_obj = parse_accumulator(acc)
+                if getattr(acc_obj, "frac", 0) is None:  # fixed point: at the products' LSB
+                    acc_obj = dataclasses.replace(acc_obj, frac=frac)
                 try:
                     out, st = gemm(ak, bk, fmt, fmt, accumulator=acc_obj)
                 except ValueError as exc:  # e.g. a register too narrow for the products
@@ -568,7 +567,7 @@ def _simulate(ctx, cfg, ks, m, n, gemm, FixedAcc, value_table) -> list[dict]:
                     dict(
                         format=fmt.name,
                         accumulator=acc,
-                        frac_bits=frac if acc.startswith("fixed") else None,
+                        frac_bits=getattr(acc_obj, "frac", None),
                         k=kk,
                         rel_error=err,
                         overflow=st["overflow"],

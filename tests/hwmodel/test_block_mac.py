@@ -22,7 +22,9 @@ def per_mac(fmt, acc="fp32", **kw):
 
 
 @pytest.mark.parametrize("fmt", BLOCK)
-@pytest.mark.parametrize("acc", ["fixed", "fp32", "fp16", FixedAccumulator(24, "saturate")])
+@pytest.mark.parametrize(
+    "acc", ["fixed", "fp32", "fp16", FixedAccumulator(24, overflow="saturate")]
+)
 def test_block_formats_priced(fmt, acc):
     m = mac_cost(fmt, fmt, acc)
     assert 50 < m.total < 2000

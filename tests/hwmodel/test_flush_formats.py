@@ -9,7 +9,7 @@ import numpy as np
 from lowbit import FloatFormat
 from lowbit.hwmodel import mac_cost
 from lowbit.hwmodel.macsim import gemm
-from lowbit.hwmodel.macsim_ref import gemm_ref
+from lowbit.hwmodel.macsim.reference import gemm_ref
 
 
 def test_flush_operands_cost_the_same_as_no_subnormals():

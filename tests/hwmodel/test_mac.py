@@ -115,7 +115,7 @@ def test_mixed_int_float_and_options():
     m = mac_cost("int8", "fp8_e4m3fnuz", "fp16")
     assert mac_cost("fp8_e4m3fnuz", "fp8_e4m3fnuz", "fp16").total < m.total
     assert "to_sign_magnitude_w" in m.cost.find("mpy").breakdown()
-    narrow = mac_cost("int8", "int8", FixedAccumulator(20, "saturate"))
+    narrow = mac_cost("int8", "int8", FixedAccumulator(20, overflow="saturate"))
     assert narrow.accumulator_width == 20
     assert narrow.total < mac_cost("int8", "int8", "fixed").total
     assert mac_cost("int8", "int8", 20).total < narrow.total  # wrap needs no clamp

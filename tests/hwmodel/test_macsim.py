@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from lowbit import FloatFormat, get_format
-from lowbit.hwmodel import FixedAccumulator
-from lowbit.hwmodel.macsim import FixedAcc, gemm
-from lowbit.hwmodel.macsim_ref import float_step, gemm_ref, round_to_float
+from lowbit.hwmodel.macsim import FixedAccumulator, gemm
+from lowbit.hwmodel.macsim.reference import float_step, gemm_ref, round_to_float
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("lowbit.hwmodel._macsim") is None,
@@ -198,16 +197,16 @@ def test_subnormal_products():
 @pytest.mark.parametrize(
     "fmts,acc",
     [
-        (("int8", "int8"), FixedAcc(16, 0)),
-        (("int8", "int8"), FixedAcc(32, 0)),
-        (("int4", "uint4"), FixedAcc(8, 0)),
-        (("fp4_e2m1fn", "fp6_e2m3fn"), FixedAcc(12, 4)),
-        (("fp8_e4m3fn", "fp8_e4m3fn"), FixedAcc(30, 18)),
-        (("int8_sm", "int3"), FixedAcc(5, 2)),
+        (("int8", "int8"), FixedAccumulator(16, 0)),
+        (("int8", "int8"), FixedAccumulator(32, 0)),
+        (("int4", "uint4"), FixedAccumulator(8, 0)),
+        (("fp4_e2m1fn", "fp6_e2m3fn"), FixedAccumulator(12, 4)),
+        (("fp8_e4m3fn", "fp8_e4m3fn"), FixedAccumulator(30, 18)),
+        (("int8_sm", "int3"), FixedAccumulator(5, 2)),
     ],
 )
 def test_fixed_acc(mode, fmts, acc):
-    acc = FixedAcc(acc.width, acc.frac, mode)
+    acc = FixedAccumulator(acc.width, acc.frac, mode)
     rng = np.random.default_rng(acc.width * 7 + len(mode))
     fa, fb = (get_format(f) for f in fmts)
     a = random_codes(fa, (4, 33), rng)
@@ -219,7 +218,7 @@ def test_fixed_acc(mode, fmts, acc):
 def test_fixed_acc_overflow(mode, want):
     i8 = get_format("int8")
     a = i8.encode(np.full((1, 4), 127.0))
-    c, st = assert_same(i8, i8, a, a.T.copy(), FixedAcc(16, 0, mode))
+    c, st = assert_same(i8, i8, a, a.T.copy(), FixedAccumulator(16, 0, mode))
     assert c[0, 0] == want and st["overflow"] == (1 if mode == "wrap" else 2)
 
 
@@ -332,7 +331,7 @@ def test_validation():
     with pytest.raises(ValueError, match="outside"):
         gemm(a.astype(np.int16) - 1, b, E4M3, E4M3)
     with pytest.raises(ValueError, match="NaN or Inf"):
-        gemm(a + 127, b, E4M3, E4M3, accumulator=FixedAcc(40, 18))  # 0x7f: NaN in e4m3fn
+        gemm(a + 127, b, E4M3, E4M3, accumulator=FixedAccumulator(40, 18))  # 0x7f: NaN in e4m3fn
     with pytest.raises(ValueError, match="accumulator"):
         gemm(a, b, E4M3, E4M3, accumulator="fp64")
     with pytest.raises(ValueError, match="wider than FP32"):
@@ -342,14 +341,20 @@ def test_validation():
     with pytest.raises(ValueError, match="rounding"):
         gemm(a, b, E4M3, E4M3, rounding="stochastic")
     with pytest.raises(ValueError, match="fractional bits"):  # rounding fixed point: no tree
-        gemm(a, b, E4M3, E4M3, accumulator=FixedAcc(32, 4), order="pairwise")
+        gemm(a, b, E4M3, E4M3, accumulator=FixedAccumulator(32, 4), order="pairwise")
     with pytest.raises(ValueError, match="'down' is for fixed-point"):
         gemm(a, b, E4M3, E4M3, accumulator="fp16", rounding="down")
     with pytest.raises(ValueError, match="exceed 2"):
         fp16 = get_format("fp16")
-        gemm(a.astype(np.uint16), b.astype(np.uint16), fp16, fp16, accumulator=FixedAcc(40, 48))
+        gemm(
+            a.astype(np.uint16),
+            b.astype(np.uint16),
+            fp16,
+            fp16,
+            accumulator=FixedAccumulator(40, 48),
+        )
     with pytest.raises(ValueError, match="width"):
-        FixedAcc(64, 0)
+        gemm(a, b, E4M3, E4M3, accumulator=FixedAccumulator(64, 0))
     with pytest.raises(TypeError, match="2-D float array or a BlockArray"):
         gemm(a, b, get_format("mxfp8_e4m3"), E4M3)
     with pytest.raises(TypeError, match="2-D float array or a BlockArray"):
@@ -381,7 +386,15 @@ def test_validation():
     fp16 = get_format("fp16")
     a16 = fp16.encode(np.ones((2, 3)))
     with pytest.raises(ValueError, match="block sums"):  # 81-bit sums into a fixed register
-        gemm(a16, a16.T.copy(), fp16, fp16, order="blocks", block=64, accumulator=FixedAcc(60, 48))
+        gemm(
+            a16,
+            a16.T.copy(),
+            fp16,
+            fp16,
+            order="blocks",
+            block=64,
+            accumulator=FixedAccumulator(60, 48),
+        )
     e5m2 = get_format("fp8_e5m2")
     with pytest.raises(ValueError, match="finite operands only"):
         x5 = e5m2.encode(np.array([[np.inf, 1.0, 2.0]]))
@@ -423,7 +436,7 @@ def test_empty_shapes():
 
 @pytest.mark.parametrize("order,block", [("blocks", 4), ("blocks", 7), ("pairwise", 1)])
 @pytest.mark.parametrize(
-    "acc", ["fp16", "bf16", "fp32", FloatFormat(4, 3), FixedAcc(30, 18, "wrap")], ids=str
+    "acc", ["fp16", "bf16", "fp32", FloatFormat(4, 3), FixedAccumulator(30, 18, "wrap")], ids=str
 )
 @pytest.mark.parametrize("rounding", ROUNDINGS)
 def test_orders_random_and_adversarial(order, block, acc, rounding):
@@ -432,7 +445,7 @@ def test_orders_random_and_adversarial(order, block, acc, rounding):
     for k in (1, 2, 3, 29):
         a = random_codes(E4M3, (3, k), rng, pool if k == 29 else None)
         b = random_codes(E4M3, (k, 4), rng)
-        if isinstance(acc, FixedAcc) and rounding != "nearest_even":
+        if isinstance(acc, FixedAccumulator) and rounding != "nearest_even":
             continue
         assert_same(E4M3, E4M3, a, b, acc, rounding, order, block=block)
 
@@ -490,8 +503,8 @@ def test_mxfp8_e5m2_blocks():
         ("fp8_e4m3fn", "fp8_e4m3fn", "fp16"),
         ("fp8_e4m3fn", "fp8_e5m2", "bf16"),
         ("fp8_e4m3fn", "fp8_e4m3fn", FloatFormat(3, 2, subnormals=False)),
-        ("int8", "int8", FixedAcc(12, 0, "wrap")),
-        ("int8", "int4", FixedAcc(10, 0, "saturate")),
+        ("int8", "int8", FixedAccumulator(12, 0, "wrap")),
+        ("int8", "int4", FixedAccumulator(10, 0, "saturate")),
         ("int8", "int8", "exact"),
         ("fp16", "fp16", "exact"),  # a multi-word Kulisch register
     ],
@@ -511,7 +524,7 @@ def test_toggles_known_answer():
     """int8 1·1 four times into an 8-bit register: 0→1→2→3→4 flips 1+2+1+3 bits."""
     i8 = get_format("int8")
     a = i8.encode(np.ones((1, 4)))
-    _, st = gemm(a, a.T.copy(), i8, i8, accumulator=FixedAcc(8, 0), toggles=True)
+    _, st = gemm(a, a.T.copy(), i8, i8, accumulator=FixedAccumulator(8, 0), toggles=True)
     assert st.toggles == 7
     c, st = gemm(a, a.T.copy(), i8, i8, accumulator="fp16", toggles=True, per_output=True)
     # FP16 bits of 1, 2, 3, 4: 0x3c00, 0x4000, 0x4200, 0x4400
@@ -556,7 +569,9 @@ def test_inf_times_zero_is_nan():
 
 
 @pytest.mark.parametrize("order", ["sequential", "blocks", "pairwise"])
-@pytest.mark.parametrize("acc", ["fp16", "fp32", FixedAcc(40, 30, "saturate"), "exact"], ids=str)
+@pytest.mark.parametrize(
+    "acc", ["fp16", "fp32", FixedAccumulator(40, 30, "saturate"), "exact"], ids=str
+)
 def test_block_scales(order, acc):
     rng = np.random.default_rng(5)
     a = random_codes(E4M3, (3, 20), rng)
@@ -692,16 +707,16 @@ def test_float_inputs_are_encoded_with_the_format():
 
 
 def test_hardware_model_fixed_accumulator():
-    """FixedAccumulator(width, overflow) of the hardware model: binary point at the
+    """FixedAccumulator(width) without frac (as the hardware model takes it): binary point at the
     products' LSB (2^-18 for e4m3 × e4m3)."""
     rng = np.random.default_rng(10)
     a = random_codes(E4M3, (3, 30), rng)
     b = random_codes(E4M3, (30, 3), rng)
-    c, st = gemm(a, b, E4M3, E4M3, accumulator=FixedAccumulator(24, "saturate"))
-    c2, st2 = gemm(a, b, E4M3, E4M3, accumulator=FixedAcc(24, 18, "saturate"))
+    c, st = gemm(a, b, E4M3, E4M3, accumulator=FixedAccumulator(24, overflow="saturate"))
+    c2, st2 = gemm(a, b, E4M3, E4M3, accumulator=FixedAccumulator(24, 18, "saturate"))
     same_bits(c, c2)
     assert st.as_dict() == st2.as_dict()
-    assert_same(E4M3, E4M3, a, b, FixedAccumulator(20, "wrap"))
+    assert_same(E4M3, E4M3, a, b, FixedAccumulator(20, overflow="wrap"))
 
 
 # --- fixed point narrower than the products: rounding at every step ------------------------
@@ -715,11 +730,11 @@ def test_fixed_rounding_known_answers():
     b = i8.encode(np.ones((3, 1)))
     want = {"nearest_even": [2.0, -2.0], "toward_zero": [1.0, -1.0], "down": [1.0, -3.0]}
     for rounding, values in want.items():
-        c, st = gemm(a, b, e4, i8, accumulator=FixedAcc(8, 0), rounding=rounding)
+        c, st = gemm(a, b, e4, i8, accumulator=FixedAccumulator(8, 0), rounding=rounding)
         assert c[:, 0].tolist() == values, rounding
         assert st.swamping == 4
     # nearest-even: 1 + 0.5 = 1.5 → 2 (tie to even), 2 + 0.5 = 2.5 → 2: the second is absorbed
-    _, st = gemm(a[:1].copy(), b, e4, i8, accumulator=FixedAcc(8, 0))
+    _, st = gemm(a[:1].copy(), b, e4, i8, accumulator=FixedAccumulator(8, 0))
     assert st.absorbed == 1
 
 
@@ -731,7 +746,7 @@ def test_fixed_rounding_vs_reference(rounding, mode, order):
     a = E4M3.encode(rng.normal(0, 4, (4, 30)))
     b = E4M3.encode(rng.normal(0, 4, (30, 3)))
     _, st = assert_same(
-        E4M3, E4M3, a, b, FixedAcc(8, 2, mode), rounding, order, block=4, toggles=True
+        E4M3, E4M3, a, b, FixedAccumulator(8, 2, mode), rounding, order, block=4, toggles=True
     )
     assert st.swamping > 0 and st.overflow > 0
 
@@ -748,7 +763,7 @@ def test_exhaustive_one_step_fixed_rounding(rounding, mode):
     a[:, 0], a[:, 1] = start, codes
     b = np.empty((2, codes.size), np.uint16)
     b[0, :], b[1, :] = E4M3.encode(np.array([0.40625]))[0], codes
-    got, st = gemm(a, b, E4M3, E4M3, accumulator=FixedAcc(16, 4, mode), rounding=rounding)
+    got, st = gemm(a, b, E4M3, E4M3, accumulator=FixedAccumulator(16, 4, mode), rounding=rounding)
     rnd = {"nearest_even": np.rint, "toward_zero": np.trunc, "down": np.floor}[rounding]
     lo, hi = -(2**15), 2**15 - 1
 
@@ -785,12 +800,12 @@ def test_exact_multiword(fmts):
 # --- the vectorised loops against the generic loop, threads ----------------------------------
 
 FAST_CASES = [
-    ("int8", "int8", FixedAcc(32, 0, "wrap"), 100.0),
-    ("int8", "int8", FixedAcc(32, 0, "saturate"), 100.0),
-    ("int8", "int8", FixedAcc(18, 0, "saturate"), 100.0),
-    ("int8", "int8", FixedAcc(17, 0, "wrap"), 100.0),
-    ("int4", "int8_sm", FixedAcc(48, 0, "wrap"), 8.0),
-    ("fp8_e4m3fn", "fp8_e4m3fn", FixedAcc(40, 18, "saturate"), 1.0),
+    ("int8", "int8", FixedAccumulator(32, 0, "wrap"), 100.0),
+    ("int8", "int8", FixedAccumulator(32, 0, "saturate"), 100.0),
+    ("int8", "int8", FixedAccumulator(18, 0, "saturate"), 100.0),
+    ("int8", "int8", FixedAccumulator(17, 0, "wrap"), 100.0),
+    ("int4", "int8_sm", FixedAccumulator(48, 0, "wrap"), 8.0),
+    ("fp8_e4m3fn", "fp8_e4m3fn", FixedAccumulator(40, 18, "saturate"), 1.0),
     ("fp8_e4m3fn", "fp8_e4m3fn", "exact", 1.0),
     ("fp8_e4m3fn", "fp8_e4m3fn", "fp32", 1.0),
     ("fp8_e5m2", "fp8_e5m2", "fp32", 1e4),
@@ -892,7 +907,7 @@ def test_exhaustive_one_step_fixed(fmt, mode):
     a[:, 0], a[:, 1] = start, codes
     b = np.empty((2, codes.size), np.uint16)
     b[0, :], b[1, :] = f.encode(np.array([100.0]))[0], codes
-    got, st = gemm(a, b, f, f, accumulator=FixedAcc(width, frac, mode))
+    got, st = gemm(a, b, f, f, accumulator=FixedAccumulator(width, frac, mode))
     lo, hi = -(2 ** (width - 1)), 2 ** (width - 1) - 1
     p0 = int(round(float(f.decode(np.array([start]))[0]) ** 2 * 2**frac))
     r0 = min(max(p0, lo), hi) if mode == "saturate" else (p0 - lo) % 2**width + lo

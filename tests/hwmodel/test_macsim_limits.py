@@ -16,8 +16,8 @@ import pytest
 
 from lowbit import get_format
 from lowbit.hwmodel import macsim
-from lowbit.hwmodel.macsim import FixedAcc, gemm
-from lowbit.hwmodel.macsim_ref import gemm_ref
+from lowbit.hwmodel.macsim import FixedAccumulator, gemm
+from lowbit.hwmodel.macsim.reference import gemm_ref
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILT = importlib.util.find_spec("lowbit.hwmodel._macsim") is not None
@@ -33,7 +33,7 @@ E4M3 = get_format("fp8_e4m3fn")
 )
 def test_fixed_frac_outside_the_exact_range_is_refused_in_plain_words(width, frac, lo):
     with pytest.raises(ValueError) as info:
-        FixedAcc(width, frac)
+        FixedAccumulator(width, frac)
     msg = str(info.value)
     assert f"frac={frac} outside {lo}..1023 for width={width}" in msg
     assert "{" not in msg  # no dump of the C core's option dicts
@@ -47,7 +47,7 @@ def test_fixed_frac_at_the_lower_end_matches_the_exact_reference(rounding):
     rng = np.random.default_rng(5)
     a = I8.encode(rng.integers(-128, 128, (3, 9)).astype(np.float64))
     b = I8.encode(rng.integers(-128, 128, (9, 4)).astype(np.float64))
-    acc = FixedAcc(62, -962, "wrap")
+    acc = FixedAccumulator(62, -962, "wrap")
     c, st = gemm(
         a.astype(np.uint16), b.astype(np.uint16), I8, I8, accumulator=acc, rounding=rounding
     )
@@ -69,8 +69,10 @@ def test_products_below_the_doubles_on_the_register_grid_are_refused():
     a = np.array([[1]], np.uint8)  # the smallest subnormal, 2^-9
     scales = (np.full((1, 1), 2.0**-100), None)
     with pytest.raises(ValueError, match="below 2\\^-1074 .* use frac ≥ -956"):
-        gemm(a, a, E4M3, E4M3, accumulator=FixedAcc(2, -1000), scales=scales, scale_block=1)
-    c, _ = gemm(a, a, E4M3, E4M3, accumulator=FixedAcc(2, -956), scales=scales, scale_block=1)
+        gemm(a, a, E4M3, E4M3, accumulator=FixedAccumulator(2, -1000), scales=scales, scale_block=1)
+    c, _ = gemm(
+        a, a, E4M3, E4M3, accumulator=FixedAccumulator(2, -956), scales=scales, scale_block=1
+    )
     assert c.tolist() == [[0.0]]
 
 
@@ -121,7 +123,7 @@ def test_fast_loops_work_memory_does_not_grow_with_b(acc, fast):
 
 
 @needs_c
-@pytest.mark.parametrize("acc", ["fp16", "fp32", FixedAcc(40, 18)])
+@pytest.mark.parametrize("acc", ["fp16", "fp32", FixedAccumulator(40, 18)])
 def test_multi_pass_fast_loops_equal_the_generic_loop(acc):
     """K = 33000: one panel of decoded B (K × 64 values) is more than a pass, so every panel
     is a pass of its own; results and statistics equal the generic loop's, bit for bit."""
@@ -164,7 +166,7 @@ def test_gemm_allocates_little_beside_the_codes(dtype):
     [
         {"accumulator": "fp16"},
         {"accumulator": "fp32", "fast": False, "toggles": True},
-        {"accumulator": FixedAcc(20, 18, "saturate"), "threads": 3},
+        {"accumulator": FixedAccumulator(20, 18, "saturate"), "threads": 3},
         {"accumulator": "bf16", "order": "blocks", "block": 8, "per_output": True},
         {"accumulator": "fp16", "order": "pairwise"},
     ],
@@ -251,6 +253,6 @@ def test_wheel_builds_without_a_c_compiler(tmp_path):
     wheels = list((tmp_path / "out").glob("lowbit-*.whl"))
     assert len(wheels) == 1
     names = zipfile.ZipFile(wheels[0]).namelist()
-    assert "lowbit/hwmodel/macsim.py" in names
+    assert "lowbit/hwmodel/macsim/__init__.py" in names
     assert not [n for n in names if n.endswith((".so", ".pyd"))], names
     assert "C MAC simulator (lowbit.hwmodel._macsim) was not compiled" in res.stdout + res.stderr

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from lowbit import FloatFormat, get_format
-from lowbit.hwmodel.macsim import FixedAcc
-from lowbit.hwmodel.macsim_numpy import gemm_numpy, round_bits, round_to_grid
-from lowbit.hwmodel.macsim_ref import gemm_ref, round_to_float
+from lowbit.hwmodel.macsim import FixedAccumulator
+from lowbit.hwmodel.macsim.numpy_oracle import gemm_numpy, round_bits, round_to_grid
+from lowbit.hwmodel.macsim.reference import gemm_ref, round_to_float
 
 HAVE_C = importlib.util.find_spec("lowbit.hwmodel._macsim") is not None
 needs_c = pytest.mark.skipif(not HAVE_C, reason="C extension lowbit.hwmodel._macsim not built")
@@ -29,7 +29,9 @@ FLOAT_ACCS = [
     FloatFormat(4, 3, name="e4m3_ieee_acc"),
     FloatFormat(3, 2, subnormals=False, name="e3m2_ftz_acc"),
 ]
-NARROW_FIXED = [FixedAcc(w, 0, mode) for w in (10, 14, 16, 20) for mode in ("wrap", "saturate")]
+NARROW_FIXED = [
+    FixedAccumulator(w, 0, mode) for w in (10, 14, 16, 20) for mode in ("wrap", "saturate")
+]
 # ties, cancellation, overflow and subnormal products (as tests/hwmodel/test_macsim.py)
 ADVERSARIAL = [0.0, 1.0, -1.0, 0.5, -0.25, 1.125, -1.875, 448.0, -448.0, 2.0**-9, -(2.0**-9),
                2.0**-6, 3 * 2.0**-9, 240.0, -0.0]  # fmt: skip
@@ -81,7 +83,7 @@ def test_known_answers_fp16_ties_and_fp32():
 )
 def test_known_answers_fixed_overflow(mode, want, events):
     a = I8.encode(np.full((1, 4), 127.0))
-    c, st = gemm_numpy(a, a.T.copy(), I8, I8, accumulator=FixedAcc(16, 0, mode))
+    c, st = gemm_numpy(a, a.T.copy(), I8, I8, accumulator=FixedAccumulator(16, 0, mode))
     assert c[0, 0] == want and st["overflow"] == events
 
 
@@ -144,13 +146,13 @@ def test_fixed_vs_reference(acc):
 
 
 @needs_c
-@pytest.mark.parametrize("acc", NARROW_FIXED + [FixedAcc(32, 0, "wrap"), "exact"], ids=str)
+@pytest.mark.parametrize("acc", NARROW_FIXED + [FixedAccumulator(32, 0, "wrap"), "exact"], ids=str)
 def test_int8_fixed_vs_c(acc):
     rng = rng_for("int8", str(acc))
     a = rng.integers(0, 256, (17, 300)).astype(np.uint8)
     b = rng.integers(0, 256, (300, 13)).astype(np.uint8)
     _, st = check(c_gemm, I8, I8, a, b, acc)
-    if isinstance(acc, FixedAcc) and acc.width <= 16:
+    if isinstance(acc, FixedAccumulator) and acc.width <= 16:
         assert st["overflow"] > 0
     # all-extreme operands: every step near the edge of the register
     a = rng.choice(np.array([127, 128], np.uint8), (5, 64))
@@ -227,7 +229,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="wider than FP32"):
         gemm_numpy(a, b, E4M3, E4M3, accumulator=FloatFormat(9, 20))
     with pytest.raises(ValueError, match="fractional bits"):
-        gemm_numpy(a, b, E4M3, E4M3, accumulator=FixedAcc(32, 4))
+        gemm_numpy(a, b, E4M3, E4M3, accumulator=FixedAccumulator(32, 4))
     with pytest.raises(ValueError, match="bits"):
         gemm_numpy(a, b, E5M2, E5M2, accumulator="exact")
     with pytest.raises(TypeError, match="IntFormat or FloatFormat"):

@@ -1,4 +1,4 @@
-"""Vectorised numpy version of :func:`lowbit.hwmodel.macsim.gemm`: same results, same stats.
+"""Vectorised numpy oracle of :func:`lowbit.hwmodel.macsim.gemm`: same results, same stats.
 
 Each output's accumulation stays sequential along K; the loop over K is Python and every
 step is a handful of whole-array numpy operations on all M×N accumulators at once.  It is
@@ -6,7 +6,7 @@ the baseline the C simulator is benchmarked against (``bench/bench_macsim.py``) 
 oracle for it (``tests/hwmodel/test_macsim_numpy.py``).  It only takes the paths where host
 arithmetic is provably exact or correctly rounded, and raises ``ValueError`` elsewhere:
 
-* fixed point (``FixedAcc``, and ``"exact"`` as the narrowest fixed-point register that
+* fixed point (``FixedAccumulator``, and ``"exact"`` as the narrowest fixed-point register that
   cannot overflow): int64 registers; each product scaled by 2^frac must be an integer.
 * ``"fp32"`` with nearest-even: native float32 addition, which is IEEE round-to-nearest-even
   with subnormals, provided every product is exact in float32 (checked from the tables).
@@ -34,63 +34,25 @@ arithmetic is provably exact or correctly rounded, and raises ``ValueError`` els
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from ..formats import FloatFormat, IntFormat, get_format
-from .macsim import ExactAcc, FixedAcc
+from ...formats import FloatFormat, IntFormat, get_format
+from ..accumulator import (
+    FLOAT_ROUNDINGS,
+    ExactAccumulator,
+    FixedAccumulator,
+    exact_width,
+    parse_accumulator,
+)
+from .tables import TableInfo, value_table
 
-ROUNDINGS = ("nearest_even", "toward_zero")
-#: int64 registers: widest fixed-point register (as macsim.MAX_FIXED_WIDTH) and product bound
+#: "down" (toward −∞) is not implemented here
+ROUNDINGS = FLOAT_ROUNDINGS
+#: int64 registers: a register of at most 62 bits plus a product stays below 2^63
 MAX_WIDTH = 62
-
-
-@dataclass(frozen=True)
-class _Table:
-    """Decoded values of every code and the bit range of the nonzero finite ones."""
-
-    values: np.ndarray  # float64 per code
-    finite: np.ndarray  # bool per code
-    low: int  # lowest set bit (exponent) of any nonzero finite value
-    top: int  # highest set bit
-    sig: int  # most significant bits of any one value
-    max_abs: Fraction
-
-
-def _table(fmt: Any) -> _Table:
-    values = np.asarray(fmt.decode(np.arange(2**fmt.bits, dtype=np.uint16)), dtype=np.float64)
-    finite = np.isfinite(values)
-    nz = np.abs(values[finite & (values != 0)])
-    if nz.size == 0:  # pragma: no cover - every format has a nonzero value
-        return _Table(values, finite, 0, 0, 0, Fraction(0))
-    mant, exp = np.frexp(nz)  # nz = mant · 2^exp, mant ∈ [0.5, 1)
-    m53 = (mant * 2.0**53).astype(np.int64)  # exact 53-bit integer significand
-    tz = np.log2((m53 & -m53).astype(np.float64)).astype(np.int64)  # its trailing zeros
-    low, top = exp - 53 + tz, exp - 1
-    return _Table(
-        values,
-        finite,
-        int(low.min()),
-        int(top.max()),
-        int((top - low + 1).max()),
-        Fraction(float(nz.max())),
-    )
-
-
-def _resolve(accumulator: Any) -> Any:
-    if isinstance(accumulator, (FixedAcc, ExactAcc, FloatFormat)):
-        return accumulator
-    if isinstance(accumulator, str) and accumulator in ("exact", "kulisch"):
-        return ExactAcc()
-    if isinstance(accumulator, str) and accumulator in ("fp16", "bf16", "fp32"):
-        return get_format(accumulator)
-    raise ValueError(
-        f"gemm_numpy: accumulator={accumulator!r}; expected 'fp16', 'bf16', 'fp32', 'exact', "
-        "a FloatFormat or FixedAcc(width, frac, mode)"
-    )
 
 
 def _fmt(f: Any) -> Any:
@@ -134,7 +96,7 @@ def round_to_grid(
     overflow: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Round float64 ``s`` to the IEEE-style grid (precision man_bits + 1, normal exponents
-    emin..emax), as ``macsim_ref.round_to_float`` does; returns (rounded, overflowed mask).
+    emin..emax), as ``reference.round_to_float`` does; returns (rounded, overflowed mask).
 
     The quantum is 2^(max(⌊log2|s|⌋, emin) − man_bits); s / quantum is an exact power-of-two
     scaling, ``np.rint`` rounds it half to even (``np.trunc`` toward zero).  Overflow gives
@@ -166,10 +128,14 @@ def _product_range(ta, tb) -> tuple[int, int, float]:
     return ta.low + tb.low, ta.top + tb.top + 1, float(ta.max_abs * tb.max_abs)
 
 
-def _fixed(av, bv, ta, tb, acc: FixedAcc, exact: bool) -> tuple[np.ndarray, dict]:
+def _fixed(av, bv, ta, tb, acc: FixedAccumulator, exact: bool) -> tuple[np.ndarray, dict]:
     m, k = av.shape
     n = bv.shape[1]
     low, top, _ = _product_range(ta, tb)
+    if not 2 <= acc.width <= MAX_WIDTH:
+        raise ValueError(f"gemm_numpy: {acc}: width={acc.width} outside 2..{MAX_WIDTH}")
+    if acc.frac is None:  # the binary point at the products' least significant bit
+        acc = FixedAccumulator(acc.width, -low, acc.overflow)
     shift = acc.frac + low  # product · 2^frac = (a·2^-low_a)(b·2^-low_b) · 2^shift
     if shift < 0:
         raise ValueError(
@@ -194,7 +160,7 @@ def _fixed(av, bv, ta, tb, acc: FixedAcc, exact: bool) -> tuple[np.ndarray, dict
         np.multiply(ai[t][:, None], bi[t][None, :], out=prod)
         np.add(reg, prod, out=reg)
         if not never:
-            if acc.mode == "wrap":
+            if acc.overflow == "wrap":
                 np.left_shift(reg, up, out=tmp)
                 np.right_shift(tmp, up, out=tmp)  # arithmetic: sign-extends the low bits
                 over += int(np.count_nonzero(tmp != reg))
@@ -211,16 +177,15 @@ def _fixed(av, bv, ta, tb, acc: FixedAcc, exact: bool) -> tuple[np.ndarray, dict
     return out, dict(overflow=over, swamping=0, absorbed=0, max_abs=max_abs, macs=m * n * k)
 
 
-def _exact_acc(ta, tb, k: int) -> FixedAcc:
-    frac = -(ta.low + tb.low)
-    bound = int(max(k, 1) * ta.max_abs * tb.max_abs * Fraction(2) ** frac)
-    width = max(2, bound.bit_length() + 1)
+def _exact_acc(ta: TableInfo, tb: TableInfo, k: int) -> FixedAccumulator:
+    width, frac = exact_width(ta, tb, max(k, 1))
+    width = max(width, 2)
     if width > MAX_WIDTH:
         raise ValueError(
             f"gemm_numpy: the exact accumulator for these formats and K={k} needs {width} bits; "
             f"at most {MAX_WIDTH} fit an int64 register"
         )
-    return FixedAcc(width, frac, "saturate")
+    return FixedAccumulator(width, frac, "saturate")
 
 
 def _is_fp32(fmt: FloatFormat) -> bool:
@@ -394,17 +359,17 @@ def gemm_numpy(
     if rounding not in ROUNDINGS:
         raise ValueError(f"gemm_numpy: rounding={rounding!r}; expected one of {ROUNDINGS}")
     a_fmt, b_fmt = _fmt(a_format), _fmt(b_format)
-    ta, tb = _table(a_fmt), _table(b_fmt)
+    ta, tb = value_table(a_fmt), value_table(b_fmt)
     av = _values("a_codes", a_codes, a_fmt, ta.values, ta.finite)
     bv = _values("b_codes", b_codes, b_fmt, tb.values, tb.finite)
     if av.shape[1] != bv.shape[0]:
         raise ValueError(f"gemm_numpy: inner dimensions differ: a is {av.shape}, b is {bv.shape}")
     if ta.sig + tb.sig > 53:  # pragma: no cover - ≤ 16-bit formats never get here
         raise ValueError("gemm_numpy: products are not exact in double")
-    acc = _resolve(accumulator)
-    if isinstance(acc, ExactAcc):
+    acc = parse_accumulator(accumulator)
+    if isinstance(acc, ExactAccumulator):
         return _fixed(av, bv, ta, tb, _exact_acc(ta, tb, av.shape[1]), exact=True)
-    if isinstance(acc, FixedAcc):
+    if isinstance(acc, FixedAccumulator):
         return _fixed(av, bv, ta, tb, acc, exact=False)
     if acc.specials != "ieee":
         raise ValueError(

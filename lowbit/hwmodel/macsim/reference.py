@@ -1,4 +1,4 @@
-"""Slow exact reference for ``macsim.gemm``: Fraction arithmetic, one explicit rounding a step.
+"""Slow exact reference for :func:`lowbit.hwmodel.macsim.gemm`: Fraction arithmetic, one explicit rounding a step.
 
 Nothing here uses host floating-point addition: each accumulator step forms the exact
 rational a + p and rounds it to the accumulator by the rule written out in
@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ..formats import FloatFormat, get_format
-from .macsim import ExactAcc, FixedAcc, resolve_accumulator
+from ...formats import FloatFormat, get_format
+from ..accumulator import ExactAccumulator, FixedAccumulator, exact_width, parse_accumulator
+from .tables import scaled_table, value_table
 
 
 def _floor_log2(x: Fraction) -> int:
@@ -168,14 +169,13 @@ def gemm_ref(
     av = np.asarray(a_fmt.decode(a_codes), dtype=np.float64)
     bv = np.asarray(b_fmt.decode(b_codes), dtype=np.float64)
     sa, sb = block_scales
-    acc_spec = resolve_accumulator(accumulator)
-    if isinstance(acc_spec, ExactAcc):
-        # the register's width: as gemm chooses it (only toggles depend on it)
-        from .macsim import _exact_width, _scaled_info, value_table
-
-        ia = _scaled_info(value_table(a_fmt), None if sa is None else np.asarray(sa, float))
-        ib = _scaled_info(value_table(b_fmt), None if sb is None else np.asarray(sb, float))
-        width, frac = _exact_width(ia, ib, max(k, 1))
+    acc_spec = parse_accumulator(accumulator)
+    if isinstance(acc_spec, ExactAccumulator):
+        # the register's width, from the accumulator model (only toggles depend on it)
+        ia = scaled_table(value_table(a_fmt), None if sa is None else np.asarray(sa, float))
+        ib = scaled_table(value_table(b_fmt), None if sb is None else np.asarray(sb, float))
+        width, frac = exact_width(ia, ib, max(k, 1))
+        width = max(width, 2)
     keys = ("overflow", "swamping", "absorbed", "toggles")
     po = {key: np.zeros((m, n), np.int64) for key in keys}
     po["max_abs"] = np.zeros((m, n), np.float64)
@@ -232,15 +232,13 @@ def gemm_ref(
                             ).count("1")
                 out[i, j] = acc
             else:
-                if isinstance(acc_spec, ExactAcc):
+                if isinstance(acc_spec, ExactAccumulator):
                     w, f, mode = width, frac, "saturate"
-                elif isinstance(acc_spec, FixedAcc):
-                    w, f, mode = acc_spec.width, acc_spec.frac, acc_spec.mode
-                else:  # FixedAccumulator: binary point at the products' LSB
-                    from .macsim import value_table
-
-                    f = -(value_table(a_fmt).low + value_table(b_fmt).low)
-                    w, mode = acc_spec.width, acc_spec.overflow
+                else:
+                    assert isinstance(acc_spec, FixedAccumulator)
+                    w, f, mode = acc_spec.width, acc_spec.frac, acc_spec.overflow
+                    if f is None:  # binary point at the products' LSB
+                        f = -(value_table(a_fmt).low + value_table(b_fmt).low)
 
                 def units(p, f=f):
                     scaled = Fraction(p) * Fraction(2) ** f
