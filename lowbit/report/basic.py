@@ -1,12 +1,7 @@
-"""Reports: the PDF report of a recipe, the format reference table and the basic accuracy
-study as Markdown and CSV.
+"""The basic accuracy study (``lowbit report --tables``): the format reference table and the
+SQNR of each format on N(0, 1) samples with a per-tensor absmax scale, as Markdown and CSV.
 
-``build_report(recipe, output)`` (``lowbit report``) runs a recipe's studies and writes the
-PDF (``lowbit.report.build``; recipes: ``lowbit.report.recipe``; page layout:
-``lowbit.report.pdf``).  Those names load on first use, so that ``import lowbit.report`` (done
-by every ``lowbit`` command) does not pay for matplotlib.
-
-``write_basic_report(out_dir)`` (``lowbit report --tables``) writes:
+``write_basic_report(out_dir)`` writes:
 
     formats.md, formats.csv                  the format reference table
     format-accuracy.md, format-accuracy.csv  SQNR of each format on N(0, 1) samples with a
@@ -23,79 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..analysis.metrics import sqnr_db
 from ..fileio import open_output
-from ..formats import (
-    ExpFormat,
-    Format,
-    IntFormat,
-    MXFormat,
-    NVFP4Format,
-    Quantizer,
-    SharedExpFormat,
-    VSQuant,
-    get_format,
-    list_formats,
-)
+from ..formats import ExpFormat, Format, IntFormat, get_format, list_formats
+from .quantize import absmax_scale, has_own_scales
 from .tables import (
     FORMAT_COLUMNS,
-    code_table,
-    exact_number,
-    format_number,
-    format_record,
     format_records,
     format_table_markdown,
-    format_table_text,
     render_markdown,
-    specials_summary,
     write_csv_rows,
-    write_format_csv,
 )
-
-#: Formats that carry their own scales (quantized as they are, not through an absmax scale).
-SCALED = (MXFormat, SharedExpFormat, NVFP4Format, VSQuant, Quantizer)
-
-_LAZY = {
-    "build_report": "build",
-    "summary_markdown": "build",
-    "ReportResult": "build",
-    "Recipe": "recipe",
-    "load_recipe": "recipe",
-    "parse_recipe": "recipe",
-    "DEFAULTS": "recipe",
-}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = [
-    "AccuracyResult",
-    "Recipe",
-    "ReportResult",
-    "build_report",
-    "load_recipe",
-    "parse_recipe",
-    "summary_markdown",
-    "absmax_accuracy",
-    "accuracy_formats",
-    "code_table",
-    "exact_number",
-    "format_accuracy",
-    "format_number",
-    "format_record",
-    "format_table_markdown",
-    "format_table_text",
-    "specials_summary",
-    "write_basic_report",
-    "write_format_csv",
-]
 
 
 @dataclass(frozen=True)
@@ -142,24 +75,25 @@ def absmax_accuracy(fmt: Format | str, x: np.ndarray) -> AccuracyResult:
     """
     fmt = get_format(fmt)
     x = np.asarray(x)
-    amax = float(np.max(np.abs(x)))
-    if not (math.isfinite(amax) and amax > 0):
+    s = absmax_scale(x, fmt)
+    if not (math.isfinite(s) and s > 0):
+        amax = float(np.max(np.abs(x)))
         raise ValueError(f"absmax_accuracy: max|x| must be finite and positive, got {amax}")
-    if isinstance(fmt, SCALED):
+    if has_own_scales(fmt):
         # block and two-level formats set their own scales: rows of 1,000 values (or fewer),
         # blocks along each row, VS-Quant's γ per row
         cols = math.gcd(x.size, 1000)
         scale = np.asarray(math.nan)
         q = fmt.quantize(x.reshape(-1, cols)).reshape(x.shape)
     else:
-        scale = np.asarray(amax / fmt.max, dtype=x.dtype)
+        scale = np.asarray(s, dtype=x.dtype)
         q = fmt.quantize(x / scale, overflow="saturate") * scale
     x64 = x.astype(np.float64)
     err = x64 - q.astype(np.float64)
     mse = float(np.mean(err * err))
-    sqnr_db = float(10.0 * np.log10(np.mean(x64 * x64) / mse))
+    sqnr = sqnr_db(x64, q)
     accuracy_bits = float(np.log2(np.std(x64) / math.sqrt(mse)))
-    return AccuracyResult(fmt.name, int(fmt.bits), float(scale), mse, sqnr_db, accuracy_bits)
+    return AccuracyResult(fmt.name, int(fmt.bits), float(scale), mse, sqnr, accuracy_bits)
 
 
 def format_accuracy(
