@@ -47,8 +47,10 @@ RANGE_METHODS = ("minmax", "percentile", "mse", "aciq", "kl", "octav")
 TENSORS = ("gaussian", "laplace", "heavy_tailed")
 MAC_ACCUMULATORS = ("fixed", "fp16", "bf16", "fp32")
 SIM_ACCUMULATORS = ("fp16", "bf16", "fp32", "fixed:WIDTH", "fixed:WIDTH:wrap")
-#: The default recipe's path in a source checkout (``lowbit report`` reads it when it exists).
-DEFAULT_RECIPE = "lowbit/report/recipes/format-comparison.toml"
+#: A recipe file ``lowbit report`` reads in place of the packaged default when it exists in
+#: the current directory (where the default recipe lived before it shipped in the package);
+#: its stem names the PDF.  Without it the packaged default is read (source "built-in defaults").
+DEFAULT_RECIPE = "reports/format-comparison.toml"
 
 #: The packaged recipes (package data): ``recipes/format-comparison.toml`` is the default.
 RECIPES = resources.files(__package__) / "recipes"
