@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml $(wildcard setup.py) $(wildcard csrc/macsim.[ch] csrc/b
 	touch $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/lowbit report reports/format-comparison.toml -o reports/out/format-comparison.pdf
+	$(BIN)/lowbit report -o reports/out/format-comparison.pdf
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

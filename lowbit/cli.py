@@ -118,13 +118,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_quantize)
 
     p = sub.add_parser(
-        "report", help="write the PDF report of a recipe (default reports/format-comparison.toml)"
+        "report", help="write the PDF report of a recipe (default: the packaged format comparison)"
     )
     p.add_argument(
         "recipe",
         nargs="?",
         metavar="RECIPE.toml",
-        help=f"report recipe (default: {_DEFAULT_RECIPE})",
+        help=f"report recipe (default: ./{_DEFAULT_RECIPE} when it exists, else the packaged "
+        "lowbit/report/recipes/format-comparison.toml)",
     )
     p.add_argument(
         "-o", "--output", metavar="OUT.pdf|DIR", help="PDF path, or a directory for RECIPE.pdf"

@@ -8,27 +8,15 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..fileio import atomic_dir
 from .context import Context
-from .pdf import MARGIN_BOTTOM, MARGIN_X, PAGE_H, PAGE_W, TEXT_W, Document, wrap
+from .pdf import MARGIN_BOTTOM, MARGIN_X, PAGE_H, PAGE_W, TEXT_W, Document, Repro, wrap
 from .recipe import Recipe, load_recipe
-from .study_accuracy import atlas, block_formats, fp8_vs_int8, range_setting
-from .study_hardware import accumulators, accuracy_vs_cost, hardware
-
-#: study name → (title, function)
-STUDY_FUNCS: dict[str, tuple[str, Callable]] = {
-    "atlas": ("Format atlas", atlas),
-    "fp8_vs_int8": ("FP8 versus INT8", fp8_vs_int8),
-    "block_formats": ("Block formats", block_formats),
-    "range_setting": ("Range setting", range_setting),
-    "hardware": ("Hardware cost", hardware),
-    "accuracy_vs_cost": ("Accuracy versus cost", accuracy_vs_cost),
-    "accumulators": ("Accumulators", accumulators),
-}
+from .studies import STUDIES
 
 
 @dataclass
@@ -43,7 +31,9 @@ class ReportResult:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     contents: list[tuple[str, int]] = field(default_factory=list)
-    items: list = field(default_factory=list)  # pdf.Repro per figure and table, with its page
+    items: list[Repro] = field(
+        default_factory=list
+    )  # pdf.Repro per figure and table, with its page
     findings: list[tuple[str, str]] = field(default_factory=list)  # the title page's key results
 
 
@@ -70,7 +60,7 @@ def machine(host_name: bool = False) -> str:
 
 
 @contextlib.contextmanager
-def _new_data_dir(path: Path | None):
+def _new_data_dir(path: Path | None) -> Iterator[Path | None]:
     # the CSVs go to a new folder, swapped in for the old one only after the PDF is written:
     # a failed or interrupted build keeps the old PDF and its own CSVs, and CSVs of an
     # earlier recipe that this one does not write are gone afterwards
@@ -127,7 +117,7 @@ def build_report(
     )
 
 
-def _metadata(recipe: Recipe, version: str) -> dict:
+def _metadata(recipe: Recipe, version: str) -> dict[str, str]:
     return {
         "Title": recipe.title,
         "Subject": f"lowbit report from {recipe.source}",
@@ -135,7 +125,14 @@ def _metadata(recipe: Recipe, version: str) -> dict:
     }
 
 
-def _build(recipe, output, data_dir, progress, command, host_name):
+def _build(
+    recipe: Recipe,
+    output: Path,
+    data_dir: Path | None,
+    progress: Callable[[str], None] | None,
+    command: str | None,
+    host_name: bool,
+) -> tuple[Context, Document, dict[str, float], list[tuple[str, int]]]:
     """Run the studies into a Document (pages in memory) and a Context (CSVs in data_dir)."""
     import matplotlib
     import numpy as np
@@ -152,12 +149,12 @@ def _build(recipe, output, data_dir, progress, command, host_name):
     timings: dict[str, float] = {}
     total = len(recipe.studies)
     for i, name in enumerate(recipe.studies, 1):
-        title, func = STUDY_FUNCS[name]
+        title, study = STUDIES[name]
         t0 = time.perf_counter()
         if progress:
             progress(f"[{i}/{total}] {title} ...")
         doc.new_page()  # every study starts on a page of its own
-        func(doc, ctx)
+        study.render(doc, ctx, study.compute(ctx))
         timings[name] = time.perf_counter() - t0
         if progress:
             progress(f"[{i}/{total}] {title}: {timings[name]:.1f} s")
@@ -167,7 +164,14 @@ def _build(recipe, output, data_dir, progress, command, host_name):
     return ctx, doc, timings, contents
 
 
-def _title_page(doc, recipe, versions, now, command, machine_line) -> None:
+def _title_page(
+    doc: Document,
+    recipe: Recipe,
+    versions: tuple[str, str, str],
+    now: str,
+    command: str,
+    machine_line: str,
+) -> None:
     version, np_version, mpl_version = versions
     doc.new_page()
     doc.y = 1.1
@@ -283,7 +287,7 @@ def summary_markdown(recipe: Recipe | None = None) -> str:
 
     recipe = recipe or load_recipe(None)
 
-    def names(xs, limit=6):
+    def names(xs: Iterable[str], limit: int = 6) -> str:
         xs = list(xs)
         return ", ".join(xs) if len(xs) <= limit else ", ".join(xs[:limit]) + f" … ({len(xs)})"
 
@@ -320,7 +324,7 @@ def summary_markdown(recipe: Recipe | None = None) -> str:
     }
     lines = ["| § | study | what the page shows |", "|---:|---|---|"]
     for i, study in enumerate(recipe.studies, 1):
-        lines.append(f"| {i} | {STUDY_FUNCS[study][0]} | {text[study]} |")
+        lines.append(f"| {i} | {STUDIES[study][0]} | {text[study]} |")
     lines.append(
         f"| | Reproducing | every figure's and table's lowbit calls and parameters; "
         f"seed {recipe.seed} |"

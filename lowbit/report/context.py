@@ -1,5 +1,5 @@
 """What the studies share while a report is built: the recipe, seeded tensors, cached QSNRs,
-colours, number formatting and the CSV files written next to the PDF."""
+number formatting and the CSV files written next to the PDF."""
 
 from __future__ import annotations
 
@@ -9,38 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from ..formats import get_format
+from ..analysis.metrics import sqnr_db
+from .quantize import quantize_tensor
 from .recipe import TENSORS, Recipe
 
-#: one colour per format family, so a format looks the same in every figure
-FAMILY_COLOURS = {
-    "int": "#1f77b4",
-    "fp": "#d62728",
-    "mx": "#2ca02c",
-    "sharedexp": "#9467bd",
-    "nvfp4": "#ff7f0e",
-    "vsq": "#8c564b",
-    "group": "#e377c2",
+#: How captions name the synthetic tensors (file tensors go by their ``FILE:NAME``).
+TENSOR_TEXT = {
+    "gaussian": "Gaussian N(0, 1)",
+    "laplace": "Laplace (b = 1)",
+    "heavy_tailed": "heavy-tailed, activation-like",
 }
-MARKERS = "osD^v<>phX*P8dH"
-
-
-def family_of(name: str) -> str:
-    """Short family of a registered format name, for colours and grouping."""
-    if name.startswith(("mxfp", "mxint")):
-        return "mx"
-    if name.startswith(("mx", "bfp")):
-        return "sharedexp"
-    if name == "nvfp4":
-        return "nvfp4"
-    if name.startswith("vsq"):
-        return "vsq"
-    if "_g" in name:
-        return "group"
-    if name.startswith(("fp", "bf", "e8")):
-        return "fp"
-    return "int"
 
 
 def fmt_num(v: float, digits: int = 3) -> str:
@@ -67,12 +47,21 @@ def fmt_num(v: float, digits: int = 3) -> str:
 
 @dataclass
 class Context:
+    """One build's shared state: the recipe, the tensors and QSNRs computed so far (the
+    block-format and Pareto studies share them), notes, key results and written CSVs.
+
+    >>> from lowbit.report.recipe import load_recipe
+    >>> ctx = Context(load_recipe(None))
+    >>> int(ctx.rng(7).integers(100)) == int(ctx.rng(7).integers(100)), ctx.tensor("laplace").shape
+    (True, (256, 4096))
+    """
+
     recipe: Recipe
     data_dir: Path | None = None
     notes: list[str] = field(default_factory=list)
     findings: list[tuple[str, str]] = field(default_factory=list)  # (study, one sentence)
-    _tensors: dict = field(default_factory=dict)
-    _qsnr: dict = field(default_factory=dict)
+    _tensors: dict[str, np.ndarray] = field(default_factory=dict)
+    _qsnr: dict[tuple[str, str], float] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
 
     @property
@@ -107,16 +96,12 @@ class Context:
         key = (fmt_name, tensor)
         if key not in self._qsnr:
             x = self.tensor(tensor)
-            q = quantize_tensor(fmt_name, x)
-            x64 = x.astype(np.float64)
-            err = float(np.sum((x64 - q) ** 2))
-            sig = float(np.sum(x64 * x64))
             # a tensor the format holds exactly (int8 weights in int8) has no error: +inf dB
-            self._qsnr[key] = math.inf if err == 0 else 10 * math.log10(sig / err)
+            self._qsnr[key] = sqnr_db(x.astype(np.float64), quantize_tensor(fmt_name, x))
         return self._qsnr[key]
 
     # -- outputs ---------------------------------------------------------------------------
-    def save_csv(self, label: str, df) -> None:
+    def save_csv(self, label: str, df: pd.DataFrame) -> None:
         """Write the raw numbers behind ``label`` (e.g. "Table 3") to the data directory."""
         if self.data_dir is None:
             return
@@ -154,14 +139,11 @@ def heavy_tailed(
     return x
 
 
-def quantize_tensor(fmt_name: str, x: np.ndarray) -> np.ndarray:
-    """Quantize a 2-D tensor: block and two-level formats with their own scales, blocks along
-    the last axis; scalar formats with one per-tensor scale s = max|x| / max (saturating)."""
-    from . import SCALED
+def tensor_text(name: str) -> str:
+    """How a caption names tensor ``name``: synthetic ones by their law, file tensors by
+    their ``FILE:NAME``.
 
-    fmt = get_format(fmt_name)
-    if isinstance(fmt, SCALED):
-        return np.asarray(fmt.quantize(x), dtype=np.float64)
-    s = float(np.max(np.abs(x))) / float(fmt.max)
-    q = fmt.quantize((x / s).astype(np.float32), overflow="saturate")
-    return np.asarray(q, dtype=np.float64) * s
+    >>> tensor_text("laplace"), tensor_text("w.npz:fc1")
+    ('Laplace (b = 1)', 'w.npz:fc1')
+    """
+    return TENSOR_TEXT.get(name, name)

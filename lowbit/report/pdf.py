@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -26,6 +27,11 @@ from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from ..fileio import open_output  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
 PAGE_W, PAGE_H = 8.27, 11.69  # A4, inches
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 0.85, 0.8, 0.85
@@ -106,17 +112,17 @@ class Document:
     sections: list[tuple[str, int]] = field(default_factory=list)  # (title, 1-based page)
     contents_y: float = 0.0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         plt.rcParams.update(RC)
 
     # -- pages ------------------------------------------------------------------------
     @property
-    def page(self):
+    def page(self) -> Figure:
         if not self.pages:
             self.new_page()
         return self.pages[-1]
 
-    def new_page(self):
+    def new_page(self) -> Figure:
         fig = plt.figure(figsize=(PAGE_W, PAGE_H))
         self.pages.append(fig)
         self.y = MARGIN_TOP
@@ -131,7 +137,7 @@ class Document:
         if not self.pages or height > self.room():
             self.new_page()
 
-    def _text(self, x_in: float, y_in: float, s: str, size: float, **kw):
+    def _text(self, x_in: float, y_in: float, s: str, size: float, **kw: Any) -> Text:
         # y_in: inches from the top to the text's top edge
         return self.page.text(
             x_in / PAGE_W,
@@ -235,7 +241,7 @@ class Document:
         self.repro.append(Repro(label, title, list(repro), page, rect))
         return label
 
-    def _check_inside(self, axes, rect, title: str) -> None:
+    def _check_inside(self, axes: Sequence[Axes], rect: Sequence[float], title: str) -> None:
         # every axis, tick label, legend and title must stay inside the figure's rectangle,
         # or it would run into the caption or the text above
         self.page.draw_without_rendering()
@@ -338,7 +344,15 @@ class Document:
         self.repro.append(Repro(label, title, list(repro), page))
         return label
 
-    def _row(self, cells, xs, widths, right, size, weight) -> None:
+    def _row(
+        self,
+        cells: Sequence[str],
+        xs: Sequence[float],
+        widths: Sequence[float],
+        right: Sequence[bool],
+        size: float,
+        weight: str,
+    ) -> None:
         for c, x, w, r in zip(cells, xs, widths, right, strict=True):
             if r:
                 self._text(x + w * PT, self.y, c, size, ha="right", weight=weight)
@@ -382,7 +396,7 @@ class Document:
                 parse_math=False,
             )
 
-    def save(self, path: str | Path, metadata: dict | None = None) -> list[str]:
+    def save(self, path: str | Path, metadata: dict[str, str] | None = None) -> list[str]:
         """Write the PDF; returns the overflow problems found (empty when every text fits)."""
         self.finish()
         problems = list(self.problems)
@@ -415,7 +429,7 @@ def _numeric_column(cells: Sequence[str]) -> bool:
     return all(numeric(c) for c in cells)
 
 
-def overflow(fig, pad_in: float = 0.2) -> list[str]:
+def overflow(fig: Figure, pad_in: float = 0.2) -> list[str]:
     """Every visible text of ``fig`` whose box leaves the page (less ``pad_in`` inches).
 
     Uses the figure's own renderer, so the boxes are those the PDF will have.

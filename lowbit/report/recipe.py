@@ -2,7 +2,8 @@
 
 A recipe has top-level keys ``title``, ``subtitle``, ``seed`` and ``studies`` (which studies,
 in order) and one table per study.  Every key is optional: a missing key takes its value from
-:data:`DEFAULTS` (which is ``reports/format-comparison.toml``; a test holds them equal).
+the default recipe, ``recipes/format-comparison.toml`` shipped inside this package (read as
+:data:`DEFAULTS`).
 Unknown keys, unknown studies, unknown formats and out-of-range values raise ``ValueError``
 naming the key and the legal choices.
 
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -44,111 +47,31 @@ RANGE_METHODS = ("minmax", "percentile", "mse", "aciq", "kl", "octav")
 TENSORS = ("gaussian", "laplace", "heavy_tailed")
 MAC_ACCUMULATORS = ("fixed", "fp16", "bf16", "fp32")
 SIM_ACCUMULATORS = ("fp16", "bf16", "fp32", "fixed:WIDTH[:FRAC][:wrap|saturate]")
+#: A recipe file ``lowbit report`` reads in place of the packaged default when it exists in
+#: the current directory (where the default recipe lived before it shipped in the package);
+#: its stem names the PDF.  Without it the packaged default is read (source "built-in defaults").
 DEFAULT_RECIPE = "reports/format-comparison.toml"
 
-_BLOCK = [
-    "mxfp8_e4m3", "mxfp8_e5m2", "mxfp6_e2m3", "mxfp6_e3m2", "mxfp4", "mxint8",
-    "mx9", "mx6", "mx4", "bfp8_b16", "vsq_int8", "vsq_int4", "nvfp4", "int4_g128",
-]  # fmt: skip
+#: The packaged recipes (package data): ``recipes/format-comparison.toml`` is the default.
+RECIPES = resources.files(__package__) / "recipes"
+DEFAULT_SOURCE = "built-in defaults"
 
-#: The default recipe: equal to reports/format-comparison.toml (tests/test_report.py).
-DEFAULTS: dict[str, Any] = {
-    "title": "Number formats for DNN inference: accuracy and hardware cost",
-    "subtitle": "Every registered format, the FP8-vs-INT8 and block-format studies, range "
-    "setting, MAC cost and its Pareto front, and accumulator error",
-    "seed": 0,
-    "studies": list(STUDIES),
-    "atlas": {
-        "formats": "all",
-        "plot": [
-            "int4",
-            "int8",
-            "int16",
-            "uint8",
-            "ternary",
-            "fp4_e2m1fn",
-            "fp6_e2m3fn",
-            "fp6_e3m2fn",
-            "fp8_e2m5fnuz",
-            "fp8_e3m4fnuz",
-            "fp8_e4m3fnuz",
-            "fp8_e5m2fnuz",
-            "fp8_e3m4",
-            "fp8_e4m3",
-            "fp8_e4m3fn",
-            "fp8_e5m2",
-            "fp16",
-        ],
-    },  # fmt: skip
-    "fp8_vs_int8": {
-        "formats": ["int8_narrow", "fp8_e2m5fnuz", "fp8_e3m4fnuz", "fp8_e4m3fnuz", "fp8_e5m2fnuz"],
-        "distributions": ["uniform", "gaussian", "student_t:3"],
-        "range": "mse",
-        "lloyd_max_iterations": 20000,
-        "outlier_scales": [1, 2, 4, 8, 16, 32, 64, 128],
-        "outlier_fraction": 0.01,
-    },
-    "block_formats": {
-        "formats": _BLOCK + ["int8", "fp8_e4m3fn", "int4"],
-        "tensors": list(TENSORS),
-        "shape": [256, 4096],
-        "outlier_features": 8,
-        "outlier_scale": 30.0,
-    },
-    "range_setting": {
-        "distribution": "laplace",
-        "bits": [2, 3, 4, 5, 6, 7, 8],
-        "methods": list(RANGE_METHODS),
-        "calibration_samples": 65536,
-        "percentile": 99.99,
-    },
-    "hardware": {
-        "formats": [
-            "int4",
-            "int8",
-            "fp4_e2m1fn",
-            "fp6_e2m3fn",
-            "fp6_e3m2fn",
-            "fp8_e2m5fnuz",
-            "fp8_e3m4fnuz",
-            "fp8_e4m3fnuz",
-            "fp8_e5m2fnuz",
-            *_BLOCK,
-        ],
-        "accumulators": ["fixed", "fp16", "fp32"],
-        "terms": 4096,
-        "array": [128, 128],
-        "gemm": [4096, 4096, 4096],
-        "node_nm": 45.0,
-        "yosys": "auto",
-    },  # fmt: skip
-    "accuracy_vs_cost": {
-        "formats": [
-            "int4",
-            "int8",
-            "fp4_e2m1fn",
-            "fp6_e2m3fn",
-            "fp6_e3m2fn",
-            "fp8_e4m3fn",
-            "fp8_e5m2",
-            *_BLOCK,
-        ],
-        "accumulators": ["fixed", "fp16", "fp32"],
-        "tensor": "gaussian",
-    },  # fmt: skip
-    "accumulators": {
-        "k": [16, 64, 256, 1024, 4096, 16384],
-        "m": 16,
-        "n": 16,
-        "pairs": [
-            {
-                "format": "fp8_e4m3fn",
-                "accumulators": ["fp16", "bf16", "fp32", "fixed24s", "fixed32s"],
-            },
-            {"format": "int8", "accumulators": ["fp16", "bf16", "fp32", "fixed16s", "fixed24s"]},
-        ],
-    },
-}
+
+@functools.cache
+def _default_doc() -> dict[str, Any]:
+    """The packaged default recipe as read from its TOML (cached; callers copy it)."""
+    if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
+        raise ValueError("reading TOML recipes needs Python ≥ 3.11 or the 'tomli' package")
+    with (RECIPES / "format-comparison.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def __getattr__(name: str) -> Any:
+    # DEFAULTS: the default recipe (recipes/format-comparison.toml) as a fresh dict, so that
+    # no caller can change another's defaults
+    if name == "DEFAULTS":
+        return copy.deepcopy(_default_doc())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -160,7 +83,7 @@ class Recipe:
     seed: int
     studies: list[str]
     sections: dict[str, dict[str, Any]]
-    source: str = "built-in defaults"
+    source: str = DEFAULT_SOURCE
 
     def __getitem__(self, study: str) -> dict[str, Any]:
         return self.sections[study]
@@ -463,7 +386,7 @@ TOP_LEVEL = {
 }
 
 
-def parse_recipe(doc: dict[str, Any], source: str = "built-in defaults") -> Recipe:
+def parse_recipe(doc: dict[str, Any], source: str = DEFAULT_SOURCE) -> Recipe:
     """Validate a recipe mapping (as read from TOML) and fill in the defaults."""
     if not isinstance(doc, dict):
         raise ValueError(f"{source}: a recipe is a TOML table, got {type(doc).__name__}")
@@ -473,7 +396,8 @@ def parse_recipe(doc: dict[str, Any], source: str = "built-in defaults") -> Reci
             raise ValueError(
                 f"{source}: unknown recipe key {key!r}; legal top-level keys: {', '.join(legal)}"
             )
-    top = {k: check(doc.get(k, DEFAULTS[k]), _where(None, k)) for k, check in TOP_LEVEL.items()}
+    defaults = _default_doc()
+    top = {k: check(doc.get(k, defaults[k]), _where(None, k)) for k, check in TOP_LEVEL.items()}
     if len(set(top["studies"])) != len(top["studies"]):
         raise ValueError(f"{source}: recipe key 'studies' names a study twice: {top['studies']}")
     sections = {}
@@ -486,7 +410,7 @@ def parse_recipe(doc: dict[str, Any], source: str = "built-in defaults") -> Reci
                 raise ValueError(
                     f"{source}: unknown recipe key [{study}] {key!r}; legal keys: {', '.join(keys)}"
                 )
-        merged = copy.deepcopy(DEFAULTS[study])
+        merged = copy.deepcopy(defaults[study])
         merged.update(given)
         sections[study] = {
             k: check(merged[k], f"{source}: {_where(study, k)}") for k, check in keys.items()
@@ -495,9 +419,13 @@ def parse_recipe(doc: dict[str, Any], source: str = "built-in defaults") -> Reci
 
 
 def load_recipe(path: str | Path | None = None) -> Recipe:
-    """Read and validate a TOML recipe (``None``: the built-in default recipe)."""
+    """Read and validate a TOML recipe (``None``: the packaged default recipe).
+
+    >>> load_recipe(None).studies[0], load_recipe(None).source
+    ('atlas', 'built-in defaults')
+    """
     if path is None:
-        return parse_recipe(copy.deepcopy(DEFAULTS))
+        return parse_recipe(copy.deepcopy(_default_doc()))
     path = Path(path)
     if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
         raise ValueError("reading TOML recipes needs Python ≥ 3.11 or the 'tomli' package")

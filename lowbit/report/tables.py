@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -168,7 +169,7 @@ def render_text(
     """A plain table aligned with spaces (numbers right-aligned), ending in a newline."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
-    def line(cells):
+    def line(cells: Sequence[str]) -> str:
         out = [
             c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)
         ]
@@ -236,7 +237,7 @@ def write_format_csv(path: str | Path, names: Sequence[str] | None = None) -> Pa
     return Path(path)
 
 
-def write_csv_rows(fh, keys: Sequence[str], records) -> None:
+def write_csv_rows(fh: TextIO, keys: Sequence[str], records: Iterable[dict]) -> None:
     """CSV of dict ``records`` to the open text file ``fh``; floats as ``repr`` (exact)."""
     writer = csv.DictWriter(fh, fieldnames=list(keys), lineterminator="\n")
     writer.writeheader()

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from lowbit.cli import main
-from lowbit.report import build
 from lowbit.report.build import build_report, machine
 
-from .test_cli import assert_one_line_error, run
+from ..test_cli import assert_one_line_error, run
 
 TWO_STUDIES = """studies = ["atlas", "range_setting"]
 [atlas]
@@ -83,13 +82,13 @@ def test_a_failed_pdf_write_keeps_the_old_pdf_and_its_csvs(capsys, built, monkey
 
 def test_ctrl_c_during_a_build_keeps_the_old_pdf_and_its_csvs(capsys, built, monkeypatch):
     recipe, out, before = built
-    title, range_setting = build.STUDY_FUNCS["range_setting"]
+    from lowbit.report.studies import range_setting
 
-    def interrupted(doc, ctx):  # the atlas study has written its CSV by now
+    def interrupted(ctx):  # the atlas study has written its CSV by now
         assert [p.name for p in ctx.written] == ["table-1.csv"]
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(build.STUDY_FUNCS, "range_setting", (title, interrupted))
+    monkeypatch.setattr(range_setting, "compute", interrupted)
     status, stdout, err = run(capsys, "report", str(recipe), "-o", str(out), "--seed", "7")
     assert status == 130 and stdout == ""
     assert err.endswith("\nlowbit: interrupted\n") and "Traceback" not in err

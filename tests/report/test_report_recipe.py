@@ -14,8 +14,8 @@ from lowbit.cli import main
 from lowbit.report.build import summary_markdown
 from lowbit.report.recipe import DEFAULTS, STUDIES, load_recipe, parse_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT = ROOT / "reports" / "format-comparison.toml"
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = ROOT / "lowbit" / "report" / "recipes" / "format-comparison.toml"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- report-summary -->", "<!-- /report-summary -->"
 

@@ -1,7 +1,7 @@
 """The PDF report read as a reader would: every page rendered with poppler's pdftoppm, the text
 read back with pdftotext, figures checked for ink, every word inside the page.
 
-Builds reports/smoke.toml once (every study, small sizes). poppler-utils is installed by
+Builds the packaged smoke recipe (lowbit/report/recipes/smoke.toml) once (every study, small sizes). poppler-utils is installed by
 .ci/run; the render checks skip only where it is missing.
 """
 
@@ -18,12 +18,13 @@ import pandas as pd
 import pytest
 
 from lowbit.report.build import build_report
-from lowbit.report.context import Context, quantize_tensor
+from lowbit.report.context import Context
+from lowbit.report.quantize import quantize_tensor
 from lowbit.report.recipe import STUDIES, load_recipe
-from lowbit.report.study_hardware import pareto_front
+from lowbit.report.studies.accuracy_vs_cost import pareto_front
 
-ROOT = Path(__file__).resolve().parent.parent
-SMOKE = ROOT / "reports" / "smoke.toml"
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ROOT / "lowbit" / "report" / "recipes" / "smoke.toml"
 POPPLER = shutil.which("pdftoppm") and shutil.which("pdftotext")
 needs_poppler = pytest.mark.skipif(
     not POPPLER, reason="poppler-utils (pdftoppm, pdftotext) not installed"

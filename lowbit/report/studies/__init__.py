@@ -1,0 +1,35 @@
+"""The report's studies, one module each.  Every study has
+
+``compute(ctx) -> pandas.DataFrame``
+    every number the study reports (its text, tables and figures are derived from it), so
+    the numbers are tested without drawing;
+``render(doc, ctx, df)``
+    the section: text, tables, figures, the title page's key result and the CSV files.
+
+:data:`STUDIES` maps a recipe's study name to its title and module, in report order.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import (
+    accumulators,
+    accuracy_vs_cost,
+    atlas,
+    block_formats,
+    fp8_vs_int8,
+    hardware,
+    range_setting,
+)
+
+#: study name → (title, module with compute() and render())
+STUDIES: dict[str, tuple[str, ModuleType]] = {
+    "atlas": ("Format atlas", atlas),
+    "fp8_vs_int8": ("FP8 versus INT8", fp8_vs_int8),
+    "block_formats": ("Block formats", block_formats),
+    "range_setting": ("Range setting", range_setting),
+    "hardware": ("Hardware cost", hardware),
+    "accuracy_vs_cost": ("Accuracy versus cost", accuracy_vs_cost),
+    "accumulators": ("Accumulators", accumulators),
+}

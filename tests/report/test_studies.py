@@ -1,0 +1,164 @@
+"""Each study's numbers without drawing: compute() on the smoke recipe, checked against the
+library (lowbit's formats, metrics, hardware model and simulator) and against the key
+result the title page states."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lowbit.analysis.metrics import sqnr_db
+from lowbit.formats import get_format
+from lowbit.report.context import Context
+from lowbit.report.quantize import absmax_scale, has_own_scales, quantize_tensor
+from lowbit.report.recipe import load_recipe
+from lowbit.report.studies import (
+    STUDIES,
+    accumulators,
+    accuracy_vs_cost,
+    atlas,
+    block_formats,
+    fp8_vs_int8,
+    hardware,
+    range_setting,
+)
+from lowbit.report.tables import format_record
+
+SMOKE = Path(__file__).resolve().parents[2] / "lowbit" / "report" / "recipes" / "smoke.toml"
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Context:
+    return Context(load_recipe(SMOKE))
+
+
+def test_every_recipe_study_has_compute_and_render():
+    from lowbit.report.recipe import STUDIES as NAMES
+
+    assert list(STUDIES) == list(NAMES)
+    for _, module in STUDIES.values():
+        assert callable(module.compute) and callable(module.render)
+
+
+def test_atlas_rows_are_the_format_records(ctx):
+    df = atlas.compute(ctx)
+    assert df.name.tolist() == ctx.recipe["atlas"]["formats"]
+    rec = format_record("fp8_e4m3fn")
+    row = df.set_index("name").loc["fp8_e4m3fn"]
+    assert row["max"] == 448.0 and row.dynamic_range_db == rec["dynamic_range_db"]
+    assert df.set_index("name").loc["mxfp4", "bits_per_element"] == 4.25
+    fp8 = df[df.name.str.startswith("fp8")].dynamic_range_db
+    assert atlas.finding(df) == (
+        f"7 formats; the FP8 variants span {fp8.min():.1f}–{fp8.max():.1f} dB of dynamic range."
+    )
+
+
+def test_block_format_qsnr_is_sqnr_of_the_library_quantization(ctx):
+    df = block_formats.compute(ctx).set_index("format")
+    for t in ("gaussian", "heavy_tailed"):
+        x = ctx.tensor(t)
+        # a format with its own scales: its own quantize; a scalar: q = s·Q(x/s)
+        own = np.asarray(get_format("mxfp4").quantize(x), dtype=np.float64)
+        assert df.loc["mxfp4", f"qsnr_db_{t}"] == sqnr_db(x, own)
+        s = float(np.max(np.abs(x))) / 127.0
+        q = get_format("int8").quantize((x / s).astype(np.float32), overflow="saturate")
+        assert df.loc["int8", f"qsnr_db_{t}"] == sqnr_db(x, np.asarray(q, dtype=np.float64) * s)
+    # the key result: the best format at ≤ 4.5 bits on the last tensor, recomputed here
+    raw = df.reset_index()
+    col = raw[(raw.bits_per_element <= 4.6) & (raw.bits_per_element > 2.1)]
+    best = col.loc[col.qsnr_db_heavy_tailed.idxmax()]
+    assert best.format == "nvfp4"
+    assert f"{best.format} at ≤4.5 bits ({best.qsnr_db_heavy_tailed:.1f} dB)" in (
+        block_formats.finding(raw, "heavy_tailed")
+    )
+
+
+def test_fp8_vs_int8_beats_no_lloyd_max_and_names_the_best(ctx):
+    df = fp8_vs_int8.compute(ctx)
+    cfg = ctx.recipe["fp8_vs_int8"]
+    fmts, specs = cfg["formats"], cfg["distributions"]
+    sweep = df[df.part == "distribution"]
+    lm = df[df.part == "lloyd_max"].set_index("distribution").bits_of_accuracy
+    assert len(sweep) == len(fmts) * len(specs)
+    for spec in specs:  # the Lloyd–Max quantizer is the optimum of its levels
+        assert sweep[sweep.distribution.str.startswith(spec.split(":")[0])].shape[0] == len(fmts)
+        assert (sweep.bits_of_accuracy <= lm.max() + 1e-9).all()
+    best = fp8_vs_int8.best_per_distribution(df, fmts, specs)
+    g = sweep.iloc[: len(fmts) * len(specs)].bits_of_accuracy.to_numpy().reshape(len(fmts), -1)
+    assert best == [fmts[int(np.argmax(g[:, j]))] for j in range(len(specs))]
+    assert fp8_vs_int8.finding(df, fmts, specs).startswith(f"best 8-bit format: {best[0]} on")
+    out = df[df.part == "outliers"]
+    assert out.outlier_scale.tolist() == cfg["outlier_scales"] * len(fmts)
+
+
+def test_range_setting_excess_is_against_the_exact_optimum(ctx):
+    from lowbit.analysis import expected_mse
+    from lowbit.analysis.ranges import mse_clip
+    from lowbit.analysis.sweep import parse_distribution
+
+    df = range_setting.compute(ctx)
+    rows = df[df.part == "method"]
+    dist = parse_distribution(ctx.recipe["range_setting"]["distribution"])
+    c_opt, e_opt = mse_clip("int3_narrow", dist)
+    r = rows[(rows.bits == 3) & (rows.method == "minmax")].iloc[0]
+    assert (r.clip_opt, r.mse_opt) == (c_opt, e_opt)
+    assert r["mse"] == expected_mse("int3_narrow", dist, r["clip"] / 3.0)
+    assert (rows.excess_db >= -1e-9).all()  # nothing beats the exact optimum
+    assert len(df[df.part == "curve"]) == 80 * len(ctx.recipe["range_setting"]["bits"])
+    best = range_setting.mean_excess(df).index[0]
+    assert range_setting.METHOD_TEXT[best] in range_setting.finding(df, "laplace", 2)
+
+
+def test_hardware_rows_are_the_library_cost(ctx):
+    from lowbit.hwmodel import mac_cost
+
+    df = hardware.compute(ctx)
+    cfg = ctx.recipe["hardware"]
+    assert len(df) == len(cfg["formats"]) * len(cfg["accumulators"])
+    row = df.set_index(["format", "accumulator"]).loc[("int8", "fp32")]
+    mac = mac_cost("int8", "int8", "fp32", terms=cfg["gemm"][1])
+    assert row.gates == mac.total
+    groups = list(hardware.GROUPS)
+    np.testing.assert_allclose(df[groups].sum(axis=1), df.gates)
+    cheapest = df.loc[df.gates.idxmin()]
+    assert f"cheapest MAC: {cheapest.format} →" in hardware.finding(df)
+
+
+def test_accuracy_vs_cost_front_is_not_dominated(ctx):
+    df = accuracy_vs_cost.compute(ctx)
+    for f in set(df.format):
+        assert (df[df.format == f].qsnr_db == ctx.qsnr(f, "gaussian")).all()
+    front = accuracy_vs_cost.fronts(df)["gates"]
+    for i in front:  # no point is cheaper and at least as accurate
+        p = df.iloc[i]
+        assert not ((df.gates < p.gates) & (df.qsnr_db >= p.qsnr_db)).any()
+    first = df.iloc[front[0]]
+    assert accuracy_vs_cost.finding(df).startswith(
+        f"Pareto front of QSNR vs gates/MAC: {first.format}/{first.accumulator}"
+    )
+
+
+def test_accumulator_errors_against_the_exact_gemm(ctx):
+    pytest.importorskip("lowbit.hwmodel._macsim")
+    df = accumulators.compute(ctx)
+    assert "omitted" not in df.attrs
+    ok = df[df.error == ""]
+    cfg = ctx.recipe["accumulators"]
+    assert set(ok.k) == set(cfg["k"]) and set(ok.format) == {"int8"}
+    # int8 products summed into fixed:16 with no overflow are exact
+    fixed = ok[(ok.accumulator == "fixed:16") & (ok.overflow == 0)]
+    assert (fixed.rel_error == 0).all()
+    np.testing.assert_allclose(ok.swamping_pct, 100 * ok.swamping / ok.macs)
+    text = accumulators.finding(ok, max(cfg["k"]))
+    assert text.startswith(f"relative GEMM error at K = {max(cfg['k']):,}: int8:")
+
+
+def test_one_absmax_scale_for_the_report():
+    x = np.array([[0.5, -2.54]], dtype=np.float32)
+    assert absmax_scale(x, "int8") == float(np.float32(2.54)) / 127
+    assert not has_own_scales("int8") and has_own_scales("nvfp4")
+    q = quantize_tensor("int8", x)
+    assert q.dtype == np.float64 and math.isclose(q[0, 1], -2.54, rel_tol=1e-7)
