@@ -199,7 +199,7 @@ def _run_one(task: tuple) -> dict[str, Any]:
 def _block_length(fmt) -> int | None:
     """The number of consecutive values along the axis that share a scale, if any."""
     if isinstance(fmt, Quantizer):
-        return int(fmt.group_size) if fmt.granularity == "per_group" else None
+        return int(fmt.block_size) if fmt.granularity == "per_group" else None
     k = getattr(fmt, "block_size", None)
     return int(k) if k else None
 
@@ -291,7 +291,7 @@ def _sampled_scaled(fmt, dist, range_method, samples, seed, index, gran, channel
     if isinstance(channels, bool) or int(channels) != channels or channels < 1:
         raise ValueError(f"channels must be a positive integer, got {channels!r}")
     qz = Quantizer(fmt, granularity=gran, axis=0 if gran == "per_channel" else 1,
-                   group_size=group_size, range=range_method)  # fmt: skip
+                   block_size=group_size, range=range_method)  # fmt: skip
     if isinstance(dist, Empirical):
         values = dist.values
         if values.size % channels:
@@ -332,7 +332,7 @@ def _stream_channel(qz, dist, values, c: int, length: int, rng, sums: _Sums) -> 
     candidate clips, so this is exact too.  The other per_channel ranges (percentile, aciq,
     kl, octav) need every value at once: they set the channel's scale on its first piece
     (CHUNK values), as per-tensor sampling sets its range on its first values."""
-    group = qz.group_size if qz.granularity == "per_group" else 1
+    group = qz.block_size if qz.granularity == "per_group" else 1
     piece = max(CHUNK // group * group, group)
 
     def pieces():
