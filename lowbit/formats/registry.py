@@ -59,8 +59,8 @@ def _builtin() -> dict[str, Format]:
     add(SharedExpFormat(7, 16, micro_bits=0, name="bfp8_b16"))
     add(NVFP4Format())
     # VS-Quant: INT4/INT8 elements (symmetric), UINT4/UINT6… per-vector scale per 16, FP32 γ
-    add(VSQuant(IntFormat(4, narrow=True), 16, 4, name="vsq_int4"))
-    add(VSQuant(IntFormat(8, narrow=True), 16, 6, name="vsq_int8"))
+    add(VSQuant(r["int4_narrow"], 16, 4, name="vsq_int4"))
+    add(VSQuant(r["int8_narrow"], 16, 6, name="vsq_int8"))
     # INT4 with an FP16 scale per group of 128 along the last axis (GPTQ, Frantar et al.
     # 2023; AWQ, Lin et al. 2024: symmetric, no zero point here)
     add(GroupScaledFormat(r["int4"], 128, r["fp16"], name="int4_g128"))
