@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..formats import get_format
 from ..formats.base import suggest
+from ..formats.calibration import MSE_FRACTIONS
 from ..formats.scaling import Quantizer
 from .distributions import (
     Distribution,
@@ -352,7 +353,7 @@ def _stream_channel(qz, dist, values, c: int, length: int, rng, sums: _Sums) -> 
         top = np.array([max(float(np.max(np.abs(x))) for x in pieces())])
         rng.bit_generator.state = state  # the second pass draws the same values
         # Quantizer's "mse" keeps the first of 100 fractions of max|x| with the least error
-        fractions = [1.0] if qz.range == "minmax" else np.linspace(0.01, 1.0, 100)
+        fractions = [1.0] if qz.range == "minmax" else MSE_FRACTIONS
         trial = [_Sums() for _ in fractions]
         for x in pieces():
             for t, f in zip(trial, fractions, strict=True):
@@ -371,7 +372,7 @@ def _quantizer_clip(qz, g: np.ndarray) -> np.ndarray:
     r = qz._range(g)
     if qz.range != "mse":
         return r
-    fractions = np.linspace(0.01, 1.0, 100)
+    fractions = MSE_FRACTIONS
     errs = [float(((qz._fake(g, r * c) - g) ** 2).sum()) for c in fractions]
     return r * fractions[int(np.argmin(errs))]
 
