@@ -1,12 +1,12 @@
 """lowbit: bit-exact low-precision number formats, their accuracy and their hardware cost."""
 
-from .analysis.tensors import list_tensors, load_tensor
 from .formats import (
     BinaryFormat,
     ExpFormat,
     FloatFormat,
     Format,
     FormatError,
+    GroupScaledFormat,
     IntFormat,
     MXFormat,
     NVFP4Format,
@@ -20,6 +20,20 @@ from .formats import (
     ternarize,
 )
 from .threads import get_num_threads, set_num_threads
+
+
+def __getattr__(name: str):
+    # lowbit.analysis loads on first use, so that importing lowbit.formats (which runs this
+    # file first) brings in no layer above it.
+    if name in ("list_tensors", "load_tensor"):
+        from .analysis import tensors
+
+        return getattr(tensors, name)
+    if name == "analysis":  # ``import lowbit; lowbit.analysis`` worked when it loaded eagerly
+        import importlib
+
+        return importlib.import_module(".analysis", __name__)
+    raise AttributeError(f"module 'lowbit' has no attribute {name!r}")
 
 
 def _version() -> str:
@@ -41,6 +55,7 @@ __all__ = [
     "FloatFormat",
     "Format",
     "FormatError",
+    "GroupScaledFormat",
     "IntFormat",
     "MXFormat",
     "NVFP4Format",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..formats.calibration import histogram_kl
 from .tensors import as_array
 
 
@@ -80,12 +81,7 @@ def kl_divergence(p, q, axis=-1) -> np.ndarray | float:
         raise ValueError("empty histogram")
     if np.any(p < 0) or np.any(q < 0):
         raise ValueError("histograms must be non-negative")
-    p = p / np.sum(p, axis=axis, keepdims=True)
-    q = q / np.sum(q, axis=axis, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, p * np.log(p / q), 0.0)
-    out = np.sum(terms, axis=axis)
-    return float(out) if np.ndim(out) == 0 else out
+    return histogram_kl(p, q, axis)
 
 
 def cosine(x, y, axis=None) -> np.ndarray | float:

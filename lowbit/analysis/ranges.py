@@ -1,9 +1,11 @@
 """Range setting: the clip α (the value a format's max is scaled to) for a tensor or a pdf.
 
 Every method returns a symmetric clip α > 0; the quantization scale is α / fmt.max.
-``data`` is a sample array or anything :func:`as_distribution` takes (a pdf).
+``data`` is a sample array or anything :func:`as_distribution` takes (a pdf).  The
+sample-based computations live in :mod:`lowbit.formats.calibration` (the formats' own
+scales use them); this module adds the pdf-based versions and re-exports those.
 Sources: ACIQ (Banner et al. 2019), TensorRT's entropy calibration (Migacz 2017),
-OCTAV (Sakr et al. 2022); the formulas are those of domain.md §5.
+OCTAV (Sakr et al. 2022).
 """
 
 from __future__ import annotations
@@ -12,15 +14,56 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize
 
 from ..formats import get_format
+from ..formats.calibration import (
+    METHODS,
+    aciq_clip,
+    aciq_mse,
+    aciq_spread,
+    check_sample_range,
+    kl_threshold,
+    mse_rows,
+    octav_fixed_point,
+    sample_clip,
+    sample_minmax,
+    sample_mse_clip,
+    sample_octav,
+    sample_percentile,
+    samples_of,
+)
 from .distributions import Distribution, Empirical, Gaussian, Laplace, as_distribution
 from .expected import check_levels, expected_mse, format_grid, is_scalar_format
-from .metrics import kl_divergence
 from .tensors import is_array_like
 
-METHODS = ("minmax", "percentile", "mse", "aciq", "kl", "octav")
+__all__ = [
+    "METHODS",
+    "EmaMinMax",
+    "aciq",
+    "aciq_clip",
+    "aciq_mse",
+    "aciq_spread",
+    "clip_for",
+    "fmt_max",
+    "golden_section",
+    "kl_clip",
+    "kl_threshold",
+    "minmax",
+    "mse_clip",
+    "mse_rows",
+    "octav",
+    "octav_fixed_point",
+    "optimal_clip",
+    "percentile",
+    "quantize_scaled",
+    "sample_clip",
+    "sample_minmax",
+    "sample_mse_clip",
+    "sample_octav",
+    "sample_percentile",
+    "samples_of",
+]
 _GOLDEN = (math.sqrt(5) - 1) / 2
 
 
@@ -46,15 +89,6 @@ def fmt_max(fmt: Any) -> float:
             "per-tensor clip to choose (use expected_mse or monte_carlo_mse at scale 1)"
         )
     return float(fmt.max)
-
-
-def _check_sample_range(x: np.ndarray, who: str) -> None:
-    """Samples whose squared error can be computed: not all zero, squares within float64."""
-    top = float(np.max(np.abs(x)))
-    if top == 0:
-        raise ValueError(f"{who}: range is zero: every value is 0; there is no scale to set")
-    if not top < 1e154:
-        raise ValueError(f"{who}: values up to {top:g} square beyond float64; rescale the data")
 
 
 def _finite_variance(dist: Distribution, who: str) -> None:
@@ -92,7 +126,7 @@ def minmax(data: Any) -> float:
     3.0
     """
     if _is_samples(data):
-        return float(np.max(np.abs(_samples(data))))
+        return sample_minmax(_samples(data))
     dist = as_distribution(data)
     lo, hi = float(dist.ppf(0.0)), float(dist.ppf(1.0))
     if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -109,7 +143,7 @@ def percentile(data: Any, p: float = 99.99) -> float:
     if not 0 < p <= 100:
         raise ValueError(f"percentile: p must be in (0, 100], got {p!r}")
     if _is_samples(data):
-        return float(np.percentile(np.abs(_samples(data)), p))
+        return sample_percentile(_samples(data), p)
     dist = as_distribution(data)
     # P(|X| ≤ c) = p/100: solve on F(c) − F(−c); symmetric pdfs give ppf(1/2 + p/200)
     target = p / 100
@@ -193,11 +227,7 @@ def mse_clip(fmt: Any, data: Any, candidates: int = 100) -> tuple[float, float]:
     top = fmt_max(fmt)
     if _is_samples(data):
         x = _samples(data)
-        _check_sample_range(x, "mse_clip")
-        clips = np.max(np.abs(x)) * np.arange(1, candidates + 1) / candidates
-        errs = [np.mean((x - quantize_scaled(fmt, x, c / top)) ** 2) for c in clips]
-        i = int(np.argmin(errs))
-        return float(clips[i]), float(errs[i])
+        return sample_mse_clip(x, lambda c: quantize_scaled(fmt, x, c / top), candidates)
     dist = as_distribution(data)
     spread = _spread(dist)
     if not spread * 1e6 * top < 1e300:  # the scan's largest grid must stay finite
@@ -216,24 +246,6 @@ def mse_clip(fmt: Any, data: Any, candidates: int = 100) -> tuple[float, float]:
 
 
 # -- closed forms -----------------------------------------------------------------------------
-def aciq_mse(alpha: float, bits: int, prior: str, spread: float) -> float:
-    """ACIQ's MSE model: clipping error + α²/(3·4^M) (domain.md §5).
-
-    >>> round(aciq_mse(2.83, 2, "laplace", 1.0), 4)
-    0.2849
-    """
-    noise = alpha**2 / (3 * 4.0**bits)
-    if prior == "laplace":
-        return 2 * spread**2 * math.exp(-alpha / spread) + noise
-    if prior == "gaussian":
-        s = spread
-        tail = (alpha**2 + s**2) * special.erfc(alpha / (math.sqrt(2) * s))
-        return (
-            tail - math.sqrt(2 / math.pi) * alpha * s * math.exp(-(alpha**2) / (2 * s * s)) + noise
-        )
-    raise ValueError(f"ACIQ prior must be 'laplace' or 'gaussian', got {prior!r}")
-
-
 def aciq(bits: int, data: Any, prior: str | None = None) -> float:
     """ACIQ's optimal clip for a ``bits``-bit uniform quantizer (Banner et al. 2019).
 
@@ -251,24 +263,13 @@ def aciq(bits: int, data: Any, prior: str | None = None) -> float:
     elif isinstance(data, Gaussian) and prior in (None, "gaussian"):
         prior, spread = "gaussian", data.sigma
     elif _is_samples(data) and prior in ("laplace", "gaussian"):
-        x = _samples(data)
-        spread = float(np.mean(np.abs(x - x.mean())) if prior == "laplace" else x.std())
+        spread = aciq_spread(_samples(data), prior)
     else:
         raise ValueError(
             "aciq: needs a Laplace or Gaussian distribution, or samples with "
             f"prior='laplace' or 'gaussian' (got {type(data).__name__}, prior={prior!r})"
         )
-    if not 0 < spread < 1e150:  # ACIQ's model squares α: keep it within float64
-        raise ValueError(f"aciq: spread {spread:g} is zero or too wide for float64")
-    if prior == "laplace":
-        return float(spread * special.lambertw(3 * 4.0**bits).real)
-    res = optimize.minimize_scalar(
-        lambda a: aciq_mse(a, bits, "gaussian", spread),
-        bounds=(1e-3 * spread, 40 * spread),
-        method="bounded",
-        options={"xatol": 1e-12 * spread},
-    )
-    return float(res.x)
+    return aciq_clip(bits, prior, spread)
 
 
 def octav(bits: int, data: Any, iterations: int = 50) -> float:
@@ -283,34 +284,19 @@ def octav(bits: int, data: Any, iterations: int = 50) -> float:
     """
     if int(bits) != bits or bits < 1:
         raise ValueError(f"octav: bits must be a positive integer, got {bits!r}")
-    k = 4.0**-bits / 3
     if _is_samples(data):
-        a = np.abs(_samples(data))
+        return sample_octav(bits, _samples(data), iterations)
+    dist = as_distribution(data)
+    _finite_variance(dist, "octav")
+    if dist.partial_moments(0.0, 1.0) is None:
+        return octav(bits, dist.rvs(size=200_000, random_state=0), iterations)
 
-        def stats(s):
-            out = a > s
-            return float(np.sum(a[out]) / a.size), float(np.mean(out))
+    def stats(s):
+        m0p, m1p, _ = dist.partial_moments(s, math.inf)
+        m0n, m1n, _ = dist.partial_moments(-math.inf, -s)
+        return float(m1p - m1n), float(m0p + m0n)
 
-        s = float(np.mean(a))
-    else:
-        dist = as_distribution(data)
-        _finite_variance(dist, "octav")
-        if dist.partial_moments(0.0, 1.0) is None:
-            return octav(bits, dist.rvs(size=200_000, random_state=0), iterations)
-
-        def stats(s):
-            m0p, m1p, _ = dist.partial_moments(s, math.inf)
-            m0n, m1n, _ = dist.partial_moments(-math.inf, -s)
-            return float(m1p - m1n), float(m0p + m0n)
-
-        s = _spread(dist)
-    for _ in range(iterations):
-        tail_abs, p_out = stats(s)
-        s_new = tail_abs / (k * (1 - p_out) + p_out)
-        if abs(s_new - s) <= 1e-14 * s:
-            return s_new
-        s = s_new
-    return s
+    return octav_fixed_point(stats, _spread(dist), bits, iterations)
 
 
 def kl_clip(fmt: Any, data: Any, bins: int = 2048, samples: int = 1_000_000) -> float:
@@ -335,25 +321,7 @@ def kl_clip(fmt: Any, data: Any, bins: int = 2048, samples: int = 1_000_000) -> 
         a = np.abs(_samples(data))
     else:
         a = np.abs(as_distribution(data).rvs(size=samples, random_state=0))
-    if not a.max() > 0:  # every value is 0: the range is zero (callers refuse a zero clip)
-        return 0.0
-    hist, edges = np.histogram(a, bins=bins, range=(0.0, float(a.max())))
-    hist = hist.astype(np.float64)
-    best, best_kl = bins, math.inf
-    tail = np.cumsum(hist[::-1])[::-1]  # tail[i] = Σ hist[i:]
-    for i in range(levels, bins + 1):
-        p = hist[:i].copy()
-        if i < bins:
-            p[i - 1] += tail[i]
-        groups = np.minimum(np.arange(i) * levels // i, levels - 1)
-        total = np.bincount(groups, weights=hist[:i], minlength=levels)
-        filled = np.bincount(groups, weights=(hist[:i] > 0), minlength=levels)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = np.where(hist[:i] > 0, total[groups] / filled[groups], 0.0)
-        d = kl_divergence(p, q)
-        if d < best_kl:
-            best, best_kl = i, d
-    return float(edges[best])
+    return kl_threshold(a, levels, bins)
 
 
 # -- one entry point ------------------------------------------------------------------------
@@ -395,6 +363,6 @@ def optimal_clip(fmt: Any, dist: Any, method: str = "mse", **options: Any) -> tu
     top = fmt_max(fmt)
     if _is_samples(dist):
         x = _samples(dist)
-        _check_sample_range(x, "optimal_clip")
+        check_sample_range(x, "optimal_clip")
         return clip, float(np.mean((x - quantize_scaled(fmt, x, clip / top)) ** 2))
     return clip, expected_mse(fmt, dist, clip / top)

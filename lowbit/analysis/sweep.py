@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..formats import get_format
 from ..formats.base import suggest
+from ..formats.calibration import MSE_FRACTIONS
 from ..formats.scaling import Quantizer
 from .distributions import (
     Distribution,
@@ -199,7 +200,7 @@ def _run_one(task: tuple) -> dict[str, Any]:
 def _block_length(fmt) -> int | None:
     """The number of consecutive values along the axis that share a scale, if any."""
     if isinstance(fmt, Quantizer):
-        return int(fmt.group_size) if fmt.granularity == "per_group" else None
+        return int(fmt.block_size) if fmt.granularity == "per_group" else None
     k = getattr(fmt, "block_size", None)
     return int(k) if k else None
 
@@ -291,7 +292,7 @@ def _sampled_scaled(fmt, dist, range_method, samples, seed, index, gran, channel
     if isinstance(channels, bool) or int(channels) != channels or channels < 1:
         raise ValueError(f"channels must be a positive integer, got {channels!r}")
     qz = Quantizer(fmt, granularity=gran, axis=0 if gran == "per_channel" else 1,
-                   group_size=group_size, range=range_method)  # fmt: skip
+                   block_size=group_size, range=range_method)  # fmt: skip
     if isinstance(dist, Empirical):
         values = dist.values
         if values.size % channels:
@@ -332,7 +333,7 @@ def _stream_channel(qz, dist, values, c: int, length: int, rng, sums: _Sums) -> 
     candidate clips, so this is exact too.  The other per_channel ranges (percentile, aciq,
     kl, octav) need every value at once: they set the channel's scale on its first piece
     (CHUNK values), as per-tensor sampling sets its range on its first values."""
-    group = qz.group_size if qz.granularity == "per_group" else 1
+    group = qz.block_size if qz.granularity == "per_group" else 1
     piece = max(CHUNK // group * group, group)
 
     def pieces():
@@ -352,7 +353,7 @@ def _stream_channel(qz, dist, values, c: int, length: int, rng, sums: _Sums) -> 
         top = np.array([max(float(np.max(np.abs(x))) for x in pieces())])
         rng.bit_generator.state = state  # the second pass draws the same values
         # Quantizer's "mse" keeps the first of 100 fractions of max|x| with the least error
-        fractions = [1.0] if qz.range == "minmax" else np.linspace(0.01, 1.0, 100)
+        fractions = [1.0] if qz.range == "minmax" else MSE_FRACTIONS
         trial = [_Sums() for _ in fractions]
         for x in pieces():
             for t, f in zip(trial, fractions, strict=True):
@@ -371,7 +372,7 @@ def _quantizer_clip(qz, g: np.ndarray) -> np.ndarray:
     r = qz._range(g)
     if qz.range != "mse":
         return r
-    fractions = np.linspace(0.01, 1.0, 100)
+    fractions = MSE_FRACTIONS
     errs = [float(((qz._fake(g, r * c) - g) ** 2).sum()) for c in fractions]
     return r * fractions[int(np.argmin(errs))]
 

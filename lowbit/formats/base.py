@@ -296,6 +296,24 @@ class Format:
 
     name: str
 
+    #: What kind of format this is, one word from one vocabulary (what report, CLI, hwmodel
+    #: and analysis ask instead of testing classes): "integer" (IntFormat), "binary"
+    #: (BinaryFormat), "minifloat" (FloatFormat), "exponent" (ExpFormat), "mx" (MXFormat),
+    #: "shared_exponent" (SharedExpFormat: MX9/6/4, BFP), "nvfp4" (NVFP4Format), "vs_quant"
+    #: (VSQuant), "group_scaled" (GroupScaledFormat).  Each class sets it.
+    family: str = ""
+
+    @property
+    def has_block_scales(self) -> bool:
+        """True when the format's values carry scales of their own, per block or group
+        (its ``encode`` returns a ``BlockArray``); False for scalar formats.
+
+        >>> import lowbit
+        >>> lowbit.get_format("int8").has_block_scales, lowbit.get_format("mxfp4").has_block_scales
+        (False, True)
+        """
+        return False
+
     # Subclasses provide bits, max, min, smallest_normal, smallest_subnormal, eps,
     # encode(x, ...), decode(codes), values(), and either quantize(...) or the
     # _quantize(arr, rounding, overflow, seed, **kw) that the shared quantize calls.

@@ -19,299 +19,41 @@ from functools import cached_property
 import numpy as np
 
 from . import _kernels as K
-from .base import ROUNDING_MODES, Format, FormatError, as_float_input, check_choice, code_dtype
+from .base import ROUNDING_MODES, Format, FormatError, check_choice, code_dtype
+from .blockarray import BlockArray, validate_block_array
+from .blocking import (
+    MAX_BLOCK_SIZE,
+    check_axis,
+    check_block_size,
+    check_float_array,
+    fast_blocks,
+    from_blocks,
+    to_blocks,
+    unblock,
+)
+from .expformat import E8M0, ExpFormat
 from .integer import IntFormat
 from .minifloat import FloatFormat
-from .packing import pack, packed_nbytes, unpack
+
+__all__ = [
+    "MAX_BLOCK_SIZE",
+    "BlockArray",
+    "BlockFormat",
+    "FixedPointElement",
+    "MXFormat",
+    "NVFP4Format",
+    "SharedExpFormat",
+    "check_axis",
+    "check_block_size",
+    "check_float_array",
+    "fp32_scale",
+    "validate_block_array",
+]
 
 SCALE_RULES = ("floor", "ceil", "even", "rceil")
 #: NVFP4 block-scale rules: "subnormal" (lowbit's, any E4M3 value) or "torchao" (clamped
 #: below at 2^-6 as torchao's nvfp4_quantize does)
 NVFP4_SCALE_RULES = ("subnormal", "torchao")
-_NAN_SCALE = 0xFF
-
-
-@dataclass(frozen=True)
-class BlockArray:
-    """Codes of a block-format tensor.
-
-    ``codes``: element codes, shape = input shape with ``axis`` moved last.
-    ``scales``: per-block scale codes, shape (..., n_blocks).
-    ``micro``: per-sub-block microexponent bits (shared-microexponent formats), else None.
-    ``tensor_scale``: the FP32 per-tensor scale (NVFP4), else None.
-    ``outer_scale``: float32 outer scales (VS-Quant's γ per channel or per tensor), else None.
-    """
-
-    format: Format
-    codes: np.ndarray
-    scales: np.ndarray
-    shape: tuple[int, ...]
-    axis: int
-    micro: np.ndarray | None = None
-    tensor_scale: float | None = None
-    outer_scale: np.ndarray | None = None
-
-    def validate(self, fmt: Format | None = None, where: str = "") -> BlockArray:
-        """Check every field against the format; return self or raise ValueError/TypeError.
-
-        See :func:`validate_block_array`.  ``fmt``: the format that will read the array
-        (its ``decode``); ``where``: a prefix for messages (e.g. "macsim: a: ").
-
-        >>> import numpy as np, lowbit
-        >>> enc = lowbit.get_format("mxfp4").encode(np.ones((4, 64), np.float32))
-        >>> enc.validate() is enc
-        True
-        """
-        return validate_block_array(self, fmt, where)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes when every field is bit-packed (what storage really costs)."""
-        f = self.format
-        n = packed_nbytes(self.codes.size, f.element_bits)
-        n += packed_nbytes(self.scales.size, f.scale_bits)
-        if self.micro is not None:
-            n += packed_nbytes(self.micro.size, f.micro_bits)
-        if self.tensor_scale is not None:
-            n += 4
-        if self.outer_scale is not None:
-            n += 4 * self.outer_scale.size
-        return n
-
-    def packed(self) -> dict[str, np.ndarray]:
-        """The fields as dense byte arrays (see ``lowbit.formats.pack``)."""
-        f = self.format
-        out = {"codes": pack(self.codes, f.element_bits), "scales": pack(self.scales, f.scale_bits)}
-        if self.micro is not None:
-            out["micro"] = pack(self.micro, f.micro_bits)
-        return out
-
-    @classmethod
-    def from_packed(
-        cls, fmt, packed, shape, axis, tensor_scale=None, outer_scale=None
-    ) -> BlockArray:
-        """Rebuild from :meth:`packed` output, the original shape and axis."""
-        moved = _moved_shape(shape, axis)
-        nb = -(-moved[-1] // fmt.block_size)
-        lead = int(np.prod(moved[:-1], dtype=np.int64))
-        codes = unpack(packed["codes"], fmt.element_bits, lead * moved[-1]).reshape(moved)
-        scales = unpack(packed["scales"], fmt.scale_bits, lead * nb).reshape(moved[:-1] + (nb,))
-        micro = None
-        if "micro" in packed:
-            ns = -(-moved[-1] // fmt.sub_block_size)
-            micro = unpack(packed["micro"], fmt.micro_bits, lead * ns).reshape(moved[:-1] + (ns,))
-        return cls(fmt, codes, scales, tuple(shape), axis, micro, tensor_scale, outer_scale)
-
-
-def _int_field(p: str, what: str, a, want_shape: tuple, hi: int, lo: int = 0) -> None:
-    """An integer array of shape ``want_shape`` with values in [lo, hi]."""
-    if not isinstance(a, np.ndarray) or a.dtype.kind not in "iu":
-        got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
-        raise TypeError(f"{p}{what} must be an integer numpy array, got {got}")
-    if a.shape != tuple(want_shape):
-        raise ValueError(f"{p}{what} have shape {a.shape}; the codes need {tuple(want_shape)}")
-    if a.size:
-        amin, amax = int(a.min()), int(a.max())
-        if amin < lo or amax > hi:
-            raise ValueError(f"{p}{what} must lie in [{lo}, {hi}]; got values in [{amin}, {amax}]")
-
-
-def _positive_floats(p: str, what: str, a) -> np.ndarray:
-    v = np.asarray(a)
-    if v.dtype.kind not in "fiu" or v.dtype.kind == "b":
-        raise TypeError(f"{p}{what} must be a real number array, got dtype {v.dtype}")
-    v = v.astype(np.float64)
-    if not (np.isfinite(v).all() and (v > 0).all()):
-        raise ValueError(f"{p}{what} must be finite and positive, got {v.ravel()[:4].tolist()}")
-    return v
-
-
-def validate_block_array(enc, fmt=None, where: str = ""):
-    """Check a :class:`BlockArray` field by field against its format (audit F1, F9).
-
-    The one check every block ``decode`` and ``lowbit.hwmodel.macsim.gemm`` run before
-    reading the fields: ``shape`` and ``axis``; ``codes`` (integer, shape = ``shape`` with
-    ``axis`` moved last, values in [0, 2^element_bits)); ``scales`` (integer, shape
-    (..., n_blocks), values in the scale format's code range); ``micro`` (present exactly
-    when the format has microexponents, shape (..., n_sub_blocks), values in
-    [0, 2^micro_bits)); ``tensor_scale`` (NVFP4 only: finite and positive);
-    ``outer_scale`` (VS-Quant only: finite, positive, one per channel or one per tensor).
-    Raises TypeError for a wrong type or dtype, ValueError for a wrong shape or value.
-
-    >>> import numpy as np, lowbit
-    >>> from dataclasses import replace
-    >>> enc = lowbit.get_format("mxfp4").encode(np.ones((4, 64), np.float32))
-    >>> validate_block_array(replace(enc, scales=enc.scales[:1, :1]))
-    Traceback (most recent call last):
-    ...
-    ValueError: mxfp4: scales have shape (1, 1); the codes need (4, 2)
-    """
-    if not isinstance(enc, BlockArray):
-        name = getattr(fmt, "name", "block format")
-        raise TypeError(
-            f"{where}{name}: expected a BlockArray made by this format, got {type(enc).__name__}"
-        )
-    f = enc.format
-    if fmt is not None and f != fmt:
-        raise TypeError(
-            f"{where}{fmt.name}: this BlockArray was made by {getattr(f, 'name', f)!r}; "
-            f"decode it with that format"
-        )
-    needs = ("block_size", "element_bits", "scale_bits", "micro_bits", "_scale_code_max")
-    if not all(hasattr(f, a) for a in needs):
-        raise TypeError(f"{where}BlockArray.format must be a block format, got {f!r}")
-    p = f"{where}{f.name}: "
-    shape = enc.shape
-    if (
-        not isinstance(shape, tuple)
-        or not shape
-        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape)
-        or min(shape) < 0
-    ):
-        raise TypeError(f"{p}shape must be a non-empty tuple of non-negative ints, got {shape!r}")
-    nd = len(shape)
-    ax = enc.axis
-    if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
-        raise TypeError(f"{p}axis must be an int, got {ax!r}")
-    if not -nd <= ax < nd:
-        raise ValueError(
-            f"{p}axis={ax} is out of range for shape {shape}; legal range -{nd}..{nd - 1}"
-        )
-    moved = _moved_shape(shape, ax)
-    n = moved[-1]
-    nb = -(-n // f.block_size)
-    codes = enc.codes
-    if not isinstance(codes, np.ndarray) or codes.dtype.kind not in "iu":
-        got = codes.dtype if isinstance(codes, np.ndarray) else type(codes).__name__
-        raise TypeError(f"{p}codes must be an integer numpy array, got {got}")
-    if codes.shape != moved:
-        raise ValueError(
-            f"{p}codes have shape {codes.shape}; shape={shape} with axis={ax} needs {moved}"
-        )
-    _int_field(p, "codes", codes, moved, 2**f.element_bits - 1)
-    _int_field(p, "scales", enc.scales, moved[:-1] + (nb,), f._scale_code_max)
-    if f.micro_bits:
-        if enc.micro is None:
-            raise ValueError(
-                f"{p}micro is missing ({f.name} has {f.micro_bits}-bit microexponents)"
-            )
-        ns = -(-n // f.sub_block_size)
-        _int_field(p, "micro", enc.micro, moved[:-1] + (ns,), 2**f.micro_bits - 1)
-    elif enc.micro is not None:
-        raise ValueError(f"{p}micro must be None ({f.name} has no microexponents)")
-    if f._has_tensor_scale:
-        ts = enc.tensor_scale
-        if isinstance(ts, bool) or not isinstance(ts, (int, float, np.integer, np.floating)):
-            raise TypeError(f"{p}tensor_scale must be a float, got {ts!r}")
-        _positive_floats(p, "tensor_scale", ts)
-    elif enc.tensor_scale is not None:
-        raise ValueError(f"{p}tensor_scale must be None ({f.name} has no per-tensor scale)")
-    if f._has_outer_scale:
-        if enc.outer_scale is None:
-            raise ValueError(f"{p}outer_scale is missing ({f.name} stores γ there)")
-        g = _positive_floats(p, "outer_scale", enc.outer_scale)
-        want = f._outer_scale_size(shape, ax % nd)
-        if g.size != want:
-            raise ValueError(f"{p}outer_scale has {g.size} values; shape={shape} needs {want}")
-    elif enc.outer_scale is not None:
-        raise ValueError(f"{p}outer_scale must be None ({f.name} has no outer scale)")
-    return enc
-
-
-def _moved_shape(shape, axis):
-    shape = tuple(shape)
-    axis = axis % len(shape)
-    return shape[:axis] + shape[axis + 1 :] + (shape[axis],)
-
-
-#: Largest block (or vector, group) size: far above every published format (16-128), and
-#: small enough that padding one partial block costs at most a few MiB.
-MAX_BLOCK_SIZE = 1 << 16
-
-
-def check_block_size(name: str, what: str, v, limit: int = MAX_BLOCK_SIZE) -> int:
-    """``v`` as an int in [1, limit], else TypeError/ValueError naming the legal range."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{name}: {what} must be an int in 1..{limit}, got {v!r}")
-    if not 1 <= v <= limit:
-        raise FormatError(f"{name}: {what}={v}; legal range is 1..{limit}")
-    return int(v)
-
-
-def check_float_array(name: str, x):
-    """Block and scaled formats take floating-point arrays only (their scales come from
-    the data; an integer tensor is a code array, not data): TypeError otherwise."""
-    kind = np.asarray(x).dtype.kind
-    if kind in "iub":
-        raise TypeError(
-            f"{name}: block formats take floating-point input, got {np.asarray(x).dtype} "
-            "(convert with .astype(np.float32))"
-        )
-    arr, dtype = as_float_input(name, x)
-    # A block value is an element times its scales, which float16 cannot always hold (it
-    # would round or overflow in the final cast): results are at least float32, the dtype
-    # decode returns (issue 11, F17).
-    return arr, np.promote_types(dtype, np.float32)
-
-
-def check_axis(name: str, axis, ndim: int, what: str = "axis") -> int:
-    """``axis`` normalised to [0, ndim), else TypeError (not an int) or ValueError naming
-    the legal range (never numpy's AxisError)."""
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{name}: {what} must be an int, got {axis!r}")
-    if not -ndim <= axis < ndim:
-        raise ValueError(
-            f"{name}: {what}={axis} is out of range for a {ndim}-d array; "
-            f"legal range is {-ndim}..{ndim - 1}"
-        )
-    return int(axis) % ndim
-
-
-def _to_blocks(name: str, x, axis: int, k: int):
-    """(float64 array (..., n_blocks, k) zero-padded, moved shape, normalised axis, dtype)."""
-    arr, out_dtype = check_float_array(name, x)
-    if arr.ndim == 0:
-        raise ValueError(f"{name}: block formats need at least one axis, got a 0-d array")
-    axis = check_axis(name, axis, arr.ndim)
-    with np.errstate(invalid="ignore"):
-        a = np.moveaxis(arr, axis, -1).astype(np.float64)
-    n = a.shape[-1]
-    nb = -(-n // k)
-    if nb * k != n:
-        a = np.concatenate([a, np.zeros(a.shape[:-1] + (nb * k - n,))], axis=-1)
-    return a.reshape(a.shape[:-1] + (nb, k)), a.shape[:-1] + (n,), axis, out_dtype
-
-
-def _unblock(v: np.ndarray) -> np.ndarray:
-    """(..., n_blocks, k) → (..., n_blocks · k); explicit sizes, so zero-row input works
-    (numpy cannot infer -1 for an empty array)."""
-    return v.reshape(v.shape[:-2] + (v.shape[-2] * v.shape[-1],))
-
-
-def _from_blocks(v: np.ndarray, moved_shape, axis: int) -> np.ndarray:
-    n = moved_shape[-1]
-    v = _unblock(v)[..., :n]
-    return np.moveaxis(v, -1, axis)
-
-
-def _fast_blocks(x, axis, k):
-    """For float32 input whose ``axis`` length is a multiple of ``k``: the input as a
-    contiguous (n_blocks, k) float32 array and a function putting results back in shape.
-    None when the general path must run (other dtypes, partial blocks, bad axis)."""
-    arr = np.asarray(x)
-    if arr.dtype != np.float32 or arr.ndim == 0 or not arr.dtype.isnative:
-        return None
-    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        return None
-    if not -arr.ndim <= axis < arr.ndim or arr.shape[axis] % k or arr.size == 0:
-        return None
-    moved = np.moveaxis(arr, axis, -1)
-    xb = np.ascontiguousarray(moved).reshape(-1, k)
-
-    def finish(out):
-        return np.moveaxis(out.reshape(moved.shape), -1, axis)
-
-    return xb, finish
 
 
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -340,6 +82,18 @@ def fp32_scale(name: str, s, what: str = "max|x|"):
             "with a wider range)"
         )
     return np.where((s32 == 0) & (s > 0), _F32_TINY, s32.astype(np.float64))
+
+
+def _scale_codes(sf: ExpFormat, e: np.ndarray, pos: np.ndarray, bad: np.ndarray):
+    """(scale codes, exponents) of shared exponents ``e`` in the exponent-only scale format
+    ``sf`` (E8M0): a block with no positive finite value (``pos`` False) gets the smallest
+    power, an exponent below the range is clamped to it, one above it (or a block with NaN
+    or ±Inf, ``bad``) gets the NaN code (OCP MX v1.0 §6.3); its exponent is reported as 0."""
+    e = np.maximum(np.where(pos, e, sf.emin), sf.emin)
+    nan = bad | (e > sf.emax)
+    e = np.where(nan, 0, e)
+    codes = np.where(nan, sf.code_of_nan, sf.code_of_exponent(e)).astype(code_dtype(sf.bits))
+    return codes, e
 
 
 def _floor_log2(a: np.ndarray) -> np.ndarray:
@@ -383,6 +137,69 @@ class FixedPointElement:
         return self.int_format.decode(codes).astype(np.float64) / 2.0**self.frac_bits
 
 
+def _registered(fmt: Format) -> Format:
+    """The registry's object equal to ``fmt`` (so that a descriptor's ``element`` or
+    ``scale_format`` *is* the registered format), else ``fmt`` itself."""
+    try:
+        from .registry import _REGISTRY  # late: the registry builds block formats itself
+    except ImportError:  # pragma: no cover - only while the registry is being built
+        return fmt
+    reg = _REGISTRY.get(fmt.name)
+    return reg if reg is not None and reg == fmt else fmt
+
+
+class BlockFormat(Format):
+    """The descriptor every block format exposes (gfloat's ``BlockFormatInfo(etype, k,
+    stype)``): values are ``element`` values times scales decoded by ``scale_format``.
+
+    * ``element``: the scalar format of each value's code;
+    * ``scale_format``: the format of the per-block scale codes (E8M0 for MX and
+      MX9/6/4/BFP, FP8 E4M3 for NVFP4, ``uint{S}`` for VS-Quant, FP16 for ``int4_g128``);
+    * ``block_size``: how many consecutive values along ``axis`` share one scale;
+    * ``sub_block_size``, ``micro_bits``: a microexponent of ``micro_bits`` bits per
+      ``sub_block_size`` values (shared-microexponent formats; elsewhere the sub-block is
+      the block and ``micro_bits`` is 0);
+    * ``tensor_scale_format``: the format of one scale per tensor (NVFP4: FP32), else None;
+    * ``outer_scale_format``: the format of VS-Quant's outer γ (FP32), else None.
+    """
+
+    micro_bits = 0
+    tensor_scale_format: Format | None = None
+    outer_scale_format: Format | None = None
+
+    @property
+    def has_block_scales(self) -> bool:
+        return True
+
+    @property
+    def sub_block_size(self) -> int:
+        return self.block_size
+
+    @property
+    def element_bits(self) -> int:
+        """Bits of one element code."""
+        return self.element.bits
+
+    @property
+    def scale_bits(self) -> int:
+        """Bits of one block-scale code."""
+        return self.scale_format.bits
+
+    @property
+    def bits(self) -> int:
+        return self.element.bits
+
+    @property
+    def scale_code_max(self) -> int:
+        """The largest scale code a valid BlockArray may hold (its scales are positive)."""
+        return int(self.scale_format.encode(self.scale_format.max))
+
+    def values(self):
+        raise ValueError(
+            f"{self.name}: a block format has no fixed value set (it depends on the scale)"
+        )
+
+
 # ------------------------------------------------------------------------------------------
 # OCP MX
 # ------------------------------------------------------------------------------------------
@@ -414,7 +231,7 @@ def _mx_element(el):
 
 
 @dataclass(frozen=True)
-class MXFormat(Format):
+class MXFormat(BlockFormat):
     """OCP MX v1.0: a block of ``block_size`` elements shares an E8M0 scale X.
 
     X = 2^(floor(log2 amax) - emax_elem) (``scale_rule="floor"``, the spec's rule, §6.3),
@@ -423,8 +240,17 @@ class MXFormat(Format):
     rules (as torchao): "ceil" = 2^(ceil(log2 amax) - emax), "even" = floor rule on amax
     rounded to the element's precision, "rceil" = smallest power of two ≥ amax / max_elem.
     A block holding NaN or ±Inf gets the NaN scale (0xFF): every value of it decodes to NaN.
-    An all-zero block gets scale 2^-127 and zero elements.
+    An all-zero block gets scale 2^-127 and zero elements.  The E8M0 rule (bias, range, NaN
+    code) is ``scale_format``'s (:class:`~lowbit.formats.expformat.ExpFormat`).
+
+    >>> import lowbit
+    >>> f = lowbit.get_format("mxfp4")
+    >>> f.element.name, f.scale_format.name, f.block_size, f.scale_format is lowbit.get_format("e8m0")
+    ('fp4_e2m1fn', 'e8m0', 32, True)
     """
+
+    family = "mx"
+    scale_format = E8M0
 
     element: object
     block_size: int = 32
@@ -438,24 +264,13 @@ class MXFormat(Format):
         if not self.name:
             object.__setattr__(self, "name", f"mx_{self.element.name}_b{self.block_size}")
 
-    # structure
     @property
-    def element_bits(self) -> int:
-        return self.element.bits
-
-    scale_bits = 8
-    micro_bits = 0
-    _scale_code_max = 0xFF  # E8M0, 0xFF the NaN scale
-    _has_tensor_scale = False
-    _has_outer_scale = False
-
-    @property
-    def bits(self) -> int:
-        return self.element.bits
+    def scale_code_max(self) -> int:
+        return self.scale_format.code_of_nan  # the NaN scale is a valid code
 
     @property
     def bits_per_element(self) -> float:
-        return self.element.bits + 8 / self.block_size
+        return self.element.bits + self.scale_bits / self.block_size
 
     @property
     def emax_elem(self) -> int:
@@ -464,7 +279,7 @@ class MXFormat(Format):
 
     @property
     def max(self) -> float:
-        return float(self.element.max * 2.0**127)
+        return float(self.element.max * self.scale_format.max)
 
     @property
     def min(self) -> float:
@@ -473,26 +288,21 @@ class MXFormat(Format):
     @property
     def smallest_subnormal(self) -> float:
         sub = getattr(self.element, "smallest_subnormal", 2.0**-self.element.man_bits)
-        return float(sub * 2.0**-127)
+        return float(sub * self.scale_format.min)
 
     @property
     def smallest_normal(self) -> float:
-        return float(getattr(self.element, "smallest_normal", 1.0) * 2.0**-127)
+        return float(getattr(self.element, "smallest_normal", 1.0) * self.scale_format.min)
 
     @property
     def eps(self) -> float:
         return float(2.0**-self.element.man_bits)
 
-    def values(self):
-        raise ValueError(
-            f"{self.name}: a block format has no fixed value set (it depends on the scale)"
-        )
-
     def _describe_extra(self) -> dict:
         return {
             "element": self.element.name,
             "block_size": self.block_size,
-            "scale": "e8m0",
+            "scale": self.scale_format.name,
             "scale_rule": self.scale_rule,
             "bits_per_element": self.bits_per_element,
         }
@@ -520,11 +330,7 @@ class MXFormat(Format):
             for _ in range(3):
                 k = np.where(np.ldexp(self.element.max, k) < a, k + 1, k)
             e = k
-        e = np.where(pos, e, -127)
-        e = np.maximum(e, -127)
-        nan = bad | (e > 127)
-        codes = np.where(nan, _NAN_SCALE, e + 127).astype(np.uint8)
-        return codes, np.where(nan, 0, e)
+        return _scale_codes(self.scale_format, e, pos, bad)
 
     def _encode_blocks(self, x, axis, rounding, scale_rule, seed=None):
         # checked under the block format's name, not the element's
@@ -532,11 +338,11 @@ class MXFormat(Format):
         scale_rule = check_choice(
             self.name, "scale_rule", scale_rule or self.scale_rule, SCALE_RULES
         )
-        blocks, moved, axis, out_dtype = _to_blocks(self.name, x, axis, self.block_size)
+        blocks, moved, axis, out_dtype = to_blocks(self.name, x, axis, self.block_size)
         scodes, e = self._shared_exp(blocks, scale_rule)
         with np.errstate(invalid="ignore"):
             v = np.ldexp(blocks, -e[..., None])
-        v = np.where((scodes == _NAN_SCALE)[..., None], 0.0, v)
+        v = np.where((scodes == self.scale_format.code_of_nan)[..., None], 0.0, v)
         kw = {"nan": "zero"} if isinstance(self.element, FloatFormat) else {}
         ecodes = self.element.encode(v, rounding=rounding, overflow="saturate", seed=seed, **kw)
         return ecodes, scodes, moved, axis, out_dtype
@@ -560,20 +366,22 @@ class MXFormat(Format):
         """
         ecodes, scodes, moved, axis, _ = self._encode_blocks(x, axis, rounding, scale_rule, seed)
         n = moved[-1]
-        codes = _unblock(ecodes)[..., :n]
+        codes = unblock(ecodes)[..., :n]
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
         return BlockArray(self, np.ascontiguousarray(codes), scodes, shape, axis)
 
     def decode(self, enc: BlockArray) -> np.ndarray:
         """Values (float32) of a :class:`BlockArray`; NaN-scale blocks decode to NaN."""
         validate_block_array(enc, self)
-        k = self.block_size
-        elem = self.element.decode(enc.codes).astype(np.float64)
-        n = elem.shape[-1]
-        sc = np.repeat(enc.scales.astype(np.int64), k, axis=-1)[..., :n]
-        v = np.ldexp(elem, sc - 127)
-        v = np.where(sc == _NAN_SCALE, np.nan, v)
+        v = self._values(self.element.decode(enc.codes), enc.scales)
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
+
+    def _values(self, elem: np.ndarray, scodes: np.ndarray) -> np.ndarray:
+        """Element values times their blocks' scales, decoded by ``scale_format`` (a power
+        of two, exact; the NaN scale makes NaN)."""
+        n = elem.shape[-1]
+        scale = self.scale_format.decode(scodes).astype(np.float64)
+        return elem.astype(np.float64) * np.repeat(scale, self.block_size, axis=-1)[..., :n]
 
     def quantize(
         self,
@@ -584,7 +392,7 @@ class MXFormat(Format):
         seed=None,
     ):
         """``decode(encode(x))`` in x's float dtype, float32 at least (``seed``: see :meth:`encode`)."""
-        fast = _fast_blocks(x, axis, self.block_size)
+        fast = fast_blocks(x, axis, self.block_size)
         rule = scale_rule or self.scale_rule
         el_subn = getattr(self.element, "subnormals", True) is True
         if fast is not None and rounding == "nearest_even" and rule == "floor" and el_subn:
@@ -603,17 +411,15 @@ class MXFormat(Format):
             x, axis, rounding, scale_rule, seed
         )
         elem = self.element.decode(ecodes).astype(np.float64)
-        _, e = None, scodes.astype(np.int64) - 127
-        v = np.ldexp(elem, e[..., None])
-        v = np.where((scodes == _NAN_SCALE)[..., None], np.nan, v)
-        return _from_blocks(v, moved, axis).astype(out_dtype)
+        scale = self.scale_format.decode(scodes).astype(np.float64)
+        return from_blocks(elem * scale[..., None], moved, axis).astype(out_dtype)
 
 
 # ------------------------------------------------------------------------------------------
 # Shared exponent (+ microexponents): MX9/MX6/MX4 and BFP
 # ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class SharedExpFormat(Format):
+class SharedExpFormat(BlockFormat):
     """Block floating point with optional shared microexponents (Rouhani et al. 2023).
 
     x = 2^(e_block - d_sub) · q / 2^(m-1), q a sign-magnitude integer with m magnitude bits
@@ -624,7 +430,17 @@ class SharedExpFormat(Format):
     both its elements lie below 2^e_block.  Elements are RNE'd (or the chosen rounding) to
     the fixed-point grid and saturate at ±(2^m - 1)/2^(m-1).
     A block with NaN or ±Inf, or with e_block > 127, is NaN (scale code 0xFF), as OCP MX.
+    The shared exponent is an E8M0 code: ``scale_format`` holds that rule.  ``element`` is
+    the sign-magnitude integer ``int{m+1}_sm`` holding q.
+
+    >>> import lowbit
+    >>> f = lowbit.get_format("mx6")
+    >>> f.element.name, f.scale_format.name, f.block_size, f.sub_block_size, f.micro_bits
+    ('int5_sm', 'e8m0', 16, 2, 1)
     """
+
+    family = "shared_exponent"
+    scale_format = E8M0
 
     man_bits: int
     block_size: int = 16
@@ -654,21 +470,12 @@ class SharedExpFormat(Format):
             object.__setattr__(self, "name", n)
 
     @property
-    def element_bits(self) -> int:
-        return self.man_bits + 1
-
-    scale_bits = 8
-    _scale_code_max = 0xFF  # 8-bit shared exponent, 0xFF the NaN block
-    _has_tensor_scale = False
-    _has_outer_scale = False
-
-    @property
-    def bits(self) -> int:
-        return self.element_bits
+    def scale_code_max(self) -> int:
+        return self.scale_format.code_of_nan  # the NaN block is a valid code
 
     @property
     def bits_per_element(self) -> float:
-        b = self.element_bits + 8 / self.block_size
+        b = self.element_bits + self.scale_bits / self.block_size
         if self.micro_bits:
             b += self.micro_bits / self.sub_block_size
         return b
@@ -683,7 +490,7 @@ class SharedExpFormat(Format):
 
     @property
     def max(self) -> float:
-        return float(self.elem_max * 2.0**127)
+        return float(self.elem_max * self.scale_format.max)
 
     @property
     def min(self) -> float:
@@ -692,7 +499,7 @@ class SharedExpFormat(Format):
     @property
     def smallest_subnormal(self) -> float:
         d = 2**self.micro_bits - 1 if self.micro_bits else 0
-        return float(2.0 ** (-127 - d - (self.man_bits - 1)))
+        return float(np.ldexp(1.0, self.scale_format.emin - d - (self.man_bits - 1)))
 
     smallest_normal = smallest_subnormal
 
@@ -700,14 +507,14 @@ class SharedExpFormat(Format):
     def eps(self) -> float:
         return float(2.0 ** -(self.man_bits - 1))
 
-    def values(self):
-        raise ValueError(
-            f"{self.name}: a block format has no fixed value set (it depends on the scale)"
-        )
-
     @cached_property
-    def _int(self) -> IntFormat:
-        return IntFormat(self.man_bits + 1, encoding="sign_magnitude")
+    def element(self) -> IntFormat:
+        """The sign-magnitude integer q (``int{m+1}_sm``, the registered one when it is)."""
+        b = self.man_bits + 1
+        return _registered(IntFormat(b, encoding="sign_magnitude", name=f"int{b}_sm"))
+
+    # read-only alias, removed once hwmodel reads .element
+    _int = property(lambda self: self.element)
 
     def _describe_extra(self) -> dict:
         return {
@@ -720,16 +527,15 @@ class SharedExpFormat(Format):
 
     def _encode_blocks(self, x, axis, rounding, seed=None):
         check_choice(self.name, "rounding", rounding, ROUNDING_MODES)
-        blocks, moved, axis, out_dtype = _to_blocks(self.name, x, axis, self.block_size)
+        blocks, moved, axis, out_dtype = to_blocks(self.name, x, axis, self.block_size)
         absb = np.abs(blocks)
         amax = np.max(absb, axis=-1)
         bad = ~np.isfinite(amax)
         pos = (amax > 0) & ~bad
-        eb = np.where(pos, _floor_log2(np.where(pos, amax, 1.0)), -127)
-        eb = np.maximum(eb, -127)
-        nan = bad | (eb > 127)
-        eb = np.where(nan, 0, eb)
-        scodes = np.where(nan, _NAN_SCALE, eb + 127).astype(np.uint8)
+        scodes, eb = _scale_codes(
+            self.scale_format, _floor_log2(np.where(pos, amax, 1.0)), pos, bad
+        )
+        nan = scodes == self.scale_format.code_of_nan
         k, s = self.block_size, self.sub_block_size
         if self.micro_bits:
             sub = absb.reshape(absb.shape[:-1] + (k // s, s)).max(axis=-1)
@@ -745,7 +551,7 @@ class SharedExpFormat(Format):
         with np.errstate(invalid="ignore"):
             v = np.ldexp(blocks, (self.man_bits - 1) - (eb[..., None] - shift))
         v = np.where(nan[..., None], 0.0, v)
-        q = self._int.encode(v, rounding=rounding, seed=seed)
+        q = self.element.encode(v, rounding=rounding, seed=seed)
         return q, scodes, d, moved, axis, out_dtype
 
     def encode(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None) -> BlockArray:
@@ -760,22 +566,23 @@ class SharedExpFormat(Format):
         """
         q, scodes, d, moved, axis, _ = self._encode_blocks(x, axis, rounding, seed)
         n = moved[-1]
-        codes = np.ascontiguousarray(_unblock(q)[..., :n])
+        codes = np.ascontiguousarray(unblock(q)[..., :n])
         micro = None
         if d is not None:
             ns = -(-n // self.sub_block_size)
-            micro = np.ascontiguousarray(_unblock(d)[..., :ns].astype(code_dtype(self.micro_bits)))
+            micro = np.ascontiguousarray(unblock(d)[..., :ns].astype(code_dtype(self.micro_bits)))
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
         return BlockArray(self, codes, scodes, shape, axis, micro)
 
     def _values(self, q, scodes, micro, n):
         k = self.block_size
-        qv = self._int.decode(q).astype(np.float64)
-        e = np.repeat(scodes.astype(np.int64) - 127, k, axis=-1)[..., :n]
+        qv = self.element.decode(q).astype(np.float64)
+        e = np.repeat(self.scale_format.exponent_of(scodes), k, axis=-1)[..., :n]
         if micro is not None:
             e = e - np.repeat(micro.astype(np.int64), self.sub_block_size, axis=-1)[..., :n]
         v = np.ldexp(qv, e - (self.man_bits - 1))
-        return np.where(np.repeat(scodes, k, axis=-1)[..., :n] == _NAN_SCALE, np.nan, v)
+        nan = np.repeat(scodes == self.scale_format.code_of_nan, k, axis=-1)[..., :n]
+        return np.where(nan, np.nan, v)
 
     def decode(self, enc: BlockArray) -> np.ndarray:
         """Values (float32) of a :class:`BlockArray`."""
@@ -785,7 +592,7 @@ class SharedExpFormat(Format):
 
     def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
         """``decode(encode(x))`` in x's float dtype, float32 at least (``seed``: see :meth:`encode`)."""
-        fast = _fast_blocks(x, axis, self.block_size)
+        fast = fast_blocks(x, axis, self.block_size)
         if fast is not None and rounding == "nearest_even":
             xb, finish = fast
             out = np.empty_like(xb)
@@ -804,57 +611,70 @@ class SharedExpFormat(Format):
 # NVFP4
 # ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class NVFP4Format(Format):
+class NVFP4Format(BlockFormat):
     """E2M1 elements, an E4M3 scale per 16 elements and an FP32 per-tensor scale.
 
     s_t = amax(tensor) / (448 · 6) (1 when the tensor is all zero), rounded to float32;
     s_b = E4M3(amax(block) / 6 / s_t) (RNE, saturating at 448); elements
     E2M1(x / (s_b · s_t)) (RNE, saturating at 6), zero where s_b = 0.  The divisions are
     done in float64.  ``bits_per_element`` (4.5) leaves out the one FP32 per tensor.
+    448 is ``scale_format.max`` and 6 is ``element.max`` (NVIDIA, "Introducing NVFP4",
+    2025; torchao ``nvfp4_tensor.py``).
+
+    >>> import lowbit
+    >>> f = lowbit.get_format("nvfp4")
+    >>> f.element.name, f.scale_format.name, f.tensor_scale_format.name, f.block_size
+    ('fp4_e2m1fn', 'fp8_e4m3fn', 'fp32', 16)
     """
+
+    family = "nvfp4"
 
     block_size: int = 16
     scale_rule: str = "subnormal"
     name: str = field(default="nvfp4", compare=False)
 
-    element_bits = 4
-    scale_bits = 8
-    micro_bits = 0
-    bits = 4
-    # E4M3 block scales are non-negative and finite: codes 0..0x7E (0x7F is NaN)
-    _scale_code_max = 0x7E
-    _has_tensor_scale = True
-    _has_outer_scale = False
-
     @property
     def bits_per_element(self) -> float:
-        return 4 + 8 / self.block_size
+        return self.element.bits + self.scale_bits / self.block_size
 
     @cached_property
-    def _e2m1(self) -> FloatFormat:
-        return FloatFormat(2, 1, specials="none", name="fp4_e2m1fn")
+    def element(self) -> FloatFormat:
+        """E2M1 (OCP MX v1.0 §5.3.3), the registered ``fp4_e2m1fn``."""
+        return _registered(FloatFormat(2, 1, specials="none", name="fp4_e2m1fn"))
 
     @cached_property
-    def _e4m3(self) -> FloatFormat:
-        return FloatFormat(4, 3, specials="fn", name="fp8_e4m3fn")
+    def scale_format(self) -> FloatFormat:
+        """E4M3 (OFP8 v1.0), the registered ``fp8_e4m3fn``."""
+        return _registered(FloatFormat(4, 3, specials="fn", name="fp8_e4m3fn"))
+
+    @cached_property
+    def tensor_scale_format(self) -> FloatFormat:
+        """FP32, the registered ``fp32``: the one scale per tensor."""
+        return _registered(FloatFormat(8, 23, specials="ieee", name="fp32"))
+
+    # read-only aliases, removed once hwmodel reads .element / .scale_format
+    _e2m1 = property(lambda self: self.element)
+    _e4m3 = property(lambda self: self.scale_format)
+
+    @property
+    def _span(self) -> float:
+        """The largest block value at a tensor scale of 1: element.max · scale_format.max."""
+        return self.element.max * self.scale_format.max
 
     # value range relative to a per-tensor scale of 1: 6 · 448 … 0.5 · 2^-9
-    max = property(lambda self: 6.0 * 448.0)
-    min = property(lambda self: -6.0 * 448.0)
-    smallest_subnormal = property(lambda self: 0.5 * 2.0**-9)
+    max = property(lambda self: self._span)
+    min = property(lambda self: -self._span)
+    smallest_subnormal = property(
+        lambda self: self.element.smallest_subnormal * self.scale_format.smallest_subnormal
+    )
     smallest_normal = smallest_subnormal
-    eps = property(lambda self: 0.5)
-
-    def values(self):
-        raise ValueError(
-            f"{self.name}: a block format has no fixed value set (it depends on the scale)"
-        )
+    eps = property(lambda self: self.element.eps)
 
     def _describe_extra(self) -> dict:
         return {
-            "element": "fp4_e2m1fn",
+            "element": self.element.name,
             "block_size": self.block_size,
-            "scale": "fp8_e4m3fn + fp32",
+            "scale": f"{self.scale_format.name} + {self.tensor_scale_format.name}",
             "scale_rule": self.scale_rule,
         }
 
@@ -868,14 +688,14 @@ class NVFP4Format(Format):
     def _scale_floor(self) -> float:
         """Lower clamp of amax_b / 6 / s_t before the E4M3 rounding: 0 (every E4M3 value,
         subnormals and zero included) or torchao's 2^-6, the smallest normal E4M3."""
-        return 2.0**-6 if self.scale_rule == "torchao" else 0.0
+        return self.scale_format.smallest_normal if self.scale_rule == "torchao" else 0.0
 
     def _tensor_scale(self, amax_t: float) -> float:
         """s_t = amax / (448 · 6) as FP32; 1 for an all-zero tensor.  Data whose s_t passes
         FP32's largest value raise; an s_t below FP32's smallest subnormal becomes it."""
         if amax_t == 0:
             return 1.0
-        return float(fp32_scale(self.name, amax_t / (448.0 * 6.0), "amax / (448 · 6)"))
+        return float(fp32_scale(self.name, amax_t / self._span, "amax / (448 · 6)"))
 
     def encode(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None) -> BlockArray:
         """Element codes, E4M3 block-scale codes and the FP32 tensor scale.
@@ -888,35 +708,37 @@ class NVFP4Format(Format):
         1.0
         """
         check_choice(self.name, "rounding", rounding, ROUNDING_MODES)
-        blocks, moved, axis, _ = _to_blocks(self.name, x, axis, self.block_size)
+        blocks, moved, axis, _ = to_blocks(self.name, x, axis, self.block_size)
         if not np.isfinite(blocks).all():
             raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
         amax_t = float(np.max(np.abs(blocks))) if blocks.size else 0.0
         st = self._tensor_scale(amax_t)
         amax_b = np.max(np.abs(blocks), axis=-1)
-        sb_codes = self._e4m3.encode(
-            np.maximum(amax_b / 6.0 / st, self._scale_floor), overflow="saturate"
+        sb_codes = self.scale_format.encode(
+            np.maximum(amax_b / self.element.max / st, self._scale_floor), overflow="saturate"
         )
-        sb = self._e4m3.decode(sb_codes).astype(np.float64)
+        sb = self.scale_format.decode(sb_codes).astype(np.float64)
         den = sb[..., None] * st
         v = np.where(den > 0, blocks / np.where(den > 0, den, 1.0), 0.0)
-        ecodes = self._e2m1.encode(v, rounding=rounding, overflow="saturate", seed=seed)
+        ecodes = self.element.encode(v, rounding=rounding, overflow="saturate", seed=seed)
         n = moved[-1]
-        codes = np.ascontiguousarray(_unblock(ecodes)[..., :n])
+        codes = np.ascontiguousarray(unblock(ecodes)[..., :n])
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
         return BlockArray(self, codes, sb_codes, shape, axis, None, st)
 
     def decode(self, enc: BlockArray) -> np.ndarray:
         validate_block_array(enc, self)
         n = enc.codes.shape[-1]
-        e = self._e2m1.decode(enc.codes).astype(np.float64)
-        sb = np.repeat(self._e4m3.decode(enc.scales).astype(np.float64), self.block_size, axis=-1)
+        e = self.element.decode(enc.codes).astype(np.float64)
+        sb = np.repeat(
+            self.scale_format.decode(enc.scales).astype(np.float64), self.block_size, axis=-1
+        )
         v = e * sb[..., :n] * enc.tensor_scale
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
     def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
         """``decode(encode(x))`` in x's float dtype, float32 at least (``seed``: see :meth:`encode`)."""
-        fast = _fast_blocks(x, axis, self.block_size)
+        fast = fast_blocks(x, axis, self.block_size)
         if fast is not None and rounding == "nearest_even":
             xb, finish = fast
             if not np.isfinite(xb).all():

@@ -42,6 +42,8 @@ class ExpFormat(Format):
     [127, 129, 125]
     """
 
+    family = "exponent"
+
     exp_bits: int = 8
     bias: int | None = None
     name: str = field(default="", compare=False)
@@ -74,6 +76,47 @@ class ExpFormat(Format):
     @property
     def max_code(self) -> int:
         return 2**self.exp_bits - 2
+
+    @property
+    def code_of_nan(self) -> int:
+        """The all-ones code, NaN (0xFF for E8M0: OCP MX v1.0 §5.4)."""
+        return 2**self.exp_bits - 1
+
+    @property
+    def emin(self) -> int:
+        """Exponent of the smallest value (code 0): -bias (-127 for E8M0)."""
+        return -self.bias
+
+    @property
+    def emax(self) -> int:
+        """Exponent of the largest value (code 2^E - 2): 127 for E8M0."""
+        return self.max_code - self.bias
+
+    def code_of_exponent(self, e) -> np.ndarray:
+        """Codes of the powers 2^e, e an integer array in [emin, emax] (the caller clamps:
+        block formats decide what a shared exponent beyond the range means).
+
+        >>> import lowbit
+        >>> lowbit.get_format("e8m0").code_of_exponent([-127, 0, 127]).tolist()
+        [0, 127, 254]
+        """
+        e = np.asarray(e, dtype=np.int64)
+        if e.size and (e.min() < self.emin or e.max() > self.emax):
+            raise ValueError(
+                f"{self.name}: exponents must lie in [{self.emin}, {self.emax}], "
+                f"got [{int(e.min())}, {int(e.max())}]"
+            )
+        return (e + self.bias).astype(code_dtype(self.bits))
+
+    def exponent_of(self, codes) -> np.ndarray:
+        """The exponents (int64) of codes: code - bias; the NaN code's is meaningless
+        (test ``codes == code_of_nan``).
+
+        >>> import lowbit
+        >>> lowbit.get_format("e8m0").exponent_of([0, 127, 255]).tolist()
+        [-127, 0, 128]
+        """
+        return np.asarray(codes).astype(np.int64) - self.bias
 
     max = property(
         lambda self: float(np.ldexp(1.0, self.max_code - self.bias)), doc="2^(2^E-2-bias)"
@@ -143,3 +186,8 @@ class ExpFormat(Format):
 
     def values(self) -> np.ndarray:
         return self._table[:-1].astype(np.float64)
+
+
+#: E8M0, the OCP MX scale (OCP MX v1.0 §5.4: bias 127, 2^-127 … 2^127, NaN = 0xFF): the
+#: object the registry holds as "e8m0" and every E8M0-scaled block format's ``scale_format``.
+E8M0 = ExpFormat(8, name="e8m0")

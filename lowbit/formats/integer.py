@@ -57,6 +57,8 @@ class IntFormat(Format):
     [11]
     """
 
+    family = "integer"
+
     bits: int
     signed: bool = True
     narrow: bool = False
@@ -245,6 +247,8 @@ class BinaryFormat(Format):
     Stochastic rounding takes +1 with probability (1 + clip(x, -1, 1)) / 2 (BinaryConnect).
     Scales (α = mean|W|) belong to the caller: see ``lowbit.formats.binarize``.
     """
+
+    family = "binary"
 
     name: str = field(default="binary", compare=False)
 

@@ -64,6 +64,8 @@ class FloatFormat(Format):
     [56, 170]
     """
 
+    family = "minifloat"
+
     exp_bits: int
     man_bits: int
     bias: int | None = None

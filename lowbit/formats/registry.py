@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from .base import Format, suggest
 from .block import FixedPointElement, MXFormat, NVFP4Format, SharedExpFormat
-from .expformat import ExpFormat
+from .expformat import E8M0
 from .integer import BinaryFormat, IntFormat
 from .minifloat import FloatFormat
-from .scaling import Quantizer, VSQuant
+from .scaling import GroupScaledFormat, VSQuant
 
 
 def _builtin() -> dict[str, Format]:
@@ -38,7 +38,7 @@ def _builtin() -> dict[str, Format]:
     add(FloatFormat(2, 3, specials="none", name="fp6_e2m3fn"))
     add(FloatFormat(3, 2, specials="none", name="fp6_e3m2fn"))
     add(FloatFormat(2, 1, specials="none", name="fp4_e2m1fn"))
-    add(ExpFormat(8, name="e8m0"))
+    add(E8M0)  # the OCP MX scale (OCP MX v1.0 §5.4); the MX formats' scale_format
     add(FloatFormat(5, 10, specials="ieee", name="fp16"))
     add(FloatFormat(8, 7, specials="ieee", name="bf16"))
     add(FloatFormat(8, 23, specials="ieee", name="fp32"))
@@ -59,19 +59,11 @@ def _builtin() -> dict[str, Format]:
     add(SharedExpFormat(7, 16, micro_bits=0, name="bfp8_b16"))
     add(NVFP4Format())
     # VS-Quant: INT4/INT8 elements (symmetric), UINT4/UINT6… per-vector scale per 16, FP32 γ
-    add(VSQuant(IntFormat(4, narrow=True), 16, 4, name="vsq_int4"))
-    add(VSQuant(IntFormat(8, narrow=True), 16, 6, name="vsq_int8"))
-    # INT4 with an FP16 scale per group of 128 along the last axis (GPTQ/AWQ storage)
-    add(
-        Quantizer(
-            r["int4"],
-            "per_group",
-            axis=-1,
-            group_size=128,
-            scale_format=r["fp16"],
-            name="int4_g128",
-        )
-    )
+    add(VSQuant(r["int4_narrow"], 16, 4, name="vsq_int4"))
+    add(VSQuant(r["int8_narrow"], 16, 6, name="vsq_int8"))
+    # INT4 with an FP16 scale per group of 128 along the last axis (GPTQ, Frantar et al.
+    # 2023; AWQ, Lin et al. 2024: symmetric, no zero point here)
+    add(GroupScaledFormat(r["int4"], 128, r["fp16"], name="int4_g128"))
     return r
 
 

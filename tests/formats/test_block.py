@@ -215,7 +215,7 @@ def _vsq_ref(f, w):
     """VS-Quant two-level calibration per domain.md §4, channel = row, vectors along columns."""
     smax = 2**f.scale_bits - 1
     out = np.empty_like(w, dtype=np.float64)
-    V = f.vector_size
+    V = f.block_size
     for c in range(w.shape[0]):
         vecs = [w[c, i : i + V].astype(np.float64) for i in range(0, w.shape[1], V)]
         sv = [np.abs(v).max() / f.qmax for v in vecs]

@@ -105,7 +105,7 @@ def test_mx_element_validation():
         lambda b: SharedExpFormat(7, b, micro_bits=0),
         lambda b: NVFP4Format(block_size=b),
         lambda b: lowbit.VSQuant("int4", b),
-        lambda b: lowbit.Quantizer("int4", "per_group", group_size=b),
+        lambda b: lowbit.Quantizer("int4", "per_group", block_size=b),
     ],
 )
 def test_block_size_validation(make):

@@ -196,7 +196,7 @@ def _vsq_ref(f, w):
     the FP32 of max_v s_v / (2^S − 1), floored at FP32's smallest subnormal."""
     smax = 2**f.scale_bits - 1
     out = np.empty_like(w, dtype=np.float64)
-    V = f.vector_size
+    V = f.block_size
     for c in range(w.shape[0]):
         vecs = [w[c, i : i + V].astype(np.float64) for i in range(0, w.shape[1], V)]
         sv = [np.abs(v).max() / f.qmax for v in vecs]
@@ -219,7 +219,7 @@ S_MIN = 2.0**-149  # FP32's smallest subnormal
     [
         (lambda: lowbit.Quantizer("int8"), BIG),
         (lambda: lowbit.Quantizer("int8", "per_channel", axis=0), BIG.reshape(2, 16)),
-        (lambda: lowbit.Quantizer("int8", "per_group", group_size=8), BIG),
+        (lambda: lowbit.Quantizer("int8", "per_group", block_size=8), BIG),
         (lambda: lowbit.Quantizer("int8", symmetric=False), BIG),
         (lambda: lowbit.get_format("nvfp4"), np.array([1e300, 1.0] * 16).reshape(1, 32)),
         (lambda: lowbit.get_format("vsq_int4"), np.array([1e300, 1.0] * 16).reshape(1, 32)),

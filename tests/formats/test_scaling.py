@@ -85,8 +85,8 @@ def test_quantizer_bad_input():
         Quantizer("int8", granularity="per_row")
     with pytest.raises(ValueError, match="range"):
         Quantizer("int8", range="kl2")
-    with pytest.raises(ValueError, match="group_size"):
-        Quantizer("int8", "per_group", group_size=0)
+    with pytest.raises(ValueError, match="block_size"):
+        Quantizer("int8", "per_group", block_size=0)
     with pytest.raises(ValueError, match="unknown format"):
         Quantizer("int77")
     with pytest.raises(ValueError, match="NaN"):
