@@ -25,10 +25,9 @@ from . import __version__, get_format
 from .analysis import cli_sweep, cli_tensors
 from .analysis.tensors import load_tensor, parse_tensor_spec
 from .fileio import STDOUT, check_output, open_output
-from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray, Quantizer
+from .formats import OVERFLOW_POLICIES, ROUNDING_MODES, BlockArray
 from .hwmodel import cli_simulate
 from .hwmodel.accumulator import GRAMMAR as ACC_GRAMMAR
-from .report import SCALED
 
 #: The recipe ``lowbit report`` reads when none is named (a built-in copy if it is missing).
 _DEFAULT_RECIPE = "reports/format-comparison.toml"
@@ -243,7 +242,7 @@ def _cmd_info(args) -> int:
 
     fmt = get_format(args.name)
     props = fmt.describe()
-    scaled = isinstance(fmt, SCALED)
+    scaled = fmt.has_block_scales
     codes = code_table(fmt) if fmt.bits <= CODE_TABLE_MAX_BITS and not scaled else None
     if args.json:
         doc = {"properties": props}
@@ -375,7 +374,7 @@ def _params(method) -> set[str]:
 def _quantize_options(fmt, args) -> dict:
     """The keyword arguments of ``fmt.quantize``/``encode`` for the options the user gave;
     an option the format does not have is an error, never silently dropped."""
-    if not isinstance(fmt, SCALED):
+    if not fmt.has_block_scales:
         if args.axis is not None:
             raise ValueError(
                 f"{fmt.name} is a scalar format: each value is quantized on its own, so --axis "
@@ -388,7 +387,7 @@ def _quantize_options(fmt, args) -> dict:
         }
     if args.overflow is not None:
         raise ValueError(f"{fmt.name}: --overflow applies to scalar formats only")
-    method = fmt.encode if args.codes and not isinstance(fmt, Quantizer) else fmt.quantize
+    method = fmt.encode if args.codes else fmt.quantize
     accepted = _params(method)
     kw = {}
     if args.rounding is not None:
@@ -405,7 +404,7 @@ def _quantize_options(fmt, args) -> dict:
             )
         kw["seed"] = args.seed
     if args.axis is not None:
-        if "axis" not in accepted or isinstance(fmt, Quantizer):
+        if "axis" not in accepted:
             raise ValueError(
                 f"{fmt.name} sets its own scale axis; --axis does not apply (see `lowbit info`)"
             )
@@ -417,7 +416,7 @@ def _check_quantize_output(fmt, args) -> bool:
     """Refuse an output that would overwrite the input or whose name lies about its
     contents; True when the output is an .npz archive (a block format's codes)."""
     check_output(args.output, [_input_path(args.input)])
-    archive = args.codes and isinstance(fmt, SCALED) and not isinstance(fmt, Quantizer)
+    archive = args.codes and fmt.has_block_scales
     suffix = os.path.splitext(args.output)[1].lower()
     if args.output != STDOUT and archive and suffix != ".npz":
         raise ValueError(

@@ -310,10 +310,9 @@ def test_axis_is_refused_for_scalar_formats_and_used_by_block_formats(capsys, ar
         *run(capsys, "quantize", "int8", "-i", str(src), "-o", str(dst), "--axis", "9"),
         "int8 is a scalar format", "--axis",
     )  # fmt: skip
-    assert_one_line_error(
-        *run(capsys, "quantize", "int4_g128", "-i", str(src), "-o", str(dst), "--axis", "0"),
-        "int4_g128", "--axis does not apply",
-    )  # fmt: skip
+    # int4_g128 is a group-scaled block format (issue 12): its groups run along --axis
+    assert main(["quantize", "int4_g128", "-i", str(src), "-o", str(dst), "--axis", "0"]) == 0
+    np.testing.assert_array_equal(np.load(dst), lowbit.get_format("int4_g128").quantize(x, axis=0))
     assert main(["quantize", "mxfp4", "-i", str(src), "-o", str(dst), "--axis", "0"]) == 0
     want = lowbit.get_format("mxfp4").quantize(x, axis=0)
     np.testing.assert_array_equal(np.load(dst), want)

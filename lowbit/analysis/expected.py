@@ -55,14 +55,23 @@ def check_levels(levels: np.ndarray) -> np.ndarray:
 
 
 def is_scalar_format(fmt: Any) -> bool:
-    """True for a format with a fixed value set (False for block formats, whose values
-    depend on their shared scales).
+    """True for a scalar format whose value set can be enumerated (and for an array of
+    levels); False for formats with scales of their own (``Format.has_block_scales``) and
+    for formats too wide to enumerate (fp32, int32: ``values()`` refuses them).
 
-    >>> is_scalar_format("int8"), is_scalar_format(np.array([0.0, 1.0]))
-    (True, True)
+    >>> is_scalar_format("int8"), is_scalar_format(np.array([0.0, 1.0])), is_scalar_format("mxfp4")
+    (True, True, False)
     """
     if isinstance(fmt, np.ndarray):
         return True
+    fmt = get_format(fmt)
+    if fmt.has_block_scales:
+        return False
+    try:
+        fmt.values()
+    except ValueError:  # FormatError too: values() refuses formats of more than 20 bits
+        return False
+    return True
     fmt = get_format(fmt)
     if getattr(fmt, "block_size", None) is not None or not hasattr(fmt, "values"):
         return False

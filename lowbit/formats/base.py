@@ -417,7 +417,7 @@ class Format:
         """The format's properties as a plain dict (what ``lowbit info`` prints)."""
         d = {
             "name": self.name,
-            "family": type(self).__name__,
+            "family": self.family,
             "bits": self.bits,
             "max": self.max,
             "min": self.min,

@@ -20,26 +20,26 @@ from ..formats import (
     FixedPointElement,
     FloatFormat,
     Format,
+    GroupScaledFormat,
     IntFormat,
     MXFormat,
     NVFP4Format,
-    Quantizer,
     SharedExpFormat,
     VSQuant,
 )
+from ..formats.expformat import E8M0
 from . import arith as A
 from .accumulator import ExactAccumulator, FixedAccumulator, block_sum_width
 from .datapath import Product, fixed_accumulate, float_accumulate, multiply, operand
 from .gates import Cost, GateCosts
 
-BLOCK_TYPES = (MXFormat, SharedExpFormat, NVFP4Format, VSQuant, Quantizer)
 SUPPORTED_PAIRS = (
     "scalar × scalar (IntFormat / FloatFormat, any mix); binary × binary; and block × block "
     "of one family with equal block sizes: MX × MX (any elements, e.g. mxfp8_e4m3 × mxfp4), "
     "MX9/MX6/MX4/BFP × each other, nvfp4 × nvfp4, VS-Quant × VS-Quant, "
     "group-scaled INT (int4_g128) × group-scaled INT"
 )
-E8M0_SPAN = 254  # E8M0 scales 2^-127 … 2^127
+E8M0_SPAN = E8M0.emax - E8M0.emin  # E8M0 scales 2^-127 … 2^127: 254
 FP32 = FloatFormat(8, 23, name="fp32")
 
 
@@ -67,10 +67,9 @@ def block_spec(fmt: Format) -> BlockSpec | None:
             el = el.int_format
         return BlockSpec("mx", el, fmt.block_size, scale="pow2")
     if isinstance(fmt, SharedExpFormat):
-        el = IntFormat(fmt.man_bits + 1, encoding="sign_magnitude")
         return BlockSpec(
             "shared_exp",
-            el,
+            fmt.element,
             fmt.block_size,
             sub=fmt.sub_block_size if fmt.micro_bits else 1,
             micro_bits=fmt.micro_bits,
@@ -79,31 +78,31 @@ def block_spec(fmt: Format) -> BlockSpec | None:
     if isinstance(fmt, NVFP4Format):
         return BlockSpec(
             "nvfp4",
-            fmt._e2m1,
+            fmt.element,
             fmt.block_size,
             scale="float",
-            scale_format=fmt._e4m3,
+            scale_format=fmt.scale_format,
             per_tensor=True,
         )
     if isinstance(fmt, VSQuant):
         return BlockSpec(
             "vsquant",
             fmt.element,
-            fmt.vector_size,
+            fmt.block_size,
             scale="int",
             scale_bits=fmt.scale_bits,
             outer=int(fmt.outer == "per_channel"),
         )
-    if isinstance(fmt, Quantizer):
-        if fmt.granularity != "per_group" or not isinstance(fmt.format, IntFormat):
+    if isinstance(fmt, GroupScaledFormat):
+        if not isinstance(fmt.element, IntFormat):
             raise ValueError(
-                f"{fmt.name}: only group-scaled integer quantizers have a MAC model "
-                f"(granularity {fmt.granularity!r}); supported pairs: {SUPPORTED_PAIRS}"
+                f"{fmt.name}: only group-scaled integer formats have a MAC model; "
+                f"supported pairs: {SUPPORTED_PAIRS}"
             )
         sf = fmt.scale_format
         if not isinstance(sf, FloatFormat):
             raise ValueError(f"{fmt.name}: group scale {sf!r} is not a FloatFormat")
-        return BlockSpec("group_int", fmt.format, fmt.group_size, scale="float", scale_format=sf)
+        return BlockSpec("group_int", fmt.element, fmt.block_size, scale="float", scale_format=sf)
     return None
 
 

@@ -22,7 +22,6 @@ from .basic import (
     format_accuracy,
     write_basic_report,
 )
-from .quantize import SCALED, has_own_scales
 from .tables import (
     code_table,
     exact_number,
@@ -55,12 +54,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "SCALED",
     "AccuracyResult",
     "Recipe",
     "ReportResult",
     "build_report",
-    "has_own_scales",
     "load_recipe",
     "parse_recipe",
     "summary_markdown",

@@ -21,7 +21,7 @@ import numpy as np
 from ..analysis.metrics import sqnr_db
 from ..fileio import open_output
 from ..formats import ExpFormat, Format, IntFormat, get_format, list_formats
-from .quantize import absmax_scale, has_own_scales
+from .quantize import absmax_scale
 from .tables import (
     FORMAT_COLUMNS,
     format_records,
@@ -79,7 +79,7 @@ def absmax_accuracy(fmt: Format | str, x: np.ndarray) -> AccuracyResult:
     if not (math.isfinite(s) and s > 0):
         amax = float(np.max(np.abs(x)))
         raise ValueError(f"absmax_accuracy: max|x| must be finite and positive, got {amax}")
-    if has_own_scales(fmt):
+    if fmt.has_block_scales:
         # block and two-level formats set their own scales: rows of 1,000 values (or fewer),
         # blocks along each row, VS-Quant's γ per row
         cols = math.gcd(x.size, 1000)

@@ -5,40 +5,44 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..formats import get_format
 from .pdf import PAGE_H, PAGE_W
 
-#: one colour per format family, so a format looks the same in every figure
+#: one colour per format family (``Format.family``), so a format looks the same in every
+#: figure; integers and binary share one, minifloats and E8M0 another
 FAMILY_COLOURS = {
-    "int": "#1f77b4",
-    "fp": "#d62728",
+    "integer": "#1f77b4",
+    "binary": "#1f77b4",
+    "minifloat": "#d62728",
+    "exponent": "#d62728",
     "mx": "#2ca02c",
-    "sharedexp": "#9467bd",
+    "shared_exponent": "#9467bd",
     "nvfp4": "#ff7f0e",
-    "vsq": "#8c564b",
-    "group": "#e377c2",
+    "vs_quant": "#8c564b",
+    "group_scaled": "#e377c2",
+}
+#: how a legend names each family
+FAMILY_TEXT = {
+    "integer": "integer",
+    "binary": "binary",
+    "minifloat": "minifloat",
+    "exponent": "E8M0",
+    "mx": "OCP MX",
+    "shared_exponent": "MX9/6/4, BFP",
+    "nvfp4": "NVFP4",
+    "vs_quant": "VS-Quant",
+    "group_scaled": "grouped INT",
 }
 MARKERS = "osD^v<>phX*P8dH"
 
 
 def family_of(name: str) -> str:
-    """Short family of a registered format name, for colours and grouping.
+    """The family (``Format.family``) of a registered format name, for colours and grouping.
 
     >>> [family_of(n) for n in ("mxfp4", "mx6", "nvfp4", "vsq_int4", "int4_g128", "fp8_e4m3fn")]
-    ['mx', 'sharedexp', 'nvfp4', 'vsq', 'group', 'fp']
+    ['mx', 'shared_exponent', 'nvfp4', 'vs_quant', 'group_scaled', 'minifloat']
     """
-    if name.startswith(("mxfp", "mxint")):
-        return "mx"
-    if name.startswith(("mx", "bfp")):
-        return "sharedexp"
-    if name == "nvfp4":
-        return "nvfp4"
-    if name.startswith("vsq"):
-        return "vsq"
-    if "_g" in name:
-        return "group"
-    if name.startswith(("fp", "bf", "e8")):
-        return "fp"
-    return "int"
+    return get_format(name).family
 
 
 def grid(

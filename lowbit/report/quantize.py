@@ -1,9 +1,9 @@
 """How the report quantizes a tensor: formats with scales of their own as they are, scalar
 formats through one per-tensor absmax scale s = max|x| / fmt.max.
 
-The two report-wide rules live here and nowhere else in ``lowbit.report``:
-:func:`has_own_scales` (which formats set their own scales) and :func:`absmax_scale` (the
-per-tensor scale every study and table uses).
+The report-wide rule lives here and nowhere else in ``lowbit.report``: :func:`absmax_scale`
+(the per-tensor scale every study and table uses); which formats set their own scales is
+the format's own fact, ``Format.has_block_scales``.
 
 Why not ``lowbit.formats.Quantizer(fmt, "per_tensor")``: it rounds its scale to FP32,
 divides in float64 and returns x's dtype (float32), where the report divides in x's dtype
@@ -16,20 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..formats import Format, MXFormat, NVFP4Format, Quantizer, SharedExpFormat, VSQuant, get_format
-
-#: Formats that carry their own scales (quantized as they are, not through an absmax scale).
-#: Ask :func:`has_own_scales` rather than this tuple: it is the one place to change.
-SCALED = (MXFormat, SharedExpFormat, NVFP4Format, VSQuant, Quantizer)
-
-
-def has_own_scales(fmt: Format | str) -> bool:
-    """True for block and two-level formats (and grouped scalars): they set their own scales.
-
-    >>> has_own_scales("mxfp4"), has_own_scales("int8")
-    (True, False)
-    """
-    return isinstance(get_format(fmt), SCALED)
+from ..formats import Format, get_format
 
 
 def absmax_scale(x: np.ndarray, fmt: Format | str) -> float:
@@ -52,7 +39,7 @@ def quantize_tensor(fmt_name: str, x: np.ndarray) -> np.ndarray:
     [[0.5, -2.54]]
     """
     fmt = get_format(fmt_name)
-    if has_own_scales(fmt):
+    if fmt.has_block_scales:
         return np.asarray(fmt.quantize(x), dtype=np.float64)
     s = absmax_scale(x, fmt)
     q = fmt.quantize((x / s).astype(np.float32), overflow="saturate")

@@ -16,7 +16,6 @@ import numpy as np
 
 from ..fileio import open_output
 from ..formats import (
-    BinaryFormat,
     ExpFormat,
     FloatFormat,
     Format,
@@ -24,13 +23,6 @@ from ..formats import (
     get_format,
     list_formats,
 )
-
-_FAMILY = {
-    FloatFormat: "minifloat",
-    IntFormat: "integer",
-    ExpFormat: "exponent",
-    BinaryFormat: "binary",
-}
 
 #: (header, CSV/dict key, right-aligned?) of the format reference table, in column order.
 FORMAT_COLUMNS = (
@@ -52,7 +44,7 @@ MARKDOWN_COMMAND = "lowbit formats --markdown > docs/formats.md"
 # -- single facts ------------------------------------------------------------------------
 def family(fmt: Format) -> str:
     """Short family name: minifloat, integer, exponent or binary."""
-    return _FAMILY.get(type(fmt), type(fmt).__name__)
+    return fmt.family
 
 
 def specials_summary(fmt: Format) -> str:

@@ -642,7 +642,7 @@ def _parts(fmt, enc, side):
     sc = enc.scales.astype(np.int64)
     vec = None
     name = fmt.name
-    if name.startswith("mx") and hasattr(fmt, "element"):  # OCP MX
+    if fmt.family == "mx":  # OCP MX
         v = fmt.element.decode(enc.codes).astype(np.float64)
         v = v * np.repeat(np.ldexp(1.0, sc - 127), fmt.block_size, axis=-1)[:, :n]
     elif name == "nvfp4":

@@ -13,7 +13,7 @@ import pytest
 from lowbit.analysis.metrics import sqnr_db
 from lowbit.formats import get_format
 from lowbit.report.context import Context
-from lowbit.report.quantize import absmax_scale, has_own_scales, quantize_tensor
+from lowbit.report.quantize import absmax_scale, quantize_tensor
 from lowbit.report.recipe import load_recipe
 from lowbit.report.studies import (
     STUDIES,
@@ -159,6 +159,6 @@ def test_accumulator_errors_against_the_exact_gemm(ctx):
 def test_one_absmax_scale_for_the_report():
     x = np.array([[0.5, -2.54]], dtype=np.float32)
     assert absmax_scale(x, "int8") == float(np.float32(2.54)) / 127
-    assert not has_own_scales("int8") and has_own_scales("nvfp4")
+    assert not get_format("int8").has_block_scales and get_format("nvfp4").has_block_scales
     q = quantize_tensor("int8", x)
     assert q.dtype == np.float64 and math.isclose(q[0, 1], -2.54, rel_tol=1e-7)

@@ -80,30 +80,31 @@ def _block_operand(name: str, x: BlockArray, side: str) -> Operand:
     vector = None
     sc = np.asarray(x.scales).astype(np.int64)
     if isinstance(fmt, MXFormat):
-        if sc.size and (sc.min() < 0 or sc.max() > 255):
-            raise ValueError(f"macsim: {name} has E8M0 scale codes outside [0, 255]")
-        scales = np.where(sc == 255, np.nan, np.ldexp(1.0, sc - 127))
+        sf = fmt.scale_format
+        if sc.size and (sc.min() < 0 or sc.max() > sf.code_of_nan):
+            raise ValueError(f"macsim: {name} has E8M0 scale codes outside [0, {sf.code_of_nan}]")
+        scales = sf.decode(sc.astype(np.uint8)).astype(np.float64)
         element, sblk, blk = fmt.element, fmt.block_size, fmt.block_size
     elif isinstance(fmt, SharedExpFormat):
         # x = q · 2^(e_block − d_sub − (m − 1)): one exact power-of-two factor per sub-block
-        element, blk = fmt._int, fmt.block_size
+        element, blk, sf = fmt.element, fmt.block_size, fmt.scale_format
         if fmt.micro_bits:
             sblk = fmt.sub_block_size
             nsub = -(-k // sblk)
             e = np.repeat(sc, fmt.block_size // sblk, axis=-1)[..., :nsub]
-            nan = e == 255
-            e = e - 127 - np.asarray(x.micro).astype(np.int64)
+            nan = e == sf.code_of_nan
+            e = sf.exponent_of(e) - np.asarray(x.micro).astype(np.int64)
         else:
-            sblk, nan, e = fmt.block_size, sc == 255, sc - 127
+            sblk, nan, e = fmt.block_size, sc == sf.code_of_nan, sf.exponent_of(sc)
         scales = np.where(nan, np.nan, np.ldexp(1.0, e - (fmt.man_bits - 1)))
     elif isinstance(fmt, NVFP4Format):
         # E4M3 block scales inside the dot product; the FP32 tensor scale on the output,
         # as NVFP4 hardware applies it in the epilogue
-        element, sblk, blk = fmt._e2m1, fmt.block_size, fmt.block_size
-        scales = fmt._e4m3.decode(sc.astype(np.uint8)).astype(np.float64)
+        element, sblk, blk = fmt.element, fmt.block_size, fmt.block_size
+        scales = fmt.scale_format.decode(sc.astype(np.uint8)).astype(np.float64)
         vector = np.full(codes.shape[0], float(x.tensor_scale))
     elif isinstance(fmt, VSQuant):
-        element, sblk, blk = fmt.element, fmt.vector_size, fmt.vector_size
+        element, sblk, blk = fmt.element, fmt.block_size, fmt.block_size
         scales = sc.astype(np.float64)
         g = np.asarray(x.outer_scale, dtype=np.float64).ravel()
         rows = codes.shape[0]

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from ..context import Context, tensor_text
-from ..layout import FAMILY_COLOURS, MARKERS, family_of, grid
+from ..layout import FAMILY_COLOURS, FAMILY_TEXT, MARKERS, family_of, grid
 from ..pdf import Document
 from .hardware import ACC_TEXT, mac_table
 
@@ -141,10 +141,6 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
 
 
 #: legend names of the format families
-FAMILY_TEXT = {"int": "integer", "fp": "minifloat", "mx": "OCP MX", "sharedexp": "MX9/6/4, BFP",
-               "nvfp4": "NVFP4", "vsq": "VS-Quant", "group": "grouped INT"}  # fmt: skip
-
-
 def _draw(
     fig: Any,
     rect: tuple[float, float, float, float],

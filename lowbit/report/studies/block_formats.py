@@ -12,7 +12,6 @@ from ...formats import get_format
 from ..context import TENSOR_TEXT, Context, tensor_text
 from ..layout import FAMILY_COLOURS, MARKERS, family_of, grid
 from ..pdf import Document
-from ..quantize import has_own_scales
 
 #: bits-per-element budgets of the text and key result: ≤ 4.5, ≤ 6.5, ≤ 9 bits
 CUTS = (4.6, 6.6, 9.1)
@@ -74,7 +73,7 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
     q = raw[[f"qsnr_db_{t}" for t in tensors]].to_numpy()
     bpe = raw.bits_per_element.tolist()
     doc.heading("Block formats")
-    scalars = [f for f in fmts if not has_own_scales(f)]
+    scalars = [f for f in fmts if not get_format(f).has_block_scales]
     ht = tensors[-1]
     best = best_by_budget(raw, ht)
     doc.paragraph(
@@ -179,13 +178,13 @@ def _draw(
 def _scaling(name: str) -> str:
     """How a format scales its values, in a few words (from the format object)."""
     fmt = get_format(name)
-    if not has_own_scales(fmt):
+    if not fmt.has_block_scales:
         return "per tensor (absmax)"
     d = fmt.describe()
-    if getattr(fmt, "vector_size", None):
-        return f"vector {fmt.vector_size}, {fmt.scale_bits}-bit scale + γ/row"
-    if getattr(fmt, "group_size", None):
-        return f"group {fmt.group_size}, {fmt.scale_format.name} scale"
+    if fmt.family == "vs_quant":
+        return f"vector {fmt.block_size}, {fmt.scale_bits}-bit scale + γ/row"
+    if fmt.family == "group_scaled":
+        return f"group {fmt.block_size}, {fmt.scale_format.name} scale"
     size = d.get("block_size", "?")
     if d.get("micro_bits"):
         return f"block {size}, {d['micro_bits']}-bit µexp per {d['sub_block_size']}"

@@ -171,7 +171,7 @@ def _draw_bars(
     gs = grid(fig, rect, 1, 1, left=0.55, right=1.5, top=0.1, bottom=0.4)
     ax = fig.add_subplot(gs[0, 0])
     w = 0.8 / len(fmts)
-    cmap = [FAMILY_COLOURS["int"], "#fcae91", "#fb6a4a", "#de2d26", "#a50f15", "#67000d"]
+    cmap = [FAMILY_COLOURS["integer"], "#fcae91", "#fb6a4a", "#de2d26", "#a50f15", "#67000d"]
     for i, f in enumerate(fmts):
         colour = cmap[i] if i < len(cmap) else None
         xs = np.arange(len(specs)) + (i - (len(fmts) - 1) / 2) * w
@@ -195,7 +195,7 @@ def _draw_outliers(
 ) -> None:
     gs = grid(fig, rect, 1, 1, left=0.55, right=1.5, top=0.1, bottom=0.45)
     ax = fig.add_subplot(gs[0, 0])
-    cmap = [FAMILY_COLOURS["int"], "#fcae91", "#fb6a4a", "#de2d26", "#a50f15", "#67000d"]
+    cmap = [FAMILY_COLOURS["integer"], "#fcae91", "#fb6a4a", "#de2d26", "#a50f15", "#67000d"]
     for i, f in enumerate(fmts):
         ax.plot(scales, sq[i], marker=MARKERS[i % len(MARKERS)], label=f, color=cmap[i % 6])
     for j, s in enumerate(scales):
