@@ -28,7 +28,7 @@ import math
 import numba as nb
 import numpy as np
 
-from .. import threads as _threads
+from ... import threads as _threads
 
 # rounding ids: must match base.ROUNDING_IDS
 RNE, RNA, RTZ, RDN, RUP, RSR = 0, 1, 2, 3, 4, 5
