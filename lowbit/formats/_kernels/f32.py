@@ -41,6 +41,21 @@ def _fast_round_f32(b, M, emin, is_rne, is_rna):
     return a, r, up, ku
 
 
+@nb.njit(inline="always", **_OPTS)
+def _fast_specials(mode, maxval, sbit, nan_b, nan_s, ovf_b, ovf_s, signed_zero):
+    """The special results as uint32 (base, sign mask) pairs: NaN input, +-Inf input, a
+    finite value rounded beyond ``maxval`` (toward zero that is +-maxval, IEEE 754-2019
+    §7.4), and the mask that keeps a zero's sign (none for fnuz)."""
+    U = np.uint32
+    nan_b, nan_s, inf_b, inf_s = U(nan_b), U(nan_s), U(ovf_b), U(ovf_s)
+    if mode == RTZ:
+        ov_b, ov_s = U(maxval), U(sbit)
+    else:
+        ov_b, ov_s = inf_b, inf_s
+    keep_zero_sign = U(0xFFFFFFFF) if signed_zero else U(0)
+    return nan_b, nan_s, inf_b, inf_s, ov_b, ov_s, keep_zero_sign
+
+
 def _quantize_f32_fast(
     x, out, M, emin, maxbits, qsubbits, mode, nan_b, nan_s, ovf_b, ovf_s, signed_zero
 ):
@@ -50,14 +65,9 @@ def _quantize_f32_fast(
     is_rne = U(mode == RNE)
     is_rna = U(mode == RNA)
     infbits = U(0x7F800000)
-    SB = U(0x80000000)
-    nan_b, nan_s, inf_b, inf_s = U(nan_b), U(nan_s), U(ovf_b), U(ovf_s)
-    # a finite value rounded beyond the largest: toward zero never overflows (IEEE 754 §7.4)
-    if mode == RTZ:
-        ov_b, ov_s = U(maxbits), SB
-    else:
-        ov_b, ov_s = inf_b, inf_s
-    keep_zero_sign = U(0xFFFFFFFF) if signed_zero else U(0)
+    nan_b, nan_s, inf_b, inf_s, ov_b, ov_s, keep_zero_sign = _fast_specials(
+        mode, maxbits, 0x80000000, nan_b, nan_s, ovf_b, ovf_s, signed_zero
+    )
     anynan = U(0)
     for i in nb.prange(n):
         b = x[i]
@@ -92,12 +102,9 @@ def _encode_f32_fast(
     minnorm = U((emin + 127) << 23)
     ebase = U(emin + 127 - 1)  # float32 exponent field of the code's field 1, minus 1
     k0 = U(23 - M)
-    nan_b, nan_s, inf_b, inf_s = U(nan_b), U(nan_s), U(ovf_b), U(ovf_s)
-    if mode == RTZ:
-        ov_b, ov_s = maxm, one << U(signpos)
-    else:
-        ov_b, ov_s = inf_b, inf_s
-    keep_zero_sign = U(0xFFFFFFFF) if signed_zero else U(0)
+    nan_b, nan_s, inf_b, inf_s, ov_b, ov_s, keep_zero_sign = _fast_specials(
+        mode, maxmag, 1 << signpos, nan_b, nan_s, ovf_b, ovf_s, signed_zero
+    )
     sh = U(31 - signpos)
     anynan = U(0)
     for i in nb.prange(n):
@@ -137,9 +144,10 @@ def _quantize_f32_rne(x, out, M, emin, maxbits, nan_b, nan_s, ovf_b, ovf_s, sign
     minnorm = U((emin + 127) << 23)
     C = np.float32(np.ldexp(1.0, emin - M + 23))
     infbits = U(0x7F800000)
-    nan_b, nan_s, maxbits = U(nan_b), U(nan_s), U(maxbits)
-    inf_b, inf_s = U(ovf_b), U(ovf_s)
-    keep_zero_sign = U(0xFFFFFFFF) if signed_zero else U(0)
+    maxbits = U(maxbits)
+    nan_b, nan_s, inf_b, inf_s, _, _, keep_zero_sign = _fast_specials(
+        RNE, maxbits, 0x80000000, nan_b, nan_s, ovf_b, ovf_s, signed_zero
+    )
     nnan = U(0)
     if count_nan:
         # the caller raises on NaN: count them (a reduction costs ~10%, so only then)
@@ -190,9 +198,9 @@ def _encode_f32_rne(x, out, M, emin, maxmag, signpos, nan_b, nan_s, ovf_b, ovf_s
     Cbits = C.view(np.uint32)
     infbits = np.uint32(0x7F800000)
     maxm = np.uint32(maxmag)
-    nan_b, nan_s = np.uint32(nan_b), np.uint32(nan_s)
-    inf_b, inf_s = np.uint32(ovf_b), np.uint32(ovf_s)
-    keep_zero_sign = np.uint32(0xFFFFFFFF) if signed_zero else np.uint32(0)
+    nan_b, nan_s, inf_b, inf_s, _, _, keep_zero_sign = _fast_specials(
+        RNE, maxmag, 1 << signpos, nan_b, nan_s, ovf_b, ovf_s, signed_zero
+    )
     sh = np.uint32(31 - signpos)
     nnan = np.uint32(0)
     for i in nb.prange(n):

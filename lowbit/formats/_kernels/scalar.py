@@ -68,6 +68,33 @@ def _round_up(r, rem, k, s, mode, rnd):
     return 1 if (rem + u) >> k != 0 else 0
 
 
+@nb.njit(inline="always", **_OPTS)
+def _ieee_fields(frac):
+    """(|x| mask, Inf bits, fraction mask, sign shift) of float32 (frac 23) / float64 (52)."""
+    ebits = 11 if frac == 52 else 8
+    absmask = (np.int64(1) << (frac + ebits)) - 1
+    infbits = ((np.int64(1) << ebits) - 1) << frac
+    return absmask, infbits, (np.int64(1) << frac) - 1, 63 if frac == 52 else 31
+
+
+@nb.njit(inline="always", **_OPTS)
+def _split(a, frac, fracmask, ebias, M, emin, subn):
+    """(lg, sig, k) of a finite |x| given as bits ``a``: its unbiased exponent, its
+    significand with the hidden bit, and how many of its bits fall below one ulp of the
+    target (the module docstring's formula; emin's ulp when subnormals are off)."""
+    e = a >> frac
+    sig = (a & fracmask) | (np.int64(1 if e != 0 else 0) << frac)
+    lg = e - ebias
+    E = (e if e > 0 else 1) - ebias - frac
+    if lg >= emin:
+        qexp = lg - M
+    elif subn == SUBN_ON:
+        qexp = emin - M
+    else:
+        qexp = emin
+    return lg, sig, min(qexp - E, 63)
+
+
 def _encode_float(
     x, out, rbits, frac, ebias, M, emin, bias, subn, maxmag, signpos, mode,
     nan_b, nan_s, ovf_b, ovf_s, signed_zero,
@@ -79,10 +106,7 @@ def _encode_float(
     ``signed_zero`` False makes every zero +0.  Returns the number of NaN inputs.
     """
     n = x.shape[0]
-    absmask = (np.int64(1) << (frac + (11 if frac == 52 else 8))) - 1
-    infbits = ((np.int64(1) << (11 if frac == 52 else 8)) - 1) << frac
-    fracmask = (np.int64(1) << frac) - 1
-    signshift = 63 if frac == 52 else 31
+    absmask, infbits, fracmask, signshift = _ieee_fields(frac)
     stoch = mode == RSR
     nbad = 0
     for i in nb.prange(n):
@@ -97,22 +121,8 @@ def _encode_float(
             else:  # +-Inf
                 out[i] = ovf_b | (sc & ovf_s)
             continue
-        e = a >> frac
-        sig = (a & fracmask) | (np.int64(1 if e != 0 else 0) << frac)
-        lg = e - ebias
-        E = (e if e > 0 else 1) - ebias - frac
-        if lg >= emin:
-            qexp = lg - M
-            top = (lg + bias - 1) << M
-        elif subn == SUBN_ON:
-            qexp = emin - M
-            top = np.int64(0)
-        else:
-            qexp = emin
-            top = np.int64(0)
-        k = qexp - E
-        if k > 63:
-            k = 63
+        lg, sig, k = _split(a, frac, fracmask, ebias, M, emin, subn)
+        top = (lg + bias - 1) << M if lg >= emin else np.int64(0)
         r = sig >> k
         rem = sig & ((np.int64(1) << k) - 1)
         up = _round_up(r, rem, k, s, mode, rbits[i] if stoch else 0)
@@ -147,11 +157,7 @@ def _quantize_float(
     the bit patterns of the values of the codes the format names.
     """
     n = x.shape[0]
-    ebits = 11 if frac == 52 else 8
-    absmask = (np.int64(1) << (frac + ebits)) - 1
-    infbits = ((np.int64(1) << ebits) - 1) << frac
-    fracmask = (np.int64(1) << frac) - 1
-    signshift = 63 if frac == 52 else 31
+    absmask, infbits, fracmask, signshift = _ieee_fields(frac)
     stoch = mode == RSR
     nbad = 0
     for i in nb.prange(n):
@@ -166,19 +172,7 @@ def _quantize_float(
             else:
                 out[i] = ovf_b | (sgn & ovf_s)
             continue
-        e = a >> frac
-        sig = (a & fracmask) | (np.int64(1 if e != 0 else 0) << frac)
-        lg = e - ebias
-        E = (e if e > 0 else 1) - ebias - frac
-        if lg >= emin:
-            qexp = lg - M
-        elif subn == SUBN_ON:
-            qexp = emin - M
-        else:
-            qexp = emin
-        k = qexp - E
-        if k > 63:
-            k = 63
+        lg, sig, k = _split(a, frac, fracmask, ebias, M, emin, subn)
         r = sig >> k
         rem = sig & ((np.int64(1) << k) - 1)
         up = _round_up(r, rem, k, s, mode, rbits[i] if stoch else 0)
@@ -302,11 +296,7 @@ def _encode_exp(x, out, rbits, frac, ebias, bias, maxcode, nancode, mode, ovfcod
     patterns only.
     """
     n = x.shape[0]
-    ebits = 11 if frac == 52 else 8
-    absmask = (np.int64(1) << (frac + ebits)) - 1
-    infbits = ((np.int64(1) << ebits) - 1) << frac
-    fracmask = (np.int64(1) << frac) - 1
-    signshift = 63 if frac == 52 else 31
+    absmask, infbits, fracmask, signshift = _ieee_fields(frac)
     stoch = mode == RSR
     for i in nb.prange(n):
         b = np.int64(x[i])
