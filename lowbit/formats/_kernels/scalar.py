@@ -107,6 +107,7 @@ def _encode_float(
     """
     n = x.shape[0]
     absmask, infbits, fracmask, signshift = _ieee_fields(frac)
+    zmask = np.int64(-1) if signed_zero else np.int64(0)  # fnuz: every zero is +0
     stoch = mode == RSR
     nbad = 0
     for i in nb.prange(n):
@@ -133,17 +134,12 @@ def _encode_float(
             mag = np.int64(0)  # |x| < 2^emin flushes to zero before rounding
         else:
             mag = top + r
+        code = sc | mag
         if mag > maxmag:
             # IEEE 754-2019 §7.4: rounding toward zero never overflows to Inf/NaN
-            if mode == RTZ or (mode == RDN and s == 0) or (mode == RUP and s == 1):
-                mag = maxmag
-            else:
-                out[i] = ovf_b | (sc & ovf_s)
-                continue
-        if mag == 0 and not signed_zero:
-            out[i] = 0
-        else:
-            out[i] = sc | mag
+            tomax = mode == RTZ or (mode == RDN and s == 0) or (mode == RUP and s == 1)
+            code = (sc | maxmag) if tomax else (ovf_b | (sc & ovf_s))
+        out[i] = code & zmask if mag == 0 else code
     return nbad
 
 
@@ -158,6 +154,7 @@ def _quantize_float(
     """
     n = x.shape[0]
     absmask, infbits, fracmask, signshift = _ieee_fields(frac)
+    zmask = np.int64(-1) if signed_zero else np.int64(0)  # fnuz: every zero is +0
     stoch = mode == RSR
     nbad = 0
     for i in nb.prange(n):
@@ -184,15 +181,11 @@ def _quantize_float(
             rb = qsubbits if up else np.int64(0)
         if lg < emin and subn == SUBN_FLUSH:
             rb = np.int64(0)
+        res = sgn | rb
         if rb > maxbits:
-            if mode == RTZ or (mode == RDN and s == 0) or (mode == RUP and s == 1):
-                res = sgn | maxbits
-            else:
-                res = ovf_b | (sgn & ovf_s)
-        elif rb == 0 and not signed_zero:
-            res = np.int64(0)
-        else:
-            res = sgn | rb
+            tomax = mode == RTZ or (mode == RDN and s == 0) or (mode == RUP and s == 1)
+            res = (sgn | maxbits) if tomax else (ovf_b | (sgn & ovf_s))
+        res = res & zmask if rb == 0 else res
         out[i] = res
     return nbad
 
