@@ -9,22 +9,47 @@ the public boundary, before any kernel runs.
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-ROUNDING_MODES = ("nearest_even", "nearest_away", "toward_zero", "down", "up", "stochastic")
-#: Integer ids passed to the numba kernels (kept in one place).
-ROUNDING_IDS = {name: i for i, name in enumerate(ROUNDING_MODES)}
-OVERFLOW_POLICIES = ("saturate", "inf", "nan")
-NAN_POLICIES = ("raise", "zero", "negzero")
+# Policy names: each Literal alias types the public signatures, and the runtime tuple that
+# validation and the CLI use is read from it, so the two cannot drift apart.
+#: Rounding modes (IEEE 754-2019 §4.3: the two round-to-nearest modes and the three
+#: directed ones; "stochastic" rounds away from zero with probability equal to the
+#: discarded fraction of an ulp).
+Rounding = Literal["nearest_even", "nearest_away", "toward_zero", "down", "up", "stochastic"]
+#: What a finite value beyond the largest finite one becomes (docs/formats-rules.md).
+Overflow = Literal["saturate", "inf", "nan"]
+#: What NaN input becomes in a format with no NaN code.
+NanPolicy = Literal["raise", "zero", "negzero"]
+#: A minifloat's special-value rule (IEEE 754-2019 §3.4; OCP OFP8 v1.0 for "fn"/"fnuz").
+Specials = Literal["ieee", "fn", "fnuz", "none"]
+#: How a signed integer format lays out its codes.
+Encoding = Literal["twos_complement", "sign_magnitude", "offset_binary"]
+
+ROUNDING_MODES: tuple[str, ...] = get_args(Rounding)
+#: Integer ids the numba kernels take for the rounding modes: the only list of them
+#: (lowbit/formats/_kernels/dispatch.py reads its constants from here).
+ROUNDING_IDS: dict[str, int] = {name: i for i, name in enumerate(ROUNDING_MODES)}
+OVERFLOW_POLICIES: tuple[str, ...] = get_args(Overflow)
+NAN_POLICIES: tuple[str, ...] = get_args(NanPolicy)
+SPECIALS: tuple[str, ...] = get_args(Specials)
+ENCODINGS: tuple[str, ...] = get_args(Encoding)
+#: Integer ids the integer kernels take for an encoding; unsigned formats have their own.
+ENCODING_IDS: dict[str, int] = {name: i for i, name in enumerate((*ENCODINGS, "unsigned"))}
 
 
 class FormatError(ValueError):
     """Invalid format parameters, names or policies (a ``ValueError``)."""
 
 
-def check_rounding(fmt_name: str, rounding: str, allowed=ROUNDING_MODES) -> int:
+def check_rounding(fmt_name: str, rounding: Rounding, allowed=ROUNDING_MODES) -> int:
+    """The kernel id of ``rounding``, after checking it is one of ``allowed``.
+
+    >>> check_rounding("fp8", "toward_zero")
+    2
+    """
     if not isinstance(rounding, str) or rounding not in allowed:
         raise ValueError(
             f"{fmt_name}: unknown rounding {rounding!r}; expected one of {', '.join(allowed)}"
@@ -327,8 +352,8 @@ class Format:
     def quantize(
         self,
         x,
-        rounding: str = "nearest_even",
-        overflow: str | None = None,
+        rounding: Rounding = "nearest_even",
+        overflow: Overflow | None = None,
         seed=None,
         out: np.ndarray | None = None,
         **kw,

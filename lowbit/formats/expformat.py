@@ -15,6 +15,9 @@ from . import _kernels as K
 from .base import (
     Format,
     FormatError,
+    NanPolicy,
+    Overflow,
+    Rounding,
     as_codes,
     as_float_input,
     check_choice,
@@ -146,18 +149,26 @@ class ExpFormat(Format):
         # default is accepted so that a misspelt or meaningless value does not pass unseen
         check_choice(self.name, "nan", nan, ("raise",))
         check_seed(seed)
-        return mode, (K.OVF_SAT if overflow == "saturate" else K.OVF_NAN)
+        # the code beyond-range values and +Inf get: the largest power, or NaN
+        return mode, (self.max_code if overflow == "saturate" else self.max_code + 1)
 
-    def encode(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+    def encode(
+        self,
+        x,
+        rounding: Rounding = "nearest_even",
+        overflow: Overflow | None = None,
+        seed=None,
+        nan: NanPolicy = "raise",
+    ) -> np.ndarray:
         """Codes of x; overflow is "nan" (default, as ml_dtypes) or "saturate"."""
         arr, _ = as_float_input(self.name, x)
-        mode, ovf = self._policies(rounding, overflow, nan, seed)
+        mode, ovfcode = self._policies(rounding, overflow, nan, seed)
         with np.errstate(invalid="ignore"):  # signalling NaNs widen to quiet NaNs
             flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1).view(np.uint64)
         out = np.empty(flat.shape[0], dtype=code_dtype(self.bits))
         rb = random_bits(flat.shape[0], seed) if mode == K.RSR else K.NO_RANDOM
         K.pick(K.encode_exp, flat.shape[0])(
-            flat, out, rb, 52, 1023, self.bias, self.max_code, self.max_code + 1, mode, ovf
+            flat, out, rb, 52, 1023, self.bias, self.max_code, self.max_code + 1, mode, ovfcode
         )
         return out.reshape(arr.shape)
 
@@ -178,7 +189,7 @@ class ExpFormat(Format):
         v[-1] = np.nan
         return v.astype(self.decode_dtype)
 
-    def decode(self, codes):
+    def decode(self, codes) -> np.ndarray:
         """2^(code - bias); the all-ones code is NaN."""
         c = as_codes(self.name, codes, self.bits)
         flat = c.reshape(-1)

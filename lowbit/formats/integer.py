@@ -18,8 +18,14 @@ import numpy as np
 
 from . import _kernels as K
 from .base import (
+    ENCODING_IDS,
+    ENCODINGS,
+    Encoding,
     Format,
     FormatError,
+    NanPolicy,
+    Overflow,
+    Rounding,
     as_codes,
     as_float_input,
     check_bool,
@@ -32,9 +38,6 @@ from .base import (
     out_buffer,
     random_bits,
 )
-
-ENCODINGS = ("twos_complement", "sign_magnitude", "offset_binary")
-_ENC_ID = {"twos_complement": 0, "sign_magnitude": 1, "offset_binary": 2}
 
 
 def _check_int_policies(name, rounding, overflow, nan, seed=None):
@@ -62,7 +65,7 @@ class IntFormat(Format):
     bits: int
     signed: bool = True
     narrow: bool = False
-    encoding: str = "twos_complement"
+    encoding: Encoding = "twos_complement"
     name: str = field(default="", compare=False)
 
     def __post_init__(self):
@@ -129,7 +132,8 @@ class IntFormat(Format):
 
     @property
     def _enc(self) -> int:
-        return _ENC_ID[self.encoding] if self.signed else 3
+        """The kernels' id of the code layout (base.ENCODING_IDS)."""
+        return ENCODING_IDS[self.encoding if self.signed else "unsigned"]
 
     def _describe_extra(self) -> dict:
         return {
@@ -140,7 +144,14 @@ class IntFormat(Format):
             "qmax": self.qmax,
         }
 
-    def encode(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+    def encode(
+        self,
+        x,
+        rounding: Rounding = "nearest_even",
+        overflow: Overflow | None = None,
+        seed=None,
+        nan: NanPolicy = "raise",
+    ) -> np.ndarray:
         """Codes of x rounded to an integer and saturated to [qmin, qmax].
 
         NaN has no integer code: it raises ``ValueError`` unless ``nan="zero"``.
@@ -149,8 +160,8 @@ class IntFormat(Format):
         mode = _check_int_policies(self.name, rounding, overflow, nan, seed)
         flat = arr.reshape(-1)
         out = np.empty(flat.shape[0], dtype=code_dtype(self.bits))
-        if mode == K.RNE and self._enc != 1:
-            offset = 2 ** (self.bits - 1) if self._enc == 2 else 0
+        if mode == K.RNE and self._enc != K.ENC_SIGN_MAG:
+            offset = 2 ** (self.bits - 1) if self._enc == K.ENC_OFFSET else 0
             nbad = K.pick(K.encode_int_rne, flat.shape[0])(
                 flat, out, self.qmin, self.qmax, 2**self.bits - 1, offset
             )
@@ -178,7 +189,15 @@ class IntFormat(Format):
             raise ValueError(f"{self.name}: {nbad} NaN input value(s); integers have no NaN code")
         return out.reshape(arr.shape)
 
-    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise", out=None):
+    def quantize(
+        self,
+        x,
+        rounding: Rounding = "nearest_even",
+        overflow: Overflow | None = None,
+        seed=None,
+        nan: NanPolicy = "raise",
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Integer grid values of x, saturated to [qmin, qmax].
 
         The dtype is x's float dtype when it holds every integer in [qmin, qmax], else
@@ -217,7 +236,7 @@ class IntFormat(Format):
         v[bad] = np.nan
         return v
 
-    def decode(self, codes):
+    def decode(self, codes) -> np.ndarray:
         """Integer values of codes (float32 up to 24 bits, else float64).
 
         Codes outside [0, 2^bits) raise; in a narrow format the unused code decodes to NaN.
@@ -276,7 +295,14 @@ class BinaryFormat(Format):
             return (u >= p).astype(np.uint8)  # 1 (= -1) with probability 1 - P(+1)
         return (arr < 0).astype(np.uint8)
 
-    def encode(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+    def encode(
+        self,
+        x,
+        rounding: Rounding = "nearest_even",
+        overflow: Overflow | None = None,
+        seed=None,
+        nan: NanPolicy = "raise",
+    ) -> np.ndarray:
         """Codes (uint8): 0 for +1, 1 for -1."""
         arr, _ = as_float_input(self.name, x)
         return self._signs(arr, rounding, overflow, seed, nan)
@@ -287,7 +313,7 @@ class BinaryFormat(Format):
     def _grid(self) -> tuple[float, float, int]:
         return 1.0, 1.0, 1
 
-    def decode(self, codes):
+    def decode(self, codes) -> np.ndarray:
         """+1 for code 0, -1 for code 1 (float32); other codes raise."""
         c = as_codes(self.name, codes, 1, check_upper=True)
         return (1.0 - 2.0 * c).astype(np.float32)

@@ -22,8 +22,13 @@ from . import _kernels as K
 from .base import (
     NAN_POLICIES,
     OVERFLOW_POLICIES,
+    SPECIALS,
     Format,
     FormatError,
+    NanPolicy,
+    Overflow,
+    Rounding,
+    Specials,
     as_codes,
     as_float_input,
     check_choice,
@@ -36,13 +41,9 @@ from .base import (
     random_bits,
 )
 
-SPECIALS = ("ieee", "fn", "fnuz", "none")
-_SP_ID = {"none": K.SP_NONE, "ieee": K.SP_IEEE, "fn": K.SP_FN, "fnuz": K.SP_FNUZ}
-_OVF_ID = {"saturate": K.OVF_SAT, "inf": K.OVF_INF, "nan": K.OVF_NAN}
-_NAN_ID = {"raise": K.NAN_RAISE, "zero": K.NAN_ZERO, "negzero": K.NAN_NEGZERO}
 #: ``subnormals`` settings and the id the kernels take for each.
-SUBNORMAL_RULES = (True, False, "flush")
-_SUBN_ID = {True: 1, False: 0, "flush": 2}
+_SUBN_ID = {True: K.SUBN_ON, False: K.SUBN_OFF, "flush": K.SUBN_FLUSH}
+SUBNORMAL_RULES = tuple(_SUBN_ID)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class FloatFormat(Format):
     exp_bits: int
     man_bits: int
     bias: int | None = None
-    specials: str = "ieee"
+    specials: Specials = "ieee"
     subnormals: bool | str = True
     name: str = field(default="", compare=False)
 
@@ -163,9 +164,29 @@ class FloatFormat(Format):
         """Unbiased exponent of the largest finite value."""
         return self._emax_field - self.bias
 
-    @property
-    def max_mag_code(self) -> int:
-        """The code (sign bit clear) of the largest finite value."""
+    # -- special codes (as gfloat's FormatInfo.code_of_*): the only place they are derived;
+    # the kernels, the exact reference and decode take them from here (cached: encode reads
+    # them on every call, and the format is frozen) -----------------------------------------
+    @cached_property
+    def sign_bit(self) -> int:
+        """The sign bit of a code, 2^(E+M): code | sign_bit negates (IEEE 754-2019 §3.4).
+
+        >>> FloatFormat(4, 3, specials="fn").sign_bit
+        128
+        """
+        return 1 << (self.exp_bits + self.man_bits)
+
+    @cached_property
+    def code_of_max(self) -> int:
+        """The code of the largest finite value (sign bit clear).
+
+        "ieee": the exponent field below all ones, mantissa all ones (IEEE 754-2019 §3.4);
+        "fn": the top binade is finite except its all-ones mantissa, the NaN (OCP OFP8 v1.0
+        §5.3, E4M3); "fnuz" and "none": every code below the sign bit is finite.
+
+        >>> hex(FloatFormat(4, 3, specials="fn").code_of_max), hex(FloatFormat(5, 2).code_of_max)
+        ('0x7e', '0x7b')
+        """
         M = self.man_bits
         if self.specials == "ieee":
             return (self._emax_field << M) | ((1 << M) - 1)
@@ -173,7 +194,102 @@ class FloatFormat(Format):
             if M == 0:
                 return self._emax_field
             return (self._emax_field << M) | ((1 << M) - 2)
-        return (1 << (self.exp_bits + M)) - 1
+        return self.sign_bit - 1
+
+    @cached_property
+    def code_of_inf(self) -> int | None:
+        """The code of +Inf, None without Inf: exponent all ones, mantissa 0 ("ieee" only,
+        IEEE 754-2019 §3.4).
+
+        >>> hex(FloatFormat(5, 2).code_of_inf), FloatFormat(4, 3, specials="fn").code_of_inf
+        ('0x7c', None)
+        """
+        if self.specials != "ieee":
+            return None
+        return ((1 << self.exp_bits) - 1) << self.man_bits
+
+    @cached_property
+    def code_of_nan(self) -> int | None:
+        """The canonical NaN code, None when the format has no NaN.
+
+        "ieee": the quiet NaN, exponent all ones and the mantissa's top bit (IEEE 754-2019
+        §6.2.1, what numpy and ml_dtypes produce); "fn": S.1111.111, the only NaN
+        magnitude (OCP OFP8 v1.0 §5.3); "fnuz": 1000…0, the -0 code, the only NaN (so it
+        has the sign bit set; Graphcore/AMD FNUZ, ml_dtypes ``float8_e4m3fnuz``).
+
+        >>> [hex(FloatFormat(*em, specials=sp).code_of_nan) for em, sp in
+        ...  (((5, 2), "ieee"), ((4, 3), "fn"), ((4, 3), "fnuz"))]
+        ['0x7e', '0x7f', '0x80']
+        """
+        if self.specials == "ieee":
+            return self.code_of_inf | (1 << (self.man_bits - 1))
+        if self.specials == "fn":
+            return self.sign_bit - 1
+        if self.specials == "fnuz":
+            return self.sign_bit
+        return None
+
+    def code_of_overflow(self, overflow: Overflow | None = None) -> int:
+        """The code a positive value beyond ``max`` encodes to under ``overflow`` (the
+        format's ``default_overflow`` when None); a negative one gets its sign bit too,
+        except fnuz's NaN, which is unsigned.  Rounding toward zero never overflows: it
+        gives ``code_of_max`` whatever the policy (IEEE 754-2019 §7.4).
+
+        >>> f = FloatFormat(5, 2)
+        >>> hex(f.code_of_overflow()), hex(f.code_of_overflow("saturate"))
+        ('0x7c', '0x7b')
+        """
+        overflow = self.default_overflow if overflow is None else overflow
+        code = {"saturate": self.code_of_max, "inf": self.code_of_inf, "nan": self.code_of_nan}
+        if code.get(overflow) is None:
+            raise ValueError(
+                f"{self.name}: overflow={overflow!r} is impossible; "
+                f"legal: {', '.join(self.overflow_policies)}"
+            )
+        return code[overflow]
+
+    def code_of_nan_input(self, nan: NanPolicy = "raise") -> int:
+        """The code NaN input encodes to: ``code_of_nan`` (with the input's sign where the
+        NaN has a sign, "ieee" and "fn") when the format has a NaN; else +0 for "zero" (and
+        "raise", which raises before the code is used) and the -0 code for "negzero", the
+        code ml_dtypes' cast gives (e2m1fn and friends).
+
+        >>> FloatFormat(2, 1, specials="none").code_of_nan_input("negzero")
+        8
+        """
+        if self.code_of_nan is not None:
+            return self.code_of_nan
+        return self.sign_bit if nan == "negzero" else 0
+
+    def _special_args(self, overflow: str, nan: str, ftype=None) -> tuple:
+        """(nan base, nan sign mask, overflow base, overflow sign mask, signed zero): the
+        special results as the kernels take them, ``base | (input sign & mask)``.
+
+        Codes for ``ftype`` None; else the bit patterns of the codes' values in float32 or
+        float64 (the value-domain kernels).  Cached per instance: it runs on every call.
+        """
+        cache = self.__dict__.setdefault("_special_cache", {})
+        key = (overflow, nan, ftype)
+        args = cache.get(key)
+        if args is None:
+            sb = self.sign_bit
+            nan_c = self.code_of_nan_input(nan)
+            ovf_c = self.code_of_overflow(overflow)
+            # a result whose code carries no sign of its own takes the input's sign; a NaN
+            # stands in for no value when the format has none (nan="zero"/"negzero")
+            nan_s = sb if self.has_nan and not nan_c & sb else 0
+            ovf_s = 0 if ovf_c & sb else sb
+            if ftype is None:
+                args = (nan_c, nan_s, ovf_c, ovf_s, self.has_negative_zero)
+            else:
+                utype = np.uint32 if ftype == np.float32 else np.uint64
+                fsb = int(np.array(-0.0, ftype).view(utype))
+                val = self._decode_arith(np.array([nan_c, ovf_c], np.uint64)).astype(ftype)
+                nan_v, ovf_v = (int(v) for v in val.view(utype))
+                args = (nan_v, fsb if nan_s else 0, ovf_v, fsb if ovf_s else 0)
+                args += (self.has_negative_zero,)
+            cache[key] = args
+        return args
 
     @property
     def has_inf(self) -> bool:
@@ -190,7 +306,7 @@ class FloatFormat(Format):
     @property
     def max(self) -> float:
         """Largest finite value: 2^emax · (1 + m_max / 2^M)."""
-        mmax = self.max_mag_code & ((1 << self.man_bits) - 1)
+        mmax = self.code_of_max & ((1 << self.man_bits) - 1)
         return float(np.ldexp(1.0 + mmax / 2**self.man_bits, self.emax))
 
     @property
@@ -268,7 +384,7 @@ class FloatFormat(Format):
         return tuple(out)
 
     @property
-    def default_overflow(self) -> str:
+    def default_overflow(self) -> Overflow:
         """As ml_dtypes casts: Inf for IEEE types, NaN for fn/fnuz, saturate without specials."""
         return {"ieee": "inf", "fn": "nan", "fnuz": "nan", "none": "saturate"}[self.specials]
 
@@ -287,7 +403,7 @@ class FloatFormat(Format):
         check_choice(self.name, "nan", nan, NAN_POLICIES)
         if nan == "negzero" and not self.has_negative_zero:
             raise ValueError(f"{self.name}: nan='negzero' needs a -0 code; legal: raise, zero")
-        return mode, _OVF_ID[overflow], _NAN_ID[nan]
+        return mode, overflow
 
     def _kernel_input(self, arr: np.ndarray):
         """(bit-pattern view, frac bits, exponent bias) for the kernels."""
@@ -309,49 +425,52 @@ class FloatFormat(Format):
         # add-and-mask trick of the RNE kernel would not do
         return mode == K.RNE and self.man_bits >= 1
 
-    def _raise_nan(self, nbad, nanpol):
-        if nbad and nanpol == K.NAN_RAISE and self.specials == "none":
+    def _raise_nan(self, nbad, nan):
+        if nbad and nan == "raise" and not self.has_nan:
             raise ValueError(
                 f"{self.name}: {nbad} NaN input value(s), and the format has no NaN code; "
                 "pass nan='zero' or nan='negzero' to choose what NaN becomes"
             )
 
     # -- codecs -------------------------------------------------------------------------
-    def encode(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise"):
+    def encode(
+        self,
+        x,
+        rounding: Rounding = "nearest_even",
+        overflow: Overflow | None = None,
+        seed=None,
+        nan: NanPolicy = "raise",
+    ) -> np.ndarray:
         """Codes of ``x`` (narrowest unsigned dtype), rounded and with overflow as asked.
 
         ``nan`` matters only for formats without a NaN code: "raise" (default), "zero"
         (+0 code) or "negzero" (the -0 code, what ml_dtypes produces).
         """
         arr, _ = as_float_input(self.name, x)
-        mode, ovf, nanpol = self._policies(rounding, overflow, nan, seed)
+        mode, overflow = self._policies(rounding, overflow, nan, seed)
         bits, frac, ebias = self._kernel_input(arr)
         n = bits.shape[0]
         out = np.empty(n, dtype=code_dtype(self.bits))
-        sp = _SP_ID[self.specials]
+        special = self._special_args(overflow, nan)
         signpos = self.exp_bits + self.man_bits
+        M, emin, maxc = self.man_bits, self.emin, self.code_of_max
         if self._fast_ok(frac, mode):
-            nbad = K.pick(K.encode_f32_rne, n)(
-                bits, out, self.man_bits, self.emin, self.max_mag_code, signpos, sp, ovf, nanpol
-            )
+            nbad = K.pick(K.encode_f32_rne, n)(bits, out, M, emin, maxc, signpos, *special)
         elif self._fast_ok(frac, mode, any_nearest=True):
-            nbad = K.pick(K.encode_f32_fast, n)(
-                bits, out, self.man_bits, self.emin, self.bias, self.max_mag_code, signpos,
-                sp, mode, ovf, nanpol,
-            )  # fmt: skip
+            nbad = K.pick(K.encode_f32_fast, n)(bits, out, M, emin, maxc, signpos, mode, *special)
         else:
             rb = random_bits(n, seed) if mode == K.RSR else K.NO_RANDOM
             nbad = K.pick(K.encode_float, n)(
-                bits, out, rb, frac, ebias, self.man_bits, self.emin, self.bias,
-                self._subn, self.max_mag_code, signpos, sp, mode, ovf, nanpol,
+                bits, out, rb, frac, ebias, M, emin, self.bias, self._subn, maxc, signpos,
+                mode, *special,
             )  # fmt: skip
-        self._raise_nan(nbad, nanpol)
+        self._raise_nan(nbad, nan)
         return out.reshape(arr.shape)
 
     _writes_out = True
 
     def _quantize(self, arr, rounding, overflow, seed, nan="raise", out=None):
-        mode, ovf, nanpol = self._policies(rounding, overflow, nan, seed)
+        mode, overflow = self._policies(rounding, overflow, nan, seed)
         bits, frac, ebias = self._kernel_input(arr)
         n = bits.shape[0]
         ftype = np.float32 if frac == 23 else np.float64
@@ -359,26 +478,33 @@ class FloatFormat(Format):
         utype = np.uint32 if ftype == np.float32 else np.uint64
         qsub = np.array(self.smallest_subnormal, dtype=ftype).view(utype)[()]
         maxb = np.array(self.max, dtype=ftype).view(utype)[()]
-        sp = _SP_ID[self.specials]
+        special = self._special_args(overflow, nan, ftype)
         ov = out.view(utype)
+        M, emin = self.man_bits, self.emin
         if self._fast_ok(frac, mode):
-            nbad = K.pick(K.quantize_f32_rne, n)(
-                bits, ov, self.man_bits, self.emin, maxb, sp, ovf, nanpol
-            )
+            # count NaNs only when they raise: the reduction costs the RNE kernel ~10%
+            count = nan == "raise" and not self.has_nan
+            nbad = K.pick(K.quantize_f32_rne, n)(bits, ov, M, emin, maxb, *special, count)
         elif self._fast_ok(frac, mode, any_nearest=True):
-            nbad = K.pick(K.quantize_f32_fast, n)(
-                bits, ov, self.man_bits, self.emin, maxb, qsub, sp, mode, ovf, nanpol
-            )
+            nbad = K.pick(K.quantize_f32_fast, n)(bits, ov, M, emin, maxb, qsub, mode, *special)
         else:
             rb = random_bits(n, seed) if mode == K.RSR else K.NO_RANDOM
             nbad = K.pick(K.quantize_float, n)(
-                bits, ov, rb, frac, ebias, self.man_bits, self.emin,
-                self._subn, int(maxb), int(qsub), sp, mode, ovf, nanpol,
+                bits, ov, rb, frac, ebias, M, emin, self._subn, int(maxb), int(qsub), mode,
+                *special,
             )  # fmt: skip
-        self._raise_nan(nbad, nanpol)
+        self._raise_nan(nbad, nan)
         return out.reshape(arr.shape)
 
-    def quantize(self, x, rounding="nearest_even", overflow=None, seed=None, nan="raise", out=None):
+    def quantize(
+        self,
+        x,
+        rounding: Rounding = "nearest_even",
+        overflow: Overflow | None = None,
+        seed=None,
+        nan: NanPolicy = "raise",
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Round ``x`` to this format's values (``decode(encode(x))``).
 
         The dtype is x's float dtype when it holds every value of the format, else float32
@@ -418,7 +544,7 @@ class FloatFormat(Format):
             v = np.where(top & (m == 0), np.inf, v)
             v = np.where(top & (m != 0), np.nan, v)
         elif self.specials == "fn":
-            v = np.where(mag > self.max_mag_code, np.nan, v)
+            v = np.where(mag > self.code_of_max, np.nan, v)
         elif self.specials == "fnuz":
             v = np.where((s == 1) & (mag == 0), np.nan, v)
         # the sign last, NaN included: a negative NaN code decodes to a NaN with the sign
@@ -426,7 +552,7 @@ class FloatFormat(Format):
         v = np.where(s == 1, -v, v)
         return v.astype(self.decode_dtype)
 
-    def decode(self, codes):
+    def decode(self, codes) -> np.ndarray:
         """Values of ``codes`` (float32 when every value fits float32 exactly, else float64).
 
         Codes outside [0, 2^bits) raise ``ValueError``.  NaN codes with the sign bit set

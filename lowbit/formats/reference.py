@@ -61,19 +61,19 @@ def _mag_value(fmt: FloatFormat, mag_code: int) -> Fraction:
 @lru_cache(maxsize=64)
 def _positive_grid(fmt: FloatFormat) -> tuple[tuple[Fraction, ...], tuple[int, ...]]:
     """Finite non-negative magnitudes (ascending) and their magnitude codes, plus the
-    virtual value max + ulp(max) with code max_mag_code + 1 (the overflow threshold)."""
+    virtual value max + ulp(max) with code code_of_max + 1 (the overflow threshold)."""
     if fmt.bits > 20:
         raise ValueError("the reference lists every value: at most 20-bit formats")
     vals, codes = [], []
     M = fmt.man_bits
-    for mag in range(fmt.max_mag_code + 1):
+    for mag in range(fmt.code_of_max + 1):
         if fmt.subnormals is not True and (mag >> M) == 0 and mag != 0:
             continue
         vals.append(_mag_value(fmt, mag))
         codes.append(mag)
     ulp = Fraction(2) ** (fmt.emax - M)
     vals.append(vals[-1] + ulp)
-    codes.append(fmt.max_mag_code + 1)
+    codes.append(fmt.code_of_max + 1)
     return tuple(vals), tuple(codes)
 
 
@@ -141,7 +141,7 @@ def encode_float_ref(
             or (rounding == "up" and neg)
         )
         if overflow == "saturate" or fmt.specials == "none" or directed_back:
-            return (sbit if neg else 0) | fmt.max_mag_code
+            return (sbit if neg else 0) | fmt.code_of_max
         if overflow == "inf":
             return (sbit if neg else 0) | inf_mag
         return nan_code(neg)
@@ -171,7 +171,7 @@ def encode_float_ref(
         vals[lo_i], vals[hi_i], codes[lo_i], codes[hi_i], ax, rounding, negative,
         None if M > 0 else False, Fraction(u),
     )  # fmt: skip
-    if c > fmt.max_mag_code:
+    if c > fmt.code_of_max:
         return over(negative, True)
     if c == 0 and fmt.specials == "fnuz":
         return 0

@@ -4,10 +4,14 @@ scalar reference (lowbit.formats.reference) and to gfloat where gfloat has the f
 
 from __future__ import annotations
 
+import math
+
 import gfloat
 import numpy as np
 import pytest
 from gfloat.formats import format_info_ocp_e4m3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lowbit
 from lowbit import FloatFormat
@@ -164,3 +168,121 @@ def test_van_baalen_formats_have_255_values():
     assert lowbit.get_format("fp8_e2m5fnuz").max == 2.0 * (2 - 2**-5) == 3.9375
     assert lowbit.get_format("fp8_e3m4fnuz").max == 8.0 * (2 - 2**-4) == 15.5
     assert lowbit.get_format("fp8_e5m2fnuz").max == 57344.0
+
+
+# -- special codes -------------------------------------------------------------------------
+# FloatFormat.code_of_nan / code_of_inf / code_of_max / code_of_overflow are the one place
+# the special codes are derived; the kernels take them from there.  They are held here to
+# ml_dtypes (the named formats it has) and to the reference decode (any format).
+
+ML_FLOATS = {
+    "fp8_e4m3fn": "float8_e4m3fn",
+    "fp8_e5m2": "float8_e5m2",
+    "fp8_e4m3fnuz": "float8_e4m3fnuz",
+    "fp8_e5m2fnuz": "float8_e5m2fnuz",
+    "fp8_e4m3": "float8_e4m3",
+    "fp8_e3m4": "float8_e3m4",
+    "fp6_e2m3fn": "float6_e2m3fn",
+    "fp6_e3m2fn": "float6_e3m2fn",
+    "fp4_e2m1fn": "float4_e2m1fn",
+    "bf16": "bfloat16",
+    "fp16": "float16",
+}
+
+
+def _ml_code(value: float, dtype) -> int:
+    """The code ml_dtypes' cast of a float32 ``value`` gives."""
+    with np.errstate(over="ignore"):  # 2·max beyond float16/bfloat16: Inf, as wanted
+        arr = np.array([value], np.float32).astype(dtype)
+    return int(arr.view(np.uint16 if arr.itemsize == 2 else np.uint8)[0])
+
+
+@pytest.mark.parametrize("name", sorted(ML_FLOATS))
+def test_special_codes_match_ml_dtypes(name):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dt = np.dtype(getattr(ml_dtypes, ML_FLOATS[name], None) or getattr(np, ML_FLOATS[name]))
+    fmt = lowbit.get_format(name)
+    utype = np.uint16 if dt.itemsize == 2 else np.uint8
+    with np.errstate(invalid="ignore"):  # NaN codes
+        values = np.arange(2**fmt.bits, dtype=utype).view(dt).astype(np.float64)
+    assert values[fmt.code_of_max] == float(ml_dtypes.finfo(dt).max)
+    assert fmt.code_of_max == int(np.argmax(np.where(np.isfinite(values), values, -np.inf)))
+    if fmt.code_of_nan is None:
+        assert not np.isnan(values).any()
+    else:
+        assert np.isnan(values[fmt.code_of_nan])
+        assert fmt.code_of_nan == _ml_code(np.nan, dt)  # the NaN ml_dtypes' cast produces
+    if fmt.code_of_inf is None:
+        assert not np.isinf(values).any()
+    else:
+        assert values[fmt.code_of_inf] == np.inf
+        assert fmt.code_of_inf == _ml_code(np.inf, dt)
+    # ml_dtypes' casts overflow as the default policy: Inf, NaN, or saturation without specials
+    assert fmt.code_of_overflow() == _ml_code(2.0 * fmt.max, dt)
+    assert _ml_code(-2.0 * fmt.max, dt) in (
+        fmt.code_of_overflow() | fmt.sign_bit,
+        fmt.code_of_overflow(),  # fnuz: the NaN is the -0 code, unsigned
+    )
+    if not fmt.has_nan:  # ml_dtypes casts NaN to the -0 code
+        assert fmt.code_of_nan_input("negzero") == _ml_code(np.nan, dt)
+
+
+def _check_codes_against_reference(fmt: FloatFormat) -> None:
+    vals = [R.float_code_value(fmt, c) for c in range(fmt.sign_bit)]
+    finite = [v if math.isfinite(v) else -math.inf for v in vals]
+    assert fmt.code_of_max == finite.index(max(finite))
+    assert R.float_code_value(fmt, fmt.code_of_max) == fmt.max
+    nans = [c for c in range(2 * fmt.sign_bit) if math.isnan(R.float_code_value(fmt, c))]
+    if fmt.code_of_nan is None:
+        assert not nans and not fmt.has_nan
+    else:
+        assert fmt.code_of_nan in nans
+    if fmt.code_of_inf is None:
+        assert math.inf not in vals and not fmt.has_inf
+    else:
+        assert R.float_code_value(fmt, fmt.code_of_inf) == math.inf
+    for c in (0, 1, fmt.code_of_max):
+        neg = R.float_code_value(fmt, c | fmt.sign_bit)
+        if c or fmt.has_negative_zero:
+            assert math.copysign(1.0, neg) == -1.0 and abs(neg) == R.float_code_value(fmt, c)
+    for overflow in fmt.overflow_policies:
+        got = R.float_code_value(fmt, fmt.code_of_overflow(overflow))
+        want = {"saturate": fmt.max, "inf": math.inf, "nan": math.nan}[overflow]
+        assert got == want or (math.isnan(got) and math.isnan(want))
+        # the codes the kernels write: encode of a value far beyond max
+        x = np.array([4.0 * fmt.max, -4.0 * fmt.max])
+        codes = fmt.encode(x, overflow=overflow).tolist()
+        assert codes[0] == fmt.code_of_overflow(overflow)
+    if fmt.has_nan:
+        assert fmt.encode([np.nan]).tolist() == [fmt.code_of_nan]
+    else:
+        assert fmt.encode([np.nan], nan="zero").tolist() == [fmt.code_of_nan_input("zero")]
+
+
+REGISTERED_FLOATS = [
+    n for n in lowbit.list_formats() if isinstance(lowbit.get_format(n), FloatFormat)
+]
+
+
+@pytest.mark.parametrize("name", REGISTERED_FLOATS)
+def test_special_codes_match_reference(name):
+    fmt = lowbit.get_format(name)
+    if fmt.bits > 16:
+        pytest.skip("every code is listed: up to 16 bits")
+    _check_codes_against_reference(fmt)
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(
+    e=st.integers(1, 6),
+    m=st.integers(0, 5),
+    specials=st.sampled_from(["ieee", "fn", "fnuz", "none"]),
+    bias=st.one_of(st.none(), st.integers(-4, 40)),
+    sub=st.sampled_from([True, False, "flush"]),
+)
+def test_special_codes_of_random_formats(e, m, specials, bias, sub):
+    try:
+        fmt = FloatFormat(e, m, bias=bias, specials=specials, subnormals=sub)
+    except lowbit.FormatError:
+        return
+    _check_codes_against_reference(fmt)
