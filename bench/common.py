@@ -142,6 +142,11 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str) 
 
 
 def fmt_ms(seconds: float) -> str:
+    """Seconds as milliseconds with about three significant digits.
+
+    >>> fmt_ms(0.01234)
+    '12.34'
+    """
     ms = seconds * 1e3
     if ms < 1:
         return f"{ms:.3f}"
@@ -149,17 +154,27 @@ def fmt_ms(seconds: float) -> str:
 
 
 def fmt_ratio(r: float) -> str:
+    """A ratio with about three significant digits, "n/a" when not finite.
+
+    >>> fmt_ratio(123.4)
+    '123'
+    """
     if not np.isfinite(r):
         return "n/a"
     return f"{r:.2f}" if r < 10 else f"{r:.1f}" if r < 100 else f"{r:,.0f}"
 
 
 def fmt_int(v: int) -> str:
+    """An integer with thousands separators (``10,000,000``)."""
     return f"{v:,}"
 
 
 def fmt_rate(r: float | None) -> str:
-    """A rate such as MAC/s in short scientific notation, "—" when unknown (``2.5e9``)."""
+    """A rate such as MAC/s in short scientific notation, "—" when unknown.
+
+    >>> fmt_rate(2.5e9)
+    '2.50e9'
+    """
     if r is None or not np.isfinite(r):
         return "—"
     return f"{r:.2e}".replace("e+0", "e").replace("e+", "e")
