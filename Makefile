@@ -27,7 +27,7 @@ test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/bench_scalar.py --output BENCHMARKS.md
+	$(BIN)/python bench/run.py --output BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports/out

@@ -4,6 +4,9 @@ Usage:
 
     .venv/bin/python bench/bench_analysis.py                    # everything (about 4 minutes on 2 cores)
     .venv/bin/python bench/bench_analysis.py --configs 100 --no-lloyd-max   # smoke run
+    .venv/bin/python bench/run.py --groups analysis --output /tmp/a.md      # the driver's group
+
+The driver (bench/run.py) calls :func:`section`: the throughput table only.
 
 1. ACIQ's optimal Laplace clip at 2, 3, 4 (and 8) bits: the closed form, golden-section on
    ACIQ's MSE model, and golden-section on the exact MSE of the 2^M-level uniform quantizer.
@@ -17,7 +20,10 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+
+from common import Context
 
 from lowbit.analysis import Gaussian, Laplace, StudentT, Uniform, optimal_clip, sweep
 from lowbit.analysis.expected import uniform_grid
@@ -75,6 +81,32 @@ def throughput(configs: int, samples: int, executors: list[str], range_method: s
             note = f" ({bad} errors)" if bad else ""
             lines.append(f"| {mode} | {ex}{note} | {len(df)} | {t:.2f} | {len(df) / t:,.0f} |")
     return "\n".join(lines)
+
+
+def section(ctx: Context) -> list[str]:
+    """The "Error-analysis sweeps" section of the driver: sweep throughput, about 15 s."""
+    executors = ["serial", "processes"]
+    try:
+        import dask.distributed  # noqa: F401
+
+        executors.append("dask")
+    except ImportError:
+        pass
+    configs, samples = 1000, 10_000
+    print("[analysis] sweep throughput", file=sys.stderr, flush=True)
+    table = throughput(configs, samples, executors, "percentile")
+    return [
+        f"`lowbit.analysis.sweep` over {configs:,} configurations: 5 scalar formats (int8_narrow, "
+        "fp8_e4m3fnuz, fp8_e5m2fnuz, fp8_e2m5fnuz, int4) × 200 Gaussians, range method "
+        "`percentile` (99.99), per tensor.  Analytic: exact expected MSE; sampled: "
+        f"{samples:,} draws per configuration.  processes: a pool of 2 workers started by forkserver, start-up included; dask: an "
+        "in-process LocalCluster (1 worker, 2 threads), its start-up included.  One timed run "
+        "each, wall time of the whole `sweep` call.  (`bench/bench_analysis.py --range mse` "
+        "times the costlier MSE-optimal search: about 20 analytic configurations/s.)",
+        "",
+        *table.splitlines(),
+        "",
+    ]
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,5 @@
-"""Model vs Yosys gate counts (2-input gates weighted as in domain.md §6: XOR/XNOR 3, other
+"""Model vs Yosys gate counts (2-input gates weighted as the model weighs its primitives,
+docs/background.md §6 "Hardware cost", after van Baalen et al. 2023, App. B: XOR/XNOR 3, other
 2-input cells 1, inverters 0) for INT2–INT8 and FP8 E2–E5 multipliers; prints the table and
 writes it into docs/hwmodel.md between the yosys-table markers.
 

@@ -4,9 +4,9 @@ version (``macsim.numpy_oracle.gemm_numpy``, same bit-exact results) and float32
 
     .venv/bin/python bench/bench_macsim.py                 # prints the markdown section
     .venv/bin/python bench/bench_macsim.py --quick         # smaller shapes, one repeat
-    .venv/bin/python bench/bench_scalar.py --groups macsim --output /tmp/x.md
+    .venv/bin/python bench/run.py --groups macsim --output /tmp/x.md
 
-``bench/bench_scalar.py`` runs :func:`run_macsim_group` as its "macsim" group.
+``bench/run.py`` calls :func:`section` for its "macsim" group.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ import argparse
 import inspect
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from common import SEED, Context, fmt_rate, fmt_x, md_table, measure
 
-SEED = 0
 K = 1024
 #: the C GEMM runs at 1024×K×1024 unless that is estimated to take longer than this
 MAX_C_SECONDS = 20.0
@@ -86,12 +84,7 @@ def operands(fmt_name: str, m: int, k: int, n: int, seed: int = SEED):
 
 def timed(fn, repeats: int) -> float:
     """Median wall time of ``repeats`` calls (no warm-up: nothing here compiles lazily)."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return measure(fn, 1, repeats, warmup=False).median
 
 
 def gemm_kwargs() -> dict[str, bool]:
@@ -124,18 +117,6 @@ def blas_one_thread(m: int, k: int, n: int, repeats: int) -> float | None:
         return float(json.loads(out.stdout.strip().splitlines()[-1]))
     except (subprocess.SubprocessError, ValueError, IndexError):
         return None
-
-
-def fmt_rate(r: float | None) -> str:
-    if r is None or not np.isfinite(r):
-        return "—"
-    return f"{r:.2e}".replace("e+0", "e").replace("e+", "e")
-
-
-def fmt_x(r: float | None, digits: int = 1) -> str:
-    if r is None or not np.isfinite(r):
-        return "—"
-    return f"{r:.{digits}f}×" if r >= 0.1 else f"{r:.3f}×"
 
 
 def measure_config(cfg: Config, repeats: int, max_seconds: float, k: int, quick: bool) -> dict:
@@ -191,14 +172,7 @@ def measure_config(cfg: Config, repeats: int, max_seconds: float, k: int, quick:
     )
 
 
-def md_table(headers, rows, align) -> list[str]:
-    sep = ["---:" if x == "r" else "---" for x in align]
-    return ["| " + " | ".join(headers) + " |", "|" + "|".join(sep) + "|"] + [
-        "| " + " | ".join(r) + " |" for r in rows
-    ]
-
-
-def section(repeats: int = 3, max_seconds: float = MAX_C_SECONDS, k: int = K, quick=False):
+def report(repeats: int = 3, max_seconds: float = MAX_C_SECONDS, k: int = K, quick=False):
     """The markdown lines of the section (without its ``## `` heading)."""
     has = gemm_kwargs()
     results = [measure_config(c, repeats, max_seconds, k, quick) for c in configs()]
@@ -310,9 +284,9 @@ def section(repeats: int = 3, max_seconds: float = MAX_C_SECONDS, k: int = K, qu
     ]
 
 
-def run_macsim_group(ctx) -> list[str]:
-    """bench_scalar.py's "macsim" group: ``ctx.args.repeats`` caps the repeats at 3."""
-    return section(repeats=min(3, ctx.args.repeats))
+def section(ctx: Context) -> list[str]:
+    """The driver's "macsim" group: ``ctx.args.repeats`` caps the repeats at 3."""
+    return report(repeats=min(3, ctx.args.repeats))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-seconds", type=float, default=MAX_C_SECONDS)
     ap.add_argument("--quick", action="store_true", help="C at ≤ 256², numpy at 128², smoke run")
     args = ap.parse_args(argv)
-    lines = section(args.repeats, args.max_seconds, args.k, args.quick)
+    lines = report(args.repeats, args.max_seconds, args.k, args.quick)
     print("\n".join(["## MAC simulator", "", *lines]).rstrip())
     return 0
 

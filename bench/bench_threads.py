@@ -1,9 +1,9 @@
 """lowbit on one and two threads, on an idle machine and beside a busy process.
 
-Usage (also the ``threads`` group of ``bench/bench_scalar.py``; ``make bench`` runs all):
+Usage (also the ``threads`` group of ``bench/run.py``; ``make bench`` runs all):
 
     .venv/bin/python bench/bench_threads.py                      # markdown to stdout
-    .venv/bin/python bench/bench_scalar.py --groups threads --output /tmp/threads.md
+    .venv/bin/python bench/run.py --groups threads --output /tmp/threads.md
 
 fp8_e4m3fn quantize-dequantize of ``--n`` float32 values (default 10,000,000), with a new
 output array and with ``out=``, on 1 and 2 lowbit threads, against ``np.copyto`` and the
@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import SEED, TARGET_COPY_1T, TARGET_VS_MLDTYPES, Context
 
-SEED = 0
 HOG = "while True: pass"
 VARIANTS = ("t1", "t2", "t1o", "t2o")
 LABEL = {
@@ -37,8 +37,6 @@ LABEL = {
     "t1o": "lowbit, 1 thread, `out=`",
     "t2o": "lowbit, 2 threads, `out=`",
 }
-TARGET_VS_MLDTYPES = 10.0  # one thread: at least this many times faster than ml_dtypes
-TARGET_COPY_1T = 3.5  # one thread: at most this many np.copyto times
 
 
 def child(n: int, repeats: int) -> dict:
@@ -107,7 +105,8 @@ def _ms(s: float) -> str:
     return f"{s * 1e3:.2f}"
 
 
-def measure(n: int, repeats: int, processes: int) -> dict:
+def measure_states(n: int, repeats: int, processes: int) -> dict:
+    """Per-process medians on the idle machine and beside a busy process, and the load."""
     load0 = os.getloadavg()[0]
     data = {
         "idle": _run_children(n, repeats, processes, loaded=False),
@@ -185,11 +184,11 @@ def report(m: dict, n: int, repeats: int, processes: int, command: str) -> list[
     return out
 
 
-def run_group(ctx) -> list[str]:
-    """The ``threads`` group of bench_scalar.py (uses its --n and --repeats)."""
+def section(ctx: Context) -> list[str]:
+    """The driver's ``threads`` group (uses its --n, and --repeats of at least 11)."""
     n, repeats = ctx.args.n, max(ctx.args.repeats, 11)
     processes = 3
-    m = measure(n, repeats, processes)
+    m = measure_states(n, repeats, processes)
     cmd = f".venv/bin/python bench/bench_threads.py --n {n} --repeats {repeats} --processes {processes}"
     return report(m, n, repeats, processes, cmd)
 
@@ -208,7 +207,7 @@ def main(argv=None) -> int:
         return 0
     if args.n < 1 or args.repeats < 1 or args.processes < 1:
         ap.error("--n, --repeats and --processes must be positive")
-    m = measure(args.n, args.repeats, args.processes)
+    m = measure_states(args.n, args.repeats, args.processes)
     cmd = (
         f".venv/bin/python bench/bench_threads.py --n {args.n} --repeats {args.repeats} "
         f"--processes {args.processes}"
