@@ -1,4 +1,4 @@
-"""The expected MSE of a format under a distribution, exactly (domain.md §5; Kuzmin et al. 2022).
+"""The expected MSE of a format under a distribution, exactly (docs/background.md §5; Kuzmin et al. 2022).
 
 The scaled grid is split at the midpoints of neighbouring values; each cell (m_{i−1}, m_i]
 rounds to its value q_i (round to nearest, saturating overflow: the outer cells reach ±∞,

@@ -1,4 +1,4 @@
-"""Error metrics between a tensor ``x`` and its quantized copy ``q`` (domain.md §5)."""
+"""Error metrics between a tensor ``x`` and its quantized copy ``q`` (docs/background.md §5)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """IntFormat (N-bit integers in four encodings) and BinaryFormat (±1).
 
-Ranges (domain.md §2):
+Ranges (docs/background.md §2):
     two's complement / offset binary   [-2^(N-1), 2^(N-1) - 1]   narrow: [-(2^(N-1) - 1), …]
     sign-magnitude                     [-(2^(N-1) - 1), 2^(N-1) - 1] (always symmetric; has -0)
     unsigned                           [0, 2^N - 1]                  narrow: [0, 2^N - 2]

@@ -1,7 +1,7 @@
 """Per-operation energy and area tables and technology scaling.
 
 Source: M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014,
-45 nm, 0.9 V (domain.md §6).  Gate-level energy and area are derived from the table's 8-bit
+45 nm, 0.9 V (docs/background.md §6).  Gate-level energy and area are derived from the table's 8-bit
 multiplier and the model's own gate count of that multiplier, so no constant is invented.
 """
 

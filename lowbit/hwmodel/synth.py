@@ -1,5 +1,5 @@
 """Optional synthesis check: emit Verilog for multipliers, synthesise it with Yosys to 2-input
-gates and weigh the cells with the model's own primitive costs (domain.md §6).
+gates and weigh the cells with the model's own primitive costs (docs/background.md §6).
 
 Yosys is optional (Debian package ``yosys``); :func:`yosys_available` says whether it is here.
 The mapping is ``synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT``; an XOR/XNOR

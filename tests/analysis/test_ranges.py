@@ -1,4 +1,4 @@
-"""Range setting, and the reproductions of domain.md §5 (ACIQ clips; FP8 vs INT8 ranking)."""
+"""Range setting, and the reproductions of docs/background.md §5 (ACIQ clips; FP8 vs INT8 ranking)."""
 
 from __future__ import annotations
 

@@ -212,7 +212,7 @@ def test_nvfp4():
 
 
 def _vsq_ref(f, w):
-    """VS-Quant two-level calibration per domain.md §4, channel = row, vectors along columns."""
+    """VS-Quant two-level calibration per docs/background.md §4, channel = row, vectors along columns."""
     smax = 2**f.scale_bits - 1
     out = np.empty_like(w, dtype=np.float64)
     V = f.block_size
@@ -240,7 +240,7 @@ def test_vsquant_vs_reference(name):
 
 
 def test_effective_bits_table():
-    """domain.md §4 effective bits, from the formats themselves."""
+    """docs/background.md §4 effective bits, from the formats themselves."""
     bpe = {n: lowbit.get_format(n).bits_per_element for n in BLOCK_NAMES + ["int4_g128"]}
     assert bpe["mxfp8_e4m3"] == bpe["mxint8"] == 8.25
     assert bpe["mxfp6_e2m3"] == 6.25 and bpe["mxfp4"] == 4.25

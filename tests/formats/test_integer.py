@@ -1,5 +1,5 @@
 """Integer, binary and ternary formats against the exact reference, and the worked
-examples of domain.md §2."""
+examples of docs/background.md §2."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ W = np.array(
 
 
 def test_worked_example_2bit_per_tensor_and_per_row():
-    """domain.md §2: 2-bit symmetric narrow range, S = max|W| / qmax."""
+    """docs/background.md §2: 2-bit symmetric narrow range, S = max|W| / qmax."""
     fmt = lowbit.get_format("int2_narrow")
     s = np.abs(W).max() / fmt.qmax
     assert s == 2.12
@@ -120,7 +120,7 @@ def test_worked_example_binary_and_ternary():
     q, alpha = lowbit.binarize(W)
     assert round(alpha, 2) == 1.05
     assert round(float(np.sum((W - q) ** 2)), 2) == 9.28
-    # 9.245 with α = 1.04875 exactly; domain.md quotes "≈ 9.24"
+    # 9.245 with α = 1.04875 exactly; docs/background.md quotes "≈ 9.24"
     assert float(np.sum((W - alpha * q) ** 2)) == pytest.approx(9.24, abs=0.01)
     q3, delta, rt = lowbit.ternarize(W)
     assert round(delta, 2) == 0.73
