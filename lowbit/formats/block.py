@@ -513,9 +513,6 @@ class SharedExpFormat(BlockFormat):
         b = self.man_bits + 1
         return _registered(IntFormat(b, encoding="sign_magnitude", name=f"int{b}_sm"))
 
-    # read-only alias, removed once hwmodel reads .element
-    _int = property(lambda self: self.element)
-
     def _describe_extra(self) -> dict:
         return {
             "element": f"sign + {self.man_bits}-bit magnitude, 1.{self.man_bits - 1} fixed point",
@@ -651,10 +648,6 @@ class NVFP4Format(BlockFormat):
     def tensor_scale_format(self) -> FloatFormat:
         """FP32, the registered ``fp32``: the one scale per tensor."""
         return _registered(FloatFormat(8, 23, specials="ieee", name="fp32"))
-
-    # read-only aliases, removed once hwmodel reads .element / .scale_format
-    _e2m1 = property(lambda self: self.element)
-    _e4m3 = property(lambda self: self.scale_format)
 
     @property
     def _span(self) -> float:

@@ -429,9 +429,6 @@ class VSQuant(BlockFormat):
     def scale_code_max(self) -> int:
         return self.scale_format.qmax
 
-    # read-only alias, removed once hwmodel and report read .block_size
-    vector_size = property(lambda self: self.block_size)
-
     def _outer_scale_size(self, shape: tuple, axis: int) -> int:
         """How many γ a BlockArray of ``shape`` (blocks along ``axis``) holds."""
         if self.outer == "per_tensor":

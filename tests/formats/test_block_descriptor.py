@@ -103,7 +103,6 @@ def test_nvfp4_range_comes_from_its_element_and_scale():
     f = G("nvfp4")
     assert f.max == f.element.max * f.scale_format.max == 6.0 * 448.0
     assert f.smallest_subnormal == 0.5 * 2.0**-9 and f.eps == 0.5
-    assert f._e2m1 is f.element and f._e4m3 is f.scale_format  # aliases for hwmodel
     assert f.scale_code_max == 0x7E  # E4M3 scales: positive, finite
 
 
@@ -114,7 +113,6 @@ def test_e8m0_facts_live_in_expformat():
     assert G("mxfp4").max == 6.0 * 2.0**127 and G("mx9").max == 127 / 64 * 2.0**127
     assert G("mxfp4").smallest_subnormal == 0.5 * 2.0**-127
     assert G("mx9").smallest_subnormal == 2.0 ** (-127 - 1 - 6)
-    assert G("mx9")._int is G("mx9").element  # alias for hwmodel
 
 
 def test_e8m0_decode_equals_the_old_hard_coded_rule_over_all_codes():
@@ -164,7 +162,7 @@ def test_family_and_has_block_scales_of_every_registered_format():
 
 
 def test_block_size_is_the_one_name_for_a_scale_run():
-    assert G("vsq_int4").block_size == 16 and G("vsq_int4").vector_size == 16  # alias
+    assert G("vsq_int4").block_size == 16
     assert Quantizer("int4", "per_group", block_size=64).block_size == 64
     assert G("int4_g128").block_size == 128
     assert not hasattr(G("int4_g128"), "group_size")

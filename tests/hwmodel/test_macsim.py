@@ -652,7 +652,7 @@ def _parts(fmt, enc, side):
         vec = np.full(codes.shape[0], enc.tensor_scale)
     elif name.startswith("vsq"):
         v = fmt.element.decode(enc.codes).astype(np.float64)
-        v = v * np.repeat(sc.astype(np.float64), fmt.vector_size, axis=-1)[:, :n]
+        v = v * np.repeat(sc.astype(np.float64), fmt.block_size, axis=-1)[:, :n]
         g = np.asarray(enc.outer_scale, np.float64).ravel()
         vec = np.full(codes.shape[0], g[0]) if g.size == 1 else g
     else:  # MX9/MX6/MX4/BFP: decode is exact in float32
