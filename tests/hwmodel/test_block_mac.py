@@ -29,7 +29,7 @@ def test_block_formats_priced(fmt, acc):
     m = mac_cost(fmt, fmt, acc)
     assert 50 < m.total < 2000
     f = lowbit.get_format(fmt)
-    assert m.lanes == (getattr(f, "group_size", None) or f.block_size)
+    assert m.lanes == f.block_size
     assert {"mpy", "block"} <= set(m.breakdown())
     assert m.depth > 0
     assert m.to_dict()["lanes"] == m.lanes
