@@ -183,8 +183,8 @@ def _encode(fmt: Any, x: np.ndarray, how: str = "absmax") -> tuple[np.ndarray, f
     Formats with scales of their own get x as it is (gemm encodes it along K)."""
     if has_own_scales(fmt):
         return np.ascontiguousarray(x, dtype=np.float32), 1.0
-    top = np.abs(x).max() if x.size else 0.0
-    scale = absmax_scale(x, fmt) if top > 0 and how == "absmax" else 1.0
+    scale = absmax_scale(x, fmt) if how == "absmax" and x.size else 0.0
+    scale = scale if scale > 0 else 1.0  # an all-zero tensor is encoded as it is
     return fmt.encode(x / scale, overflow="saturate"), scale
 
 
