@@ -1,8 +1,8 @@
 """Error analysis: distributions, metrics, exact expected MSE, range setting and sweeps.
 
-The names below load their submodule on first use (PEP 562), so that ``import
-lowbit.analysis.cli_sweep`` (done by every ``lowbit`` command) does not pay for scipy.stats
-and pandas.
+The names below load their submodule on first use (PEP 562), so that importing a light
+submodule (``lowbit.analysis.specs``, ``lowbit.analysis.tensors``: done by every ``lowbit``
+command) does not pay for scipy.stats and pandas.
 """
 
 from __future__ import annotations

@@ -21,16 +21,13 @@ from ..formats.scaling import Quantizer
 from .distributions import (
     Distribution,
     Empirical,
-    Gaussian,
-    Laplace,
-    StudentT,
-    Uniform,
     as_distribution,
     is_scipy_frozen,
 )
 from .expected import expected_mse, is_scalar_format, monte_carlo_mse
 from .metrics import bits_from_mse
 from .ranges import METHODS, clip_for, fmt_max, quantize_scaled
+from .specs import parse_distribution  # re-exported: sweep's callers name it here
 from .tensors import is_array_like
 
 COLUMNS = [
@@ -43,26 +40,6 @@ CHUNK = 1 << 20  # sampled mode streams this many values at a time
 CALIBRATION = 1 << 16  # sampled mode sets the range on the first this-many values
 MC_SAMPLES = 1 << 18  # analytic mode's Monte Carlo sample count for block formats
 GRANULARITIES = ("per_tensor", "per_channel", "per_group")
-
-
-def parse_distribution(spec: str) -> Distribution:
-    """A distribution from a short name: gaussian[:σ], laplace[:b], student_t:ν[:scale], uniform.
-
-    >>> parse_distribution("student_t:3")
-    StudentT(nu=3, scale=1)
-    """
-    name, *args = spec.strip().split(":")
-    try:
-        values = [float(a) for a in args]
-    except ValueError:
-        raise ValueError(f"bad distribution {spec!r}: parameters must be numbers") from None
-    makers = {"gaussian": Gaussian, "normal": Gaussian, "laplace": Laplace, "uniform": Uniform,
-              "student_t": StudentT, "t": StudentT}  # fmt: skip
-    if name not in makers:
-        raise ValueError(f"unknown distribution {name!r}; expected one of {', '.join(makers)}")
-    if name in ("student_t", "t") and not values:
-        raise ValueError("student_t needs ν, e.g. student_t:3")
-    return makers[name](*values)
 
 
 def _base_row(task: tuple) -> dict[str, Any]:

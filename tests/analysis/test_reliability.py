@@ -22,9 +22,9 @@ from lowbit.analysis import (
     optimal_clip,
     sweep,
 )
-from lowbit.analysis.cli_sweep import add_parser
 from lowbit.analysis.expected import monte_carlo_mse
 from lowbit.analysis.ranges import kl_clip, octav
+from lowbit.cli.sweep import add_parser
 
 from ._workers import DiesInWorker
 

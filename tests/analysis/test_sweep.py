@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from lowbit.analysis import Gaussian, sweep
-from lowbit.analysis.cli_sweep import add_parser, run
 from lowbit.analysis.sweep import COLUMNS, parse_distribution
+from lowbit.cli.sweep import add_parser, run
 
 FORMATS = ["int8_narrow", "fp8_e4m3fnuz"]
 

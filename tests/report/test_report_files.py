@@ -15,7 +15,7 @@ import pytest
 from lowbit.cli import main
 from lowbit.report.build import build_report, machine
 
-from ..test_cli import assert_one_line_error, run
+from ..cli.test_main import assert_one_line_error, run
 
 TWO_STUDIES = """studies = ["atlas", "range_setting"]
 [atlas]

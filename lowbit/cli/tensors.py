@@ -1,4 +1,4 @@
-"""``lowbit tensors FILE``: the tensors of a checkpoint file (registered by lowbit.cli)."""
+"""``lowbit tensors FILE``: the tensors of a checkpoint file (:func:`lowbit.analysis.tensors.list_tensors`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import math
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``tensors`` on an argparse subparsers object."""
-    p = subparsers.add_parser(
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``tensors`` on the subparsers of ``lowbit`` (its ``run`` is :func:`run`)."""
+    p = sub.add_parser(
         "tensors", help="list the tensors (name, dtype, shape) of a .safetensors/.npz/.npy file"
     )
     p.add_argument("file", metavar="FILE", help="a .safetensors, .npz or .npy file")
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     w     float64  [2, 3]  6
     0
     """
-    from .tensors import list_tensors
+    from ..analysis.tensors import list_tensors
 
     infos = list_tensors(args.file)
     if args.json:

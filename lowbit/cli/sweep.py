@@ -1,4 +1,7 @@
-"""``lowbit sweep``: a sweep written to CSV or Parquet (registered by lowbit.cli).
+"""``lowbit sweep``: a sweep (:func:`lowbit.analysis.sweep.sweep`) written to CSV or Parquet.
+
+``--dist`` takes the one distribution grammar of
+:func:`lowbit.analysis.specs.parse_distribution` (docs/analysis.md), as ``lowbit simulate``.
 
 Exit status: 0 when every row succeeded; 1 when the file was written but some rows failed
 (each is printed to stderr as ``lowbit sweep: row FORMAT DIST RANGE GRANULARITY: ERROR``);
@@ -12,17 +15,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..analysis.specs import DIST_GRAMMAR
+from ._common import seed_int
+
 #: Exit status when the output was written but some rows carry an error.
 ROWS_FAILED = 1
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``sweep`` on an argparse subparsers object (its ``run`` default is :func:`run`)."""
-    p = subparsers.add_parser(
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``sweep`` on the subparsers of ``lowbit`` (its ``run`` is :func:`run`)."""
+    p = sub.add_parser(
         "sweep", help="error sweep over formats × distributions or tensors → CSV/Parquet"
     )
     p.add_argument("--formats", required=True, help="comma-separated, e.g. int8,fp8_e4m3fnuz")
-    p.add_argument("--dist", help="comma-separated, e.g. gaussian,laplace,student_t:3")
+    p.add_argument(
+        "--dist", help=f"comma-separated, each {DIST_GRAMMAR}; e.g. gaussian,laplace,student_t:3"
+    )
     p.add_argument(
         "--tensor",
         action="append",
@@ -38,8 +46,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--granularity", default="per_tensor", help="per_tensor,per_channel,per_group (sampled)"
     )
     p.add_argument("--samples", type=int, help="sample this many values (default: analytic)")
-    from ..cli import seed_int  # here: lowbit.cli imports this module first
-
     p.add_argument("--seed", type=seed_int, default=0, help="an integer in [0, 2^32 - 1]")
     p.add_argument("--executor", default="serial", choices=("serial", "processes", "dask"))
     p.add_argument(
@@ -70,9 +76,10 @@ def run(args: argparse.Namespace) -> int:
     >>> run(ns), len(pd.read_csv(out))
     (0, 1)
     """
+    # here, not at the top: pandas and scipy load only when a sweep runs
+    from ..analysis.distributions import Empirical, parse_tensor_spec
+    from ..analysis.sweep import parse_distribution, sweep
     from ..fileio import check_output, write_table
-    from .distributions import Empirical, parse_tensor_spec
-    from .sweep import parse_distribution, sweep  # here: every `lowbit` command imports this
 
     tensors = list(getattr(args, "tensor", None) or [])
     dists = [parse_distribution(d) for d in _split(args.dist, "--dist", required=not tensors)]

@@ -11,7 +11,7 @@ import pytest
 
 from lowbit import get_format
 from lowbit.cli import main
-from lowbit.hwmodel.cli_simulate import draw, errors, resolve_acc
+from lowbit.cli.simulate import draw, errors, resolve_acc
 from lowbit.hwmodel.macsim import FixedAccumulator
 from lowbit.hwmodel.macsim.numpy_oracle import gemm_numpy
 
@@ -143,7 +143,7 @@ def test_draw_distributions():
     rng = np.random.default_rng(0)
     u = draw("uniform", (1000, 10), rng)
     assert u.min() >= -1 and u.max() <= 1 and abs(u.mean()) < 0.02
-    t = draw("student-t:2.5", (2000, 10), rng)
+    t = draw("student_t:2.5", (2000, 10), rng)
     assert np.abs(t).max() > 10  # heavy tails
     lap = draw("laplace", (1000, 10), rng)
     assert lap.var() == pytest.approx(2.0, rel=0.05)
@@ -160,8 +160,8 @@ def test_draw_distributions():
         (["--a-format", "int8", "--acc", "fp64"], "--acc 'fp64'"),
         (["--a-format", "int8", "--acc", "fixed:70:0:wrap"], "width"),
         (["--a-format", "int8", "--dist", "cauchy"], "--dist 'cauchy'"),
-        (["--a-format", "int8", "--dist", "student_t:-1"], "positive"),
-        (["--a-format", "int8", "--dist", "gaussian:2"], "only student_t"),
+        (["--a-format", "int8", "--dist", "student_t:-1"], "must be a finite number > 0"),
+        (["--a-format", "int8", "--dist", "gaussian:1:2"], "at most 1 parameter"),
         (["--a-format", "int8", "--block", "16"], "--block needs --order blocks"),
         (["--a-format", "int8", "--threads", "0"], "--threads must be a positive"),
         (["--a-format", "fp8_e4m3fn", "--acc", "fp16", "--rounding", "down"], "fixed-point"),
@@ -242,7 +242,7 @@ def test_overflowing_draws_name_the_distribution(capsys):
 
 
 def test_memory_error_is_a_one_line_error(capsys, monkeypatch):
-    from lowbit.hwmodel import cli_simulate
+    from lowbit.cli import simulate as cli_simulate
 
     def no_memory(*args, **kwargs):
         raise MemoryError

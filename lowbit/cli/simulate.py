@@ -1,11 +1,15 @@
-"""``lowbit simulate``: one GEMM on the bit-exact MAC simulator (registered by lowbit.cli).
+"""``lowbit simulate``: one GEMM on the bit-exact MAC simulator.
 
-Draws A (M×K) and B (K×N) from a distribution, scales each tensor by its absmax onto the
-format's range (``x / s`` with s = max|x| / format max; ``--scale none``: s = 1), encodes, runs
+Draws A (M×K) and B (K×N) from a distribution (``--dist``: the one distribution grammar of
+:func:`lowbit.analysis.specs.parse_distribution`, as ``lowbit sweep --dist``; documented in
+docs/analysis.md), scales each tensor by its absmax onto the format's range (``x / s`` with
+s = max|x| / format max, :func:`lowbit.report.quantize.absmax_scale`; ``--scale none``:
+s = 1), encodes, runs
 :func:`lowbit.hwmodel.macsim.gemm` with the chosen accumulator, and prints the error of the
 result (times s_A·s_B) against the exact GEMM of the decoded operands (``gemm`` with the
 exact accumulator, one rounding to double at the end) and against the float64 GEMM of the
-unquantized draws, the accumulator statistics, and the time.
+unquantized draws (SNR: :func:`lowbit.analysis.metrics.sqnr_db`), the accumulator
+statistics, and the time.
 
 Accumulator specs (``--acc``): the one grammar of
 ``lowbit.hwmodel.accumulator.parse_accumulator``, as for ``lowbit hw --acc``: ``fp16``,
@@ -30,7 +34,6 @@ FixedAccumulator(width=20, frac=0, overflow='wrap')
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import sys
@@ -39,9 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from .accumulator import ACC_ROUNDINGS
+from ..analysis.specs import DIST_GRAMMAR
+from ..hwmodel.accumulator import ACC_ROUNDINGS
+from ..hwmodel.accumulator import GRAMMAR as ACC_GRAMMAR
+from ..report.quantize import absmax_scale
+from ._common import SEED_MAX
 
-DISTRIBUTIONS = ("gaussian", "laplace", "uniform", "student_t")
 #: default work budget (M·K·N) and memory budget (GiB) of one run; see the module docstring
 MAX_MACS = 2**33
 MAX_MEMORY_GIB = 4.0
@@ -49,12 +55,13 @@ MAX_MEMORY_GIB = 4.0
 #: output (the result, the exact reference, the float64 product of the draws, error
 #: temporaries); measured peaks were 46–49 bytes per operand element (int8, MXFP8)
 BYTES_PER_OPERAND, BYTES_PER_OUTPUT = 64, 80
-SEED_MAX = 2**32 - 1
+#: The statistics of :class:`lowbit.hwmodel.macsim.MacStats` the report prints (None: left out).
+STAT_KEYS = ("overflow", "swamping", "absorbed", "max_abs", "macs", "steps", "toggles")
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``simulate`` on an argparse subparsers object (``run`` is :func:`run`)."""
-    p = subparsers.add_parser(
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``simulate`` on the subparsers of ``lowbit`` (its ``run`` is :func:`run`)."""
+    p = sub.add_parser(
         "simulate",
         help="one GEMM on the bit-exact MAC simulator: error vs float64 and accumulator stats",
         description=__doc__.split("\n\n>>>")[0],
@@ -66,8 +73,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--acc",
         default="fp32",
         metavar="ACC",
-        help="fp16 | bf16 | fp32 | FMT | exact | fixed | fixedW | fixedWs | "
-        "fixed:W[:F][:wrap|saturate] (fp32)",
+        help=f"{ACC_GRAMMAR} (fp32)",
     )
     p.add_argument("--m", type=int, default=256, help="rows of A (256)")
     p.add_argument("--k", type=int, default=1024, help="columns of A, rows of B (1024)")
@@ -76,7 +82,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--dist",
         default="gaussian",
         metavar="DIST",
-        help="gaussian | laplace | uniform | student_t[:nu] (nu = 3 by default)",
+        help=f"{DIST_GRAMMAR} (gaussian)",
     )
     p.add_argument("--seed", type=int, default=0, help=f"random seed, 0..{SEED_MAX} (0)")
     p.add_argument(
@@ -92,9 +98,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         choices=ACC_ROUNDINGS,
         help="accumulator rounding (down: fixed point only)",
     )
-    p.add_argument("--order", help="accumulation order, if this build has it: sequential|...")
+    p.add_argument("--order", help="accumulation order: sequential | pairwise | blocks | ...")
     p.add_argument("--block", type=int, help="block size for --order blocks")
-    p.add_argument("--threads", type=int, help="threads of the C core (if supported)")
+    p.add_argument("--threads", type=int, help="threads of the C core")
     p.add_argument(
         "--max-macs",
         type=int,
@@ -119,8 +125,8 @@ def resolve_acc(spec: str, a_format: Any, b_format: Any) -> Any:
     with a fixed-point binary point left open placed at the products' least significant bit
     of the two formats, so that the report states it."""
     from ..formats import get_format
-    from .accumulator import FixedAccumulator, parse_accumulator
-    from .macsim import value_table
+    from ..hwmodel.accumulator import FixedAccumulator, parse_accumulator
+    from ..hwmodel.macsim import value_table
 
     try:
         acc = parse_accumulator(spec)
@@ -129,7 +135,7 @@ def resolve_acc(spec: str, a_format: Any, b_format: Any) -> Any:
     if isinstance(acc, FixedAccumulator) and acc.frac is None:
         a_format = get_format(a_format) if isinstance(a_format, str) else a_format
         b_format = get_format(b_format) if isinstance(b_format, str) else b_format
-        if _is_block(a_format) or _is_block(b_format):
+        if a_format.has_block_scales or b_format.has_block_scales:
             raise ValueError(
                 f"--acc {spec!r}: with block formats give the binary point: "
                 "fixed:W:F[:wrap|saturate]"
@@ -143,7 +149,7 @@ def _acc_name(acc: Any) -> str:
     """How the report names an accumulator: a float format's name, "exact", or the
     FixedAccumulator with its binary point."""
     from ..formats import FloatFormat
-    from .accumulator import ExactAccumulator
+    from ..hwmodel.accumulator import ExactAccumulator
 
     if isinstance(acc, FloatFormat):
         return acc.name
@@ -153,47 +159,44 @@ def _acc_name(acc: Any) -> str:
 
 
 def draw(dist: str, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Samples of ``gaussian``, ``laplace``, ``uniform`` (−1..1) or ``student_t[:nu]``."""
-    name, _, arg = dist.strip().lower().replace("-", "_").partition(":")
-    if name in ("student_t", "t", "student"):
-        nu = 3.0
-        if arg:
-            try:
-                nu = float(arg)
-            except ValueError:
-                nu = float("nan")
-            if not nu > 0:
-                raise ValueError(f"--dist {dist!r}: ν must be a positive number")
-        return rng.standard_t(nu, size=shape)
-    if arg:
-        raise ValueError(f"--dist {dist!r}: only student_t takes a parameter")
-    if name in ("gaussian", "normal"):
-        return rng.standard_normal(shape)
-    if name == "laplace":
-        return rng.laplace(0.0, 1.0, size=shape)
-    if name == "uniform":
-        return rng.uniform(-1.0, 1.0, size=shape)
-    raise ValueError(f"--dist {dist!r}: expected one of {', '.join(DISTRIBUTIONS)}")
+    """Samples of the distribution ``dist`` names in the one grammar
+    (:func:`~lowbit.analysis.specs.parse_distribution`), drawn from ``rng``.
 
+    >>> draw("uniform", (2, 3), np.random.default_rng(0)).shape
+    (2, 3)
+    >>> draw("cauchy", (2, 3), np.random.default_rng(0))
+    Traceback (most recent call last):
+    ...
+    ValueError: --dist 'cauchy': unknown distribution 'cauchy'; expected one of gaussian, normal, laplace, uniform, student_t, t
+    """
+    from ..analysis.specs import parse_distribution
 
-def _is_block(fmt: Any) -> bool:
-    from ..formats import MXFormat, NVFP4Format, SharedExpFormat, VSQuant
-
-    return isinstance(fmt, (MXFormat, SharedExpFormat, NVFP4Format, VSQuant))
+    try:
+        distribution = parse_distribution(dist)
+    except ValueError as exc:
+        raise ValueError(f"--dist {dist!r}: {exc}") from None
+    return distribution.rvs(size=shape, random_state=rng)
 
 
 def _encode(fmt: Any, x: np.ndarray, how: str = "absmax") -> tuple[np.ndarray, float]:
     """Codes of x / s and s, with s = max|x| / max of the format (per-tensor absmax), or 1.
-    Block formats bring their own scales: x goes to gemm as it is (encoded there along K)."""
-    if _is_block(fmt):
+    Formats with scales of their own get x as it is (gemm encodes it along K)."""
+    if fmt.has_block_scales:
         return np.ascontiguousarray(x, dtype=np.float32), 1.0
-    top = np.abs(x).max() if x.size else 0.0
-    scale = float(top / float(fmt.max)) if top > 0 and how == "absmax" else 1.0
+    scale = absmax_scale(x, fmt) if how == "absmax" and x.size else 0.0
+    scale = scale if scale > 0 else 1.0  # an all-zero tensor is encoded as it is
     return fmt.encode(x / scale, overflow="saturate"), scale
 
 
 def errors(c: np.ndarray, ref: np.ndarray) -> dict:
-    """Relative Frobenius error, max abs error and SNR (dB) of c against ref."""
+    """Relative Frobenius error, max abs error and SNR (dB, :func:`~lowbit.analysis.metrics.sqnr_db`
+    of ``ref`` against ``c``) of c; an exact result has SNR +inf, a NaN or infinite error −inf.
+
+    >>> errors(np.array([1.0, 2.5]), np.array([1.0, 2.0]))["snr_db"]  # doctest: +ELLIPSIS
+    13.0102...
+    """
+    from ..analysis.metrics import sqnr_db
+
     with np.errstate(invalid="ignore", over="ignore"):
         d = c - ref
         err2 = float(np.sum(d * d))
@@ -205,7 +208,7 @@ def errors(c: np.ndarray, ref: np.ndarray) -> dict:
     if err2 == 0:
         snr = math.inf
     elif ref2 > 0 and math.isfinite(err2):
-        snr = 10 * math.log10(ref2 / err2)
+        snr = sqnr_db(ref, c)
     else:
         snr = -math.inf
     return {"rel_frobenius": rel, "max_abs": mx, "snr_db": snr}
@@ -256,7 +259,7 @@ def _check_draws(dist: str, what: str, x: np.ndarray) -> None:
 def simulate(args: argparse.Namespace) -> dict:
     """Run the GEMM ``args`` describe; the result as a dict (what ``--json`` prints)."""
     from ..formats import get_format
-    from .macsim import MISSING_MESSAGE, available, gemm
+    from ..hwmodel.macsim import MISSING_MESSAGE, available, gemm
 
     if not available():  # before any drawing: say at once when the C simulator is missing
         raise ValueError(MISSING_MESSAGE)
@@ -275,15 +278,8 @@ def simulate(args: argparse.Namespace) -> dict:
     b_name = args.b_format or a_name
     a_fmt, b_fmt = get_format(a_name), get_format(b_name)
     acc = resolve_acc(args.acc, a_fmt, b_fmt)
-    params = inspect.signature(gemm).parameters
-    kw = {}
-    for opt in ("order", "block", "threads"):
-        value = getattr(args, opt, None)
-        if value is None:
-            continue
-        if opt not in params:
-            raise ValueError(f"--{opt}: this build's macsim.gemm has no {opt}= argument")
-        kw[opt] = value
+    options = {opt: getattr(args, opt, None) for opt in ("order", "block", "threads")}
+    kw = {opt: value for opt, value in options.items() if value is not None}
     if "block" in kw and kw.get("order") != "blocks":
         raise ValueError("--block needs --order blocks")
 
@@ -305,7 +301,7 @@ def simulate(args: argparse.Namespace) -> dict:
         ref, _ = gemm(a, b, a_fmt, b_fmt, accumulator="exact", **exact_kw)
         ref_how = "exact accumulator (gemm accumulator='exact'), rounded once to double"
     except ValueError:  # an exact register this wide is not implemented: float64 BLAS
-        if _is_block(a_fmt) or _is_block(b_fmt):
+        if a_fmt.has_block_scales or b_fmt.has_block_scales:
             raise
         va = np.asarray(a_fmt.decode(a), dtype=np.float64)
         vb = np.asarray(b_fmt.decode(b), dtype=np.float64)
@@ -314,15 +310,7 @@ def simulate(args: argparse.Namespace) -> dict:
     scale = s_a * s_b
     c_real, ref_real = c * scale, ref * scale
     macs = args.m * args.n * args.k
-    stat_keys = ("overflow", "swamping", "absorbed", "max_abs", "macs", "steps", "toggles")
-    st = {}
-    for key in stat_keys:
-        try:
-            value = stats[key]
-        except (KeyError, AttributeError):
-            continue
-        if value is not None:
-            st[key] = value
+    st = {key: getattr(stats, key) for key in STAT_KEYS if getattr(stats, key) is not None}
     return {
         "a_format": a_fmt.name,
         "b_format": b_fmt.name,

@@ -19,9 +19,9 @@ import lowbit
 from lowbit import cli
 from lowbit.cli import main
 
-from .test_cli import assert_one_line_error, run
+from .test_main import assert_one_line_error, run
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def lowbit_process(*argv, stdin=b"", fsize=None, cwd=None):
@@ -225,7 +225,7 @@ def test_every_expected_failure_is_one_line_exit_2(capsys, monkeypatch, exc, nee
     def fail(args):
         raise exc
 
-    monkeypatch.setattr(cli, "_cmd_formats", fail)
+    monkeypatch.setattr(cli.formats, "run", fail)
     assert_one_line_error(*run(capsys, "formats"), needle)
 
 
@@ -233,7 +233,7 @@ def test_ctrl_c_is_exit_130_without_a_traceback(capsys, monkeypatch):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_cmd_info", interrupted)
+    monkeypatch.setattr(cli.info, "run", interrupted)
     status, out, err = run(capsys, "info", "int8")
     assert (status, out, err) == (130, "", "lowbit: interrupted\n")
 
@@ -392,7 +392,7 @@ def test_quantize_reads_one_tensor_of_a_checkpoint(tmp_path):
     of an .npz archive; writing over the checkpoint is refused."""
     import ml_dtypes
 
-    from .analysis.test_tensors import write_safetensors
+    from ..analysis.test_tensors import write_safetensors
 
     w = np.linspace(-3, 3, 64, dtype=np.float32).reshape(8, 8)
     f8 = w.astype(ml_dtypes.float8_e4m3fn)
