@@ -102,7 +102,7 @@ def _check_clip(clip: float, range_method: str) -> float:
 
 def _run_one(task: tuple) -> dict[str, Any]:
     index, fmt_name, dist, range_method, samples, seed, gran = task[:7]
-    channels, group_size = task[7:9] if len(task) > 8 else (64, 128)
+    channels, block_size = task[7:9] if len(task) > 8 else (64, 128)
     axis = task[9] if len(task) > 9 else None
     row = _base_row(task)
     start = time.perf_counter()
@@ -126,7 +126,7 @@ def _run_one(task: tuple) -> dict[str, Any]:
             if not is_scalar_format(fmt):
                 raise ValueError(f"{gran}: block formats set their own scales; use per_tensor")
             err, signal, variance, ci, n = _sampled_scaled(
-                fmt, dist, range_method, samples, seed, index, gran, channels, group_size
+                fmt, dist, range_method, samples, seed, index, gran, channels, block_size
             )
             _check_moments(signal, err)
             row.update(mse=err, mse_ci95=ci, samples=n, bits_of_accuracy=_bits(err, variance))
@@ -256,11 +256,11 @@ class _Sums:
         return err, self.s2 / n, self.s2 / n - mean * mean, ci, n
 
 
-def _sampled_scaled(fmt, dist, range_method, samples, seed, index, gran, channels, group_size):
+def _sampled_scaled(fmt, dist, range_method, samples, seed, index, gran, channels, block_size):
     """Per-channel / per-group sampled MSE with lowbit.Quantizer setting the scales.
 
     The values form a (channels, n // channels) tensor; each channel (per_channel: one scale)
-    or each run of ``group_size`` along a channel (per_group) gets its own scale from
+    or each run of ``block_size`` along a channel (per_group) gets its own scale from
     ``range_method``.  Draws stream in blocks of whole channels (channels are independent, so
     this is exact) while a channel fits in CHUNK values; a longer channel streams in pieces
     of at most CHUNK values (see :func:`_stream_channel`).  An Empirical distribution uses its tensor's own values in their stored order
@@ -269,7 +269,7 @@ def _sampled_scaled(fmt, dist, range_method, samples, seed, index, gran, channel
     if isinstance(channels, bool) or int(channels) != channels or channels < 1:
         raise ValueError(f"channels must be a positive integer, got {channels!r}")
     qz = Quantizer(fmt, granularity=gran, axis=0 if gran == "per_channel" else 1,
-                   block_size=group_size, range=range_method)  # fmt: skip
+                   block_size=block_size, range=range_method)  # fmt: skip
     if isinstance(dist, Empirical):
         values = dist.values
         if values.size % channels:
@@ -366,7 +366,7 @@ def sweep(
     address: str | None = None,
     progress: bool | None = None,
     channels: int = 64,
-    group_size: int = 128,
+    block_size: int = 128,
     axis: int | None = None,
 ) -> pd.DataFrame:
     """One row per (format, distribution, range method, granularity), in that nested order.
@@ -389,7 +389,7 @@ def sweep(
     ``granularities``: "per_tensor" (one clip, the only one analytic rows support),
     "per_channel" or "per_group" (sampled scalar formats only; the values form a
     (``channels``, n // ``channels``) tensor quantized by ``lowbit.Quantizer`` with a scale
-    per channel or per ``group_size`` values along a channel; the row's clip and scale are
+    per channel or per ``block_size`` values along a channel; the row's clip and scale are
     NaN, there being many).  An analytic or block-format request for them is an error row.
 
     Block formats (MX, NVFP4, VS-Quant...) set their own scales, so they give one row per
@@ -405,7 +405,7 @@ def sweep(
     samples = _check_samples(samples)
     seed = _check_count("seed", seed, low=0)
     channels = _check_count("channels", channels, low=1)
-    group_size = _check_count("group_size", group_size, low=1)
+    block_size = _check_count("block_size", block_size, low=1)
     if workers is not None:
         workers = _check_count("workers", workers, low=1)
     if axis is not None and (isinstance(axis, bool) or not isinstance(axis, (int, np.integer))):
@@ -427,7 +427,7 @@ def sweep(
             for r in rs:
                 for g in grans:
                     tasks.append(
-                        (len(tasks), f, d, r, samples, seed, g, channels, group_size, axis)
+                        (len(tasks), f, d, r, samples, seed, g, channels, block_size, axis)
                     )
     show = _Progress(len(tasks), progress)
     if executor == "serial":

@@ -217,7 +217,7 @@ def test_block_formats_give_one_row_whatever_the_ranges():
 def test_long_channels_stream_in_chunks(monkeypatch):
     sw = sys.modules["lowbit.analysis.sweep"]
     kw = dict(formats=["int8_narrow"], distributions=["laplace"], samples=2 * 4000, seed=7,
-              channels=2, group_size=100)  # fmt: skip
+              channels=2, block_size=100)  # fmt: skip
     whole = sweep(granularities=["per_channel", "per_group"], ranges=["minmax", "mse"], **kw)
     seen = []
     real = sw.Quantizer

@@ -179,7 +179,7 @@ def test_granularity_errors_are_rows():
     with pytest.raises(ValueError, match="unknown granularity 'per_row'; did you mean per_group"):
         sweep(["int4"], ["gaussian"], granularities=["per_tensor", "per_row"])
     s = sweep(["int4"], ["gaussian"], granularities=["per_group"], samples=10_000, channels=8,
-              group_size=32)  # fmt: skip
+              block_size=32)  # fmt: skip
     assert s.error[0] == "" and s.samples[0] == 10_000 // 8 * 8
     tiny = sweep(["int4"], ["gaussian"], granularities=["per_channel"], samples=10)
     assert "fewer than channels" in tiny.error[0]
