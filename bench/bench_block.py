@@ -88,9 +88,12 @@ def np_mx(xb: np.ndarray, elem: type, emax_elem: int, maxv: float) -> np.ndarray
 
 
 def qsnr_db(x: np.ndarray, q: np.ndarray) -> float:
-    x64 = np.asarray(x, dtype=np.float64).reshape(-1)
-    err = x64 - np.asarray(q, dtype=np.float64).reshape(-1)
-    return float(10 * np.log10(np.sum(x64 * x64) / np.sum(err * err)))
+    """QSNR in dB through lowbit's one SQNR rule (``lowbit.analysis.metrics.sqnr_db``)."""
+    from lowbit.analysis.metrics import sqnr_db
+
+    return float(
+        sqnr_db(np.asarray(x, np.float64).reshape(-1), np.asarray(q, np.float64).reshape(-1))
+    )
 
 
 def block_speed(ctx: Context, threads: Sequence[int]) -> tuple[list[str], dict, list[str]]:

@@ -27,6 +27,7 @@ _WHERE = {
     "format_grid": "expected",
     "uniform_grid": "expected",
     "bits_from_mse": "metrics",
+    "sqnr_from_mse": "metrics",
     "bits_of_accuracy": "metrics",
     "cosine": "metrics",
     "kl_divergence": "metrics",

@@ -37,8 +37,19 @@ def sqnr_db(x, q, axis=None) -> np.ndarray | float:
     13.01
     """
     x, q = _pair(x, q)
-    with np.errstate(divide="ignore"):
-        out = 10 * np.log10(np.sum(x * x, axis=axis) / np.sum((x - q) ** 2, axis=axis))
+    return sqnr_from_mse(np.sum(x * x, axis=axis), np.sum((x - q) ** 2, axis=axis))
+
+
+def sqnr_from_mse(signal_power, mse_value) -> np.ndarray | float:
+    """SQNR in dB from E[x²] (or Σx²) and the MSE (or Σ(x − q)²): 10·log10(signal / error),
+    +inf for an exact result with a nonzero signal. The one SQNR rule: :func:`sqnr_db`
+    and the sweeps' moment-based rows both use it.
+
+    >>> sqnr_from_mse(1.0, 0.01), sqnr_from_mse(2.0, 0.0)
+    (20.0, inf)
+    """
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        out = 10 * np.log10(np.float64(signal_power) / np.float64(mse_value))
     return float(out) if np.ndim(out) == 0 else out
 
 

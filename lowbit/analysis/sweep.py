@@ -25,7 +25,7 @@ from .distributions import (
     is_scipy_frozen,
 )
 from .expected import expected_mse, is_scalar_format, monte_carlo_mse
-from .metrics import bits_from_mse
+from .metrics import bits_from_mse, sqnr_from_mse
 from .ranges import METHODS, clip_for, fmt_max, quantize_scaled
 from .specs import parse_distribution  # re-exported: sweep's callers name it here
 from .tensors import is_array_like
@@ -58,10 +58,9 @@ def _base_row(task: tuple) -> dict[str, Any]:
 def _sqnr_db(signal: float, err: float) -> float:
     """10·log10(signal / err); +inf for an exact result (err = 0)."""
     _check_moments(signal, err)
-    if err == 0:
-        return math.inf if signal > 0 else math.nan
-    with np.errstate(divide="ignore", over="ignore"):
-        return float(10 * np.log10(np.float64(signal) / np.float64(err)))
+    if err == 0 and signal == 0:
+        return math.nan
+    return sqnr_from_mse(signal, err)
 
 
 def _check_moments(signal: float, err: float) -> None:
