@@ -173,12 +173,24 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
                 q = min(max(q, -qmax), qmax) + 0.0  # the general path's zero is +0
                 out[b, j] = np.float32(q * up)
             continue
+        if dmax == 0:
+            # BFP: one scale for the block, one loop over it
+            down = _pow2((m - 1) - eb)
+            up = _pow2(eb - (m - 1))
+            for j in range(k):
+                q = np.rint(np.float64(x[b, j]) * down)
+                q = min(max(q, -qmax), qmax) + 0.0  # the general path's zero is +0
+                out[b, j] = np.float32(q * up)
+            continue
+        # unsigned column indices below: LLVM cannot tell that j of range(p, p + sub) is
+        # never negative, and numba's negative-index wraparound on a signed j turns the
+        # loops' loads and stores into gathers and scatters (~2x slower)
         for p in range(0, k, sub):
             d = np.int64(0)
             if dmax > 0:
                 smax = np.uint32(0)
                 for j in range(p, p + sub):
-                    a = np.float32(x[b, j]).view(np.uint32) & np.uint32(0x7FFFFFFF)
+                    a = np.float32(x[b, np.uint64(j)]).view(np.uint32) & np.uint32(0x7FFFFFFF)
                     smax = max(smax, a)
                 if smax == 0:
                     d = dmax
@@ -187,9 +199,9 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
             down = _pow2((m - 1) - (eb - d))
             up = _pow2((eb - d) - (m - 1))
             for j in range(p, p + sub):
-                q = np.rint(np.float64(x[b, j]) * down)
+                q = np.rint(np.float64(x[b, np.uint64(j)]) * down)
                 q = min(max(q, -qmax), qmax) + 0.0  # the general path's zero is +0
-                out[b, j] = np.float32(q * up)
+                out[b, np.uint64(j)] = np.float32(q * up)
 
 
 mx_quantize_f32 = _build(_mx_quantize_f32, combine=None)
