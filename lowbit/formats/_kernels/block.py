@@ -148,7 +148,7 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
                 # vectorises it behind a runtime overlap check of x and out; reading the
                 # partner x[b, j ^ 1] in that loop (the k > 128 loop below) is an access
                 # such a check cannot cover, so LLVM keeps it scalar unless x and out are
-                # known apart (numba's parallel=True gufunc marks them noalias): ~2.5x
+                # known apart (numba's parallel=True gufunc marks them noalias): about 3x
                 # slower for MX9/6/4 on one thread.
                 sh = np.uint64(0)
                 for p in range(k >> 1):
