@@ -405,7 +405,9 @@ class MXFormat(BlockFormat):
             else:
                 maxbits = np.array(el.max, np.float32).view(np.uint32)[()]
                 args = (el.man_bits, el.emin, maxbits, -1, 0)
-            K.pick(K.mx_quantize_f32, xb.size)(xb, out, self.block_size, self.emax_elem, *args)
+            K.pick(K.mx_quantize_f32, xb.size)(
+                xb, out, self.block_size, self.emax_elem, *args, self.scale_format.emin
+            )
             return finish(out)
         ecodes, scodes, moved, axis, out_dtype = self._encode_blocks(
             x, axis, rounding, scale_rule, seed
@@ -596,7 +598,7 @@ class SharedExpFormat(BlockFormat):
             dmax = 2**self.micro_bits - 1 if self.micro_bits else 0
             sub = self.sub_block_size if self.micro_bits else self.block_size
             K.pick(K.sharedexp_quantize, xb.size)(
-                xb, out, self.block_size, sub, dmax, self.man_bits
+                xb, out, self.block_size, sub, dmax, self.man_bits, self.scale_format.emin
             )
             return finish(out)
         enc = self.encode(x, axis=axis, rounding=rounding, seed=seed)
@@ -738,7 +740,11 @@ class NVFP4Format(BlockFormat):
                 raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")
             st = self._tensor_scale(float(np.max(np.abs(xb))))
             out = np.empty_like(xb)
-            K.pick(K.nvfp4_quantize, xb.size)(xb, out, st, self._scale_floor)
+            sf, el = self.scale_format, self.element
+            K.pick(K.nvfp4_quantize, xb.size)(
+                xb, out, st, self._scale_floor,
+                sf.emin, sf.man_bits, sf.max, el.emin, el.man_bits, el.max,
+            )  # fmt: skip
             return finish(out)
         enc = self.encode(x, axis=axis, rounding=rounding, seed=seed)
         out_dtype = check_float_array(self.name, x)[1]

@@ -36,8 +36,10 @@ def _floor_log2_bits(a):
     return lg
 
 
-def _mx_quantize_f32(x, out, k, emax, M, emin, maxbits, int_frac, qmax):
+def _mx_quantize_f32(x, out, k, emax, M, emin, maxbits, int_frac, qmax, smin):
     """OCP MX, floor scale rule, RNE elements saturating (x, out: (n_blocks, k) float32).
+    ``smin``: the scale format's smallest exponent (E8M0: -127, ``ExpFormat.emin``); the
+    constants 127 and 23 below are float32's own exponent bias and mantissa width.
 
     Element: a minifloat (int_frac < 0) rounded with the float32 RNE trick, or an integer
     grid q / 2^int_frac (MXINT8: |q| ≤ qmax).  A block with NaN/Inf is all NaN.
@@ -60,9 +62,9 @@ def _mx_quantize_f32(x, out, k, emax, M, emin, maxbits, int_frac, qmax):
             for j in range(k):
                 out[b, j] = np.nan
             continue
-        e = np.int64(-127)
+        e = np.int64(smin)
         if amax != 0:
-            e = max(_floor_log2_bits(amax) - emax, np.int64(-127))
+            e = max(_floor_log2_bits(amax) - emax, np.int64(smin))
         down = _pow2(-e)
         up = _pow2(e)
         if int_frac < 0 and emin + e + 127 >= 1:
@@ -118,8 +120,9 @@ def _mx_quantize_f32(x, out, k, emax, M, emin, maxbits, int_frac, qmax):
                 out[b, j] = np.float32(np.float64(np.uint32(s | rb).view(np.float32)) * up)
 
 
-def _sharedexp_quantize(x, out, k, sub, dmax, m):
-    """MX9/6/4 and BFP (x, out: (n_blocks, k) float32), RNE elements, saturating."""
+def _sharedexp_quantize(x, out, k, sub, dmax, m, smin):
+    """MX9/6/4 and BFP (x, out: (n_blocks, k) float32), RNE elements, saturating.
+    ``smin``: the scale format's smallest exponent (E8M0: -127, ``ExpFormat.emin``)."""
     nblocks = x.shape[0]
     qmax = np.float64((1 << m) - 1)
     for b in nb.prange(nblocks):
@@ -131,12 +134,13 @@ def _sharedexp_quantize(x, out, k, sub, dmax, m):
             for j in range(k):
                 out[b, j] = np.nan
             continue
-        eb = np.int64(-127)
+        eb = np.int64(smin)
         if amax != 0:
-            eb = max(_floor_log2_bits(amax), np.int64(-127))
+            eb = max(_floor_log2_bits(amax), np.int64(smin))
         if dmax == 1 and sub == 2:
             # pairs with one micro bit (MX9/6/4): shift by one when both members lie below
             # 2^eb
+            # the float32 bits of 2^eb (a subnormal at eb = -127)
             lim = np.uint32((eb + 127) << 23) if eb > -127 else np.uint32(0x00400000)
             d0 = _pow2((m - 1) - eb)
             d1 = _pow2((m - 1) - (eb - 1))
@@ -264,21 +268,24 @@ def _rne_minifloat_f64(y, emin, M, vmax):
     return min(r, vmax)
 
 
-def _nvfp4_quantize(x, out, st, sfloor):
-    """NVFP4 on (n_blocks, 16) float32: E4M3 block scale of max(amax/6/st, sfloor) (RNE,
-    saturating at 448), E2M1 elements of x/(s_b·st) (RNE, saturating at 6), e·s_b·st."""
+def _nvfp4_quantize(x, out, st, sfloor, s_emin, s_m, s_max, e_emin, e_m, e_max):
+    """NVFP4 on (n_blocks, 16) float32: block scale max(amax/e_max/st, sfloor) RNE'd to the
+    scale format (E4M3: smallest normal exponent s_emin = -6, s_m = 3 mantissa bits,
+    saturating at s_max = 448), elements x/(s_b·st) RNE'd to the element format (E2M1:
+    e_emin = 0, e_m = 1, saturating at e_max = 6), e·s_b·st.  The caller passes the
+    formats' own facts (``NVFP4Format.scale_format`` / ``element``)."""
     nblocks, k = x.shape
     for b in nb.prange(nblocks):
         amax = 0.0
         for j in range(k):
             amax = max(amax, abs(np.float64(x[b, j])))
-        sb = _rne_minifloat_f64(max(amax / 6.0 / st, sfloor), -6, 3, 448.0)
+        sb = _rne_minifloat_f64(max(amax / e_max / st, sfloor), s_emin, s_m, s_max)
         den = sb * st
         for j in range(k):
             v = np.float64(x[b, j])
             if den > 0.0:
                 # copysign: E2M1 keeps the sign of zero (-0.0 stays -0.0, as decode gives)
-                e = math.copysign(_rne_minifloat_f64(v / den, 0, 1, 6.0), v)
+                e = math.copysign(_rne_minifloat_f64(v / den, e_emin, e_m, e_max), v)
             else:
                 e = 0.0
             out[b, j] = np.float32(e * den)
