@@ -34,7 +34,9 @@ def ripple_adder(n: int, carry_in: bool = False, costs: GateCosts = DEFAULT_COST
     """
     _check(n=n)
     fa, ha = (n, 0) if carry_in else (n - 1, 1)
-    return Cost.leaf(f"add{n}", {"fa": fa, "ha": ha}, depth=2 * (n - 1) + 1, costs=costs)
+    return Cost.leaf(
+        f"add{n}", {"fa": fa, "ha": ha}, depth=2 * (n - 1) + 1, costs=costs, width=n + 1
+    )
 
 
 def incrementer(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -44,7 +46,7 @@ def incrementer(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
     36.0
     """
     _check(n=n)
-    return Cost.leaf(f"inc{n}", {"ha": n}, depth=n, costs=costs)
+    return Cost.leaf(f"inc{n}", {"ha": n}, depth=n, costs=costs, width=n)
 
 
 def array_multiplier(n: int, m: int | None = None, costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -63,7 +65,7 @@ def array_multiplier(n: int, m: int | None = None, costs: GateCosts = DEFAULT_CO
     red = Cost.leaf(
         "reduction", {"fa": (n - 1) * (m - 1), "ha": m - 1}, depth=2 * (n + m - 2), costs=costs
     )
-    return Cost.group(f"array_mult{n}x{m}", [pp, red])
+    return Cost.group(f"array_mult{n}x{m}", [pp, red], width=n + m)
 
 
 def dadda_multiplier(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -87,7 +89,7 @@ def dadda_multiplier(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
         "reduction", {"fa": n * n - 4 * n + 3, "ha": n - 1}, depth=2 * levels, costs=costs
     )
     cpa = ripple_adder(2 * n - 2, costs=costs)
-    return Cost.group(f"dadda_mult{n}x{n}", [pp, red, cpa])
+    return Cost.group(f"dadda_mult{n}x{n}", [pp, red, cpa], width=2 * n)
 
 
 def left_shifter(n: int, k: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -100,7 +102,8 @@ def left_shifter(n: int, k: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
     _check_shift(k)
     s = _stages(k)
     # the k bottom cells of a stage shift in zeros: an AND2 instead of a MUX2
-    return Cost.leaf(f"lshift{n}by{k}", {"mux2": n * s - k, "and2": k}, depth=s, costs=costs)
+    cells = {"mux2": n * s - k, "and2": k}
+    return Cost.leaf(f"lshift{n}by{k}", cells, depth=s, costs=costs, width=n)
 
 
 def right_shifter(n: int, k: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -112,7 +115,8 @@ def right_shifter(n: int, k: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
     _check(n=n)
     _check_shift(k)
     s = _stages(k)
-    return Cost.leaf(f"rshift{n}by{k}", {"mux2": (n - 1) * s}, depth=s, costs=costs)
+    cells = {"mux2": (n - 1) * s}
+    return Cost.leaf(f"rshift{n}by{k}", cells, depth=s, costs=costs, width=n)
 
 
 def widening_left_shifter(n: int, k: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -126,7 +130,7 @@ def widening_left_shifter(n: int, k: int, costs: GateCosts = DEFAULT_COSTS) -> C
     _check_shift(k)
     s = _stages(k)
     cells = {"mux2": max(n - 2, 0) * s + k, "and2": k}
-    return Cost.leaf(f"wshift{n}by{k}", cells, depth=s, costs=costs)
+    return Cost.leaf(f"wshift{n}by{k}", cells, depth=s, costs=costs, width=n + k)
 
 
 def leading_zero_detector(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -147,7 +151,7 @@ def leading_zero_detector(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
         else:
             cells["mux2"] += nodes * level
         level += 1
-    return Cost.leaf(f"lzd{n}", cells, depth=max(level, 1) + 1, costs=costs)
+    return Cost.leaf(f"lzd{n}", cells, depth=max(level, 1) + 1, costs=costs, width=level + 1)
 
 
 def xor_bank(n: int, name: str = "xor", costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -157,7 +161,7 @@ def xor_bank(n: int, name: str = "xor", costs: GateCosts = DEFAULT_COSTS) -> Cos
     12.0
     """
     _check(n=n)
-    return Cost.leaf(f"{name}{n}", {"xor2": n}, depth=1, costs=costs)
+    return Cost.leaf(f"{name}{n}", {"xor2": n}, depth=1, costs=costs, width=n)
 
 
 def mux_bank(n: int, name: str = "mux", costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -167,7 +171,7 @@ def mux_bank(n: int, name: str = "mux", costs: GateCosts = DEFAULT_COSTS) -> Cos
     15.0
     """
     _check(n=n)
-    return Cost.leaf(f"{name}{n}", {"mux2": n}, depth=1, costs=costs)
+    return Cost.leaf(f"{name}{n}", {"mux2": n}, depth=1, costs=costs, width=n)
 
 
 def or_tree(n: int, name: str = "or", costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -177,7 +181,8 @@ def or_tree(n: int, name: str = "or", costs: GateCosts = DEFAULT_COSTS) -> Cost:
     7.0
     """
     _check(n=n)
-    return Cost.leaf(f"{name}{n}", {"or2": n - 1}, depth=math.ceil(math.log2(n)), costs=costs)
+    depth = math.ceil(math.log2(n))
+    return Cost.leaf(f"{name}{n}", {"or2": n - 1}, depth=depth, costs=costs, width=1)
 
 
 def conditional_negate(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -203,6 +208,7 @@ def normaliser(n: int, k: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
             left_shifter(n, k, costs=costs),
             mux_bank(n, name="carry_rshift", costs=costs),
         ],
+        width=n,
     )
 
 
@@ -226,7 +232,8 @@ def comparator(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
     25.0
     """
     _check(n=n)
-    return Cost.leaf(f"cmp{n}", {"xor2": n, "ao21": n}, depth=2 * n + 1, costs=costs)
+    cells = {"xor2": n, "ao21": n}
+    return Cost.leaf(f"cmp{n}", cells, depth=2 * n + 1, costs=costs, width=1)
 
 
 def register(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
@@ -236,4 +243,4 @@ def register(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
     162.0
     """
     _check(n=n)
-    return Cost.leaf(f"reg{n}", {"ff": n}, depth=0, costs=costs)
+    return Cost.leaf(f"reg{n}", {"ff": n}, depth=0, costs=costs, width=n)

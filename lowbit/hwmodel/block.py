@@ -1,4 +1,4 @@
-"""MAC cost of block-scaled formats (MX, MX9/6/4 and BFP, NVFP4, VS-Quant, group-scaled INT),
+"""Pieces of the MAC cost of block-scaled formats (MX, MX9/6/4 and BFP, NVFP4, VS-Quant, group-scaled INT),
 of binary (XNOR-popcount) operands, and of scalar formats on a dot-product unit of ``lanes``.
 
 A block format is priced as a block dot-product unit that multiplies the ``k`` element pairs of
@@ -29,15 +29,13 @@ from ..formats import (
 )
 from ..formats.expformat import E8M0
 from . import arith as A
-from .accumulator import ExactAccumulator, FixedAccumulator, block_sum_width
-from .datapath import Product, fixed_accumulate, float_accumulate, multiply, operand
 from .gates import Cost, GateCosts
 
 SUPPORTED_PAIRS = (
-    "scalar × scalar (IntFormat / FloatFormat, any mix); binary × binary; and block × block "
-    "of one family with equal block sizes: MX × MX (any elements, e.g. mxfp8_e4m3 × mxfp4), "
-    "MX9/MX6/MX4/BFP × each other, nvfp4 × nvfp4, VS-Quant × VS-Quant, "
-    "group-scaled INT (int4_g128) × group-scaled INT"
+    "scalar × scalar (IntFormat / FloatFormat, any mix); binary × binary; block × scalar "
+    "(int4_g128 × fp16, mxfp4 × fp8_e4m3fn, ...); and block × block of one family with equal "
+    "block sizes: MX × MX (any elements, e.g. mxfp8_e4m3 × mxfp4), MX9/MX6/MX4/BFP × each "
+    "other, nvfp4 × nvfp4, VS-Quant × VS-Quant, group-scaled INT × group-scaled INT"
 )
 E8M0_SPAN = E8M0.emax - E8M0.emin  # E8M0 scales 2^-127 … 2^127: 254
 FP32 = FloatFormat(8, 23, name="fp32")
@@ -106,13 +104,17 @@ def block_spec(fmt: Format) -> BlockSpec | None:
     return None
 
 
-def _amortise(cost: Cost, n: int) -> Cost:
+def amortise(cost: Cost, n: int) -> Cost:
     """``cost`` divided by ``n`` (shared by n MACs); the tree keeps its names and depths, the
     leaves keep their gates (fractional) but no integer cell counts."""
     if n == 1:
         return cost
     return dataclasses.replace(
-        cost, gates=cost.gates / n, cells={}, parts=tuple(_amortise(p, n) for p in cost.parts)
+        cost,
+        gates=cost.gates / n,
+        cells={},
+        parts=tuple(amortise(p, n) for p in cost.parts),
+        share=cost.share * n,
     )
 
 
@@ -135,7 +137,7 @@ def adder_tree(k: int, width: int, carry_in: bool, costs: GateCosts) -> tuple[Co
     return Cost.group(f"tree{k}x{width}", parts), w
 
 
-def _fp_mult(fmt: FloatFormat, costs: GateCosts, name: str) -> Cost:
+def fp_mult(fmt: FloatFormat, costs: GateCosts, name: str) -> Cost:
     """A float × float multiply with RNE back to ``fmt``: S×S significands, E-bit exponent
     add, 1-bit normalise (S MUX2), RNE (decision + S-bit incrementer)."""
     s = fmt.man_bits + 1
@@ -151,7 +153,7 @@ def _fp_mult(fmt: FloatFormat, costs: GateCosts, name: str) -> Cost:
     )
 
 
-def _to_float(width: int, costs: GateCosts, fmt: FloatFormat = FP32) -> Cost:
+def to_float(width: int, costs: GateCosts, fmt: FloatFormat = FP32) -> Cost:
     """Two's-complement integer of ``width`` bits to ``fmt``: negate, LZD, left shift by
     [0, width − 1], exponent from the count (an E-bit adder), RNE."""
     return Cost.group(
@@ -164,111 +166,6 @@ def _to_float(width: int, costs: GateCosts, fmt: FloatFormat = FP32) -> Cost:
             A.rne_rounder(fmt.man_bits + 1, costs=costs),
         ],
     )
-
-
-def block_mac(wf, af, acc, terms, rounding, multiplier, costs, lanes: int = 1):
-    """(root Cost, accumulator width, accumulator name, products per accumulator) of a block
-    MAC; scalar formats with ``lanes`` > 1 go through the same dot-product unit unscaled."""
-    sw, sa = block_spec(wf), block_spec(af)
-    if (sw is None) != (sa is None):
-        raise ValueError(
-            f"{wf.name} × {af.name}: a block format pairs only with a block format of its family; "
-            f"supported: {SUPPORTED_PAIRS}"
-        )
-    if sw is None:  # scalar formats on a lanes-wide dot-product unit
-        sw = BlockSpec("scalar", wf, lanes)
-        sa = BlockSpec("scalar", af, lanes)
-    if sw.family != sa.family or sw.k != sa.k or sw.sub != sa.sub:
-        raise ValueError(
-            f"{wf.name} × {af.name}: block families or sizes differ ({sw.family}/{sw.k} vs "
-            f"{sa.family}/{sa.k}); supported: {SUPPORTED_PAIRS}"
-        )
-    k = sw.k
-    # ---- per product: element multiply, micro-exponent / exponent alignment to fixed point
-    w, a = operand(sw.element), operand(sa.element)
-    mpy, prod = multiply(w, a, multiplier, costs)
-    per_mac = [mpy]
-    per_block: list[Cost] = []
-    if prod.twos:
-        tree_in, signs = prod.width, False
-    else:
-        span = prod.exp_span
-        if sw.micro_bits or sa.micro_bits:
-            span += (2**sw.micro_bits - 1) + (2**sa.micro_bits - 1)
-            mb = max(sw.micro_bits, sa.micro_bits)
-            ctl = A.ripple_adder(mb, costs=costs)  # micro-shift sum, one per sub-block pair
-            per_block.append(Cost.group("micro_shift_sum", [_amortise(ctl, sw.sub)]))
-        align = []
-        if span:
-            align.append(A.widening_left_shifter(prod.width, span, costs=costs))
-        align.append(A.xor_bank(prod.width + span, name="complement", costs=costs))
-        per_mac.append(Cost.group("to_fixed", align))
-        tree_in, signs = prod.width + span + 1, True
-    tree, t = adder_tree(k, tree_in, signs, costs)
-    per_block.append(tree)
-    # ---- per block: scale arithmetic
-    eb, span = 0, 0
-    if sw.scale == "pow2":
-        per_block.append(A.ripple_adder(8, costs=costs))  # E8M0 + E8M0 → 9-bit exponent
-        per_block.append(Cost.leaf("nan_scale_detect", {"and2": 14, "or2": 1, "ff": 1}, 3, costs))
-        eb, span = 9, 2 * E8M0_SPAN
-    elif sw.scale == "float":
-        so_w, so_a = operand(sw.scale_format), operand(sa.scale_format)
-        smpy, sprod = multiply(so_w, so_a, "array", costs)
-        per_block.append(Cost.group("scale_mult", list(smpy.parts)))
-        per_block.append(A.array_multiplier(t, sprod.width, costs=costs))  # sum × scale product
-        per_block.append(Cost.leaf("sum_sign_xor", {"xor2": 1}, 1, costs))
-        t += sprod.width
-        eb, span = sprod.exp_bits, sprod.exp_span
-    elif sw.scale == "int":
-        ss = sw.scale_bits + sa.scale_bits
-        per_block.append(A.array_multiplier(sw.scale_bits, sa.scale_bits, costs=costs))
-        per_block.append(A.array_multiplier(t, ss, costs=costs))  # vector sum × scale product
-        t += ss
-    block_value = Product(t, True, eb, span)
-    # ---- per block: accumulate
-    nblocks = math.ceil(terms / k)
-    if isinstance(acc, FloatFormat):
-        conv = [A.conditional_negate(t, costs=costs), A.leading_zero_detector(t, costs=costs)]
-        conv.append(A.left_shifter(t, t - 1, costs=costs))
-        ebits = eb + 1 if eb else t.bit_length()
-        if eb:
-            conv.append(A.ripple_adder(ebits, costs=costs))  # exponent − leading zeros
-        per_block.append(Cost.group("block_to_float", conv))
-        groups = float_accumulate(Product(t, False, ebits, span), acc, rounding, costs)
-        width, acc_name = acc.bits, acc.name
-    else:
-        exact = block_sum_width(t + span, nblocks)
-        if isinstance(acc, ExactAccumulator):
-            width, overflow, acc_name = exact, "wrap", f"fixed{exact} (exact)"
-        else:
-            assert isinstance(acc, FixedAccumulator)
-            width, overflow = acc.width, acc.overflow
-            acc_name = f"fixed{width} ({overflow})"
-        if span:
-            shift = A.widening_left_shifter(t, span, costs=costs)
-            block_value = Product(t + span, True, 0, 0)
-            per_block.append(Cost.group("align_block", [shift]))
-        groups = fixed_accumulate(block_value, width, overflow, costs)
-    # ---- per output: FP32 scales (γ, per-tensor)
-    per_out: list[Cost] = []
-    n_out = 0
-    if sw.family == "vsquant":  # × γ_w·γ_a; forming γ_w[n]·γ_a[m] is one more if both vary
-        n_out = 1 + int(sw.outer and sa.outer)
-    elif sw.per_tensor or sa.per_tensor:  # the two tensor scales fold into one constant
-        n_out = 1
-    if n_out:
-        if not isinstance(acc, FloatFormat):
-            per_out.append(_to_float(width, costs))
-        per_out += [_fp_mult(FP32, costs, f"fp32_scale_mult{i + 1}") for i in range(n_out)]
-    parts = [
-        Cost.group("mpy", per_mac),
-        Cost.group("block", [_amortise(p, k) for p in per_block]),
-        *(Cost.group(g.name, [_amortise(p, k) for p in g.parts]) for g in groups),
-    ]
-    if per_out:
-        parts.append(Cost.group("output", [_amortise(p, terms) for p in per_out]))
-    return Cost.group("mac", [p for p in parts if p.parts]), width, acc_name, k
 
 
 def binary_mac(terms: int, costs: GateCosts) -> tuple[Cost, int, str]:

@@ -67,7 +67,9 @@ DEFAULT_COSTS = VAN_BAALEN_2023
 class Cost:
     """A block's cost: its own cells, its sub-blocks and its critical path in gate levels.
 
-    ``total`` is in the unit of the table the block was priced with.
+    ``total`` is in the unit of the table the block was priced with; ``width`` is the bits the
+    block hands on (what a pipeline register cut after it holds, 0 if not stated); ``share``
+    the number of MACs the block is shared by (its gates are already divided by it).
 
     >>> c = Cost.leaf("adder", {"fa": 7, "ha": 1}, depth=15)
     >>> c.total, c.depth
@@ -79,19 +81,37 @@ class Cost:
     depth: int = 0
     parts: tuple[Cost, ...] = ()
     cells: Mapping[str, int] = field(default_factory=dict)
+    width: int = 0
+    share: float = 1
 
     @classmethod
     def leaf(
-        cls, name: str, cells: Mapping[str, int], depth: int, costs: GateCosts = DEFAULT_COSTS
+        cls,
+        name: str,
+        cells: Mapping[str, int],
+        depth: int,
+        costs: GateCosts = DEFAULT_COSTS,
+        width: int = 0,
     ) -> Cost:
         cells = {p: int(n) for p, n in cells.items() if n}
-        return cls(name=name, gates=costs.price(cells), depth=int(depth), cells=cells)
+        return cls(
+            name=name, gates=costs.price(cells), depth=int(depth), cells=cells, width=int(width)
+        )
 
     @classmethod
-    def group(cls, name: str, parts: list[Cost], depth: int | None = None) -> Cost:
-        """Blocks in series: depth is the sum of the parts' depths unless given."""
+    def group(
+        cls, name: str, parts: list[Cost], depth: int | None = None, width: int | None = None
+    ) -> Cost:
+        """Blocks in series: depth is the sum of the parts' depths unless given (a given depth
+        marks parts side by side); width is the last part's unless given."""
         d = sum(p.depth for p in parts) if depth is None else depth
-        return cls(name=name, depth=int(d), parts=tuple(parts))
+        w = (parts[-1].width if parts else 0) if width is None else width
+        return cls(name=name, depth=int(d), parts=tuple(parts), width=int(w))
+
+    @property
+    def series(self) -> bool:
+        """True when the parts are in series (depth = sum of theirs)."""
+        return bool(self.parts) and self.depth == sum(p.depth for p in self.parts)
 
     @property
     def total(self) -> float:
