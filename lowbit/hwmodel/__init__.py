@@ -18,6 +18,9 @@ from .array import ArrayCost, array_cost
 from .energy import HOROWITZ_45NM_PJ, HOROWITZ_45NM_UM2, Technology
 from .gates import DEFAULT_COSTS, VAN_BAALEN_2023, Cost, GateCosts
 from .mac import MacCost, mac_cost
+from .multiformat import MultiFormatCost, multi_format_cost
+from .timing import Pipelined, equal_clock, pipelined
+from .unit import Unit, compare_units, mac_cost_of, make_unit
 
 __all__ = [
     "ArrayCost",
@@ -32,6 +35,15 @@ __all__ = [
     "FixedAccumulator",
     "GateCosts",
     "MacCost",
+    "MultiFormatCost",
+    "Pipelined",
+    "Unit",
+    "compare_units",
+    "equal_clock",
+    "make_unit",
+    "mac_cost_of",
+    "multi_format_cost",
+    "pipelined",
     "exact_accumulator_width",
     "exact_width",
     "int_accumulator_width",

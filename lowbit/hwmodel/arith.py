@@ -61,10 +61,9 @@ def array_multiplier(n: int, m: int | None = None, costs: GateCosts = DEFAULT_CO
     m = n if m is None else m
     _check(n=n, m=m)
     n, m = max(n, m), min(n, m)
-    pp = Cost.leaf("partial_products", {"and2": n * m}, depth=1, costs=costs)
-    red = Cost.leaf(
-        "reduction", {"fa": (n - 1) * (m - 1), "ha": m - 1}, depth=2 * (n + m - 2), costs=costs
-    )
+    pp = Cost.leaf("partial_products", {"and2": n * m}, depth=1, costs=costs, width=n * m)
+    cells = {"fa": (n - 1) * (m - 1), "ha": m - 1}
+    red = Cost.leaf("reduction", cells, depth=2 * (n + m - 2), costs=costs, width=n + m)
     return Cost.group(f"array_mult{n}x{m}", [pp, red], width=n + m)
 
 
@@ -79,15 +78,15 @@ def dadda_multiplier(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
     _check(n=n)
     if n < 2:
         return array_multiplier(n, costs=costs)
-    pp = Cost.leaf("partial_products", {"and2": n * n}, depth=1, costs=costs)
+    pp = Cost.leaf("partial_products", {"and2": n * n}, depth=1, costs=costs, width=n * n)
     levels = 0
     d = 2
     while d < n:  # Dadda heights 2, 3, 4, 6, 9, 13, ...
         d = d * 3 // 2
         levels += 1
-    red = Cost.leaf(
-        "reduction", {"fa": n * n - 4 * n + 3, "ha": n - 1}, depth=2 * levels, costs=costs
-    )
+    cells = {"fa": n * n - 4 * n + 3, "ha": n - 1}
+    # the reduction hands two rows (sum and carry) to the final adder
+    red = Cost.leaf("reduction", cells, depth=2 * levels, costs=costs, width=2 * (2 * n - 2))
     cpa = ripple_adder(2 * n - 2, costs=costs)
     return Cost.group(f"dadda_mult{n}x{n}", [pp, red, cpa], width=2 * n)
 

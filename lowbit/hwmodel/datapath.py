@@ -141,7 +141,8 @@ def multiply(w: Operand, a: Operand, kind: str, costs: GateCosts) -> tuple[Cost,
     parts += _specials([w, a], costs)
     depth = max(p.depth for p in parts)
     prod = Product(w.mag_bits + a.mag_bits, False, eb, w.exp_span + a.exp_span)
-    return Cost.group("mpy", parts, depth=depth + 1), prod
+    # hands on sign, magnitude and exponent: what a register after the multiplier holds
+    return Cost.group("mpy", parts, depth=depth + 1, width=prod.width + eb + 1), prod
 
 
 def fixed_accumulate(p: Product, width: int, overflow: str, costs: GateCosts) -> list[Cost]:
