@@ -1,12 +1,8 @@
-"""Pieces of the MAC cost of block-scaled formats (MX, MX9/6/4 and BFP, NVFP4, VS-Quant, group-scaled INT),
-of binary (XNOR-popcount) operands, and of scalar formats on a dot-product unit of ``lanes``.
-
-A block format is priced as a block dot-product unit that multiplies the ``k`` element pairs of
-one block in parallel, sums them exactly in an adder tree, applies the block's scale and adds
-the block sum into the accumulator once per block.  Reported per MAC: element logic counts
-once, per-block logic (tree, scale arithmetic, accumulator) is divided by ``k``, per-output
-logic (FP32 γ / tensor scale) by the reduction length ``terms``.  docs/hwmodel.md derives the
-widths.
+"""Pieces of the block-format units (MX, MX9/6/4 and BFP, NVFP4, VS-Quant, group-scaled INT):
+what the hardware sees of a block format (:func:`block_spec`), the exact adder tree, the FP32
+multiply and integer → FP32 conversion of the output epilogue, per-MAC amortisation, and the
+binary (XNOR-popcount) MAC.  The unit they are assembled into is ``unit.py``; docs/hwmodel.md
+derives the widths.
 """
 
 from __future__ import annotations

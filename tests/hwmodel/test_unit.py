@@ -178,3 +178,23 @@ def test_unit_is_the_description_mac_cost_prices():
     u = make_unit("int4_g128", "fp16", lanes=32)
     m = mac_cost("int4_g128", "fp16", lanes=32)
     assert m.spec == u and u.block == 128 and u.accumulator.name == "fp32"
+
+
+def test_docs_lanes32_table_is_the_model():
+    """docs/hwmodel.md's equal-lane table quotes what compare_units and pipelined give now."""
+    from pathlib import Path
+
+    from lowbit.hwmodel import pipelined
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "hwmodel.md").read_text()
+    body = doc.split("<!-- lanes32-table -->")[1].split("<!-- /lanes32-table -->")[0]
+    rows = [ln.split("|")[1:-1] for ln in body.strip().splitlines()[2:]]
+    comps = {
+        acc: compare_units([r[0].strip() for r in rows], acc) for acc in ("fixed", "fp16", "fp32")
+    }
+    for name, *cells in rows:
+        f = name.strip()
+        ms = [comps[acc].rows[(f, f)] for acc in ("fixed", "fp16", "fp32")]
+        want = [f"{round(m.total)}" + ("" if m.feasible else " ✗") for m in ms]
+        want += [str(ms[2].depth), str(round(pipelined(ms[2], 48).total))]
+        assert [c.strip() for c in cells] == want, f
