@@ -32,6 +32,7 @@ def mac_cost(
     reduction_bits: int = 0,
     output_scales: tuple[str, ...] = (),
     quantize: FloatFormat | str | None = None,
+    stage_depth: int | None = None,
 ) -> MacCost:
     """Gate count of a MAC unit computing weight × activation and accumulating ``terms``
     products into ``accumulator``: any spec of :func:`~lowbit.hwmodel.accumulator.parse_accumulator`
@@ -64,5 +65,6 @@ def mac_cost(
         output_scales=output_scales,
         quantize=quantize,
         costs=costs,
+        stage_depth=stage_depth,
     )
     return mac_cost_of(unit)

@@ -47,8 +47,13 @@ class Pipelined:
     register_gates: float
 
     @property
+    def logic(self) -> float:
+        """The unit's gates without pipeline registers."""
+        return self.mac.total - sum(p.total for p in self.mac.cost.parts if p.name == "pipeline")
+
+    @property
     def total(self) -> float:
-        return self.mac.total + self.register_gates
+        return self.logic + self.register_gates
 
     def to_dict(self) -> dict:
         return {
@@ -58,7 +63,7 @@ class Pipelined:
             "latency": self.latency,
             "register_bits": self.register_bits,
             "register_gates": self.register_gates,
-            "logic": self.mac.total,
+            "logic": self.logic,
             "total": self.total,
         }
 

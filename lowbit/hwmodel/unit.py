@@ -20,6 +20,7 @@ per accumulator update (min(lanes, block size)), the epilogue (5) by K = ``terms
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -73,6 +74,7 @@ class Unit:
     output_scales: tuple[str, ...] = ()
     quantize: FloatFormat | None = None
     costs: GateCosts = field(default=DEFAULT_COSTS, repr=False)
+    stage_depth: int | None = None  # pipeline stages of at most this many gate levels
 
     @property
     def block(self) -> int:
@@ -162,10 +164,13 @@ def make_unit(
     output_scales: tuple[str, ...] | list[str] = (),
     quantize: FloatFormat | str | None = None,
     costs: GateCosts = DEFAULT_COSTS,
+    stage_depth: int | None = None,
 ) -> Unit:
     """A checked :class:`Unit`.  Defaults: ``accumulator`` None → FP32 when either operand is
     a block format (as MX / NVFP4 hardware accumulates), else the exact (Kulisch) register;
-    ``lanes`` None → the block size of a block format, 1 for a scalar pair.
+    ``lanes`` None → the block size of a block format, 1 for a scalar pair; ``stage_depth``
+    (gate levels a pipeline stage) adds the pipeline registers of
+    :func:`~lowbit.hwmodel.timing.pipelined` to the price as group ``pipeline``.
 
     >>> make_unit("int8", "int8", "fp32", lanes=32, output_scales=("channel", "token")).lanes
     32
@@ -205,8 +210,10 @@ def make_unit(
         spec = B.block_spec(wf) or B.block_spec(af)
         lanes = spec.k if spec else 1
     lanes = _positive_int("lanes", lanes)
+    if stage_depth is not None:
+        stage_depth = _positive_int("stage_depth", stage_depth)
     return Unit(wf, af, acc, lanes, terms, reduction, reduction_bits, rounding, multiplier, scales,
-                q, costs)  # fmt: skip
+                q, costs, stage_depth)  # fmt: skip
 
 
 # ---------------------------------------------------------------- feasibility
@@ -527,8 +534,20 @@ def mac_cost_of(
     else:
         root, width, name, u, exact = _block_unit(unit, *operands, list(decode))
     warn = feasibility(unit, width, exact)
-    return MacCost(wf.name, af.name, name, unit.terms, width, root, costs.unit, u,
-                   not warn, warn, unit)  # fmt: skip
+    m = MacCost(wf.name, af.name, name, unit.terms, width, root, costs.unit, u,
+                not warn, warn, unit)  # fmt: skip
+    return _with_pipeline(m) if unit.stage_depth else m
+
+
+def _with_pipeline(m: MacCost) -> MacCost:
+    """``m`` with the pipeline registers of ``m.spec.stage_depth`` as a ``pipeline`` group
+    (:func:`lowbit.hwmodel.timing.pipelined`); ``depth`` stays the combinational path."""
+    from .timing import pipelined  # timing builds on this module
+
+    p = pipelined(m, m.spec.stage_depth, m.spec.costs)
+    regs = Cost("pipeline", gates=p.register_gates, width=0)
+    root = dataclasses.replace(m.cost, parts=(*m.cost.parts, regs))
+    return dataclasses.replace(m, cost=root)
 
 
 # ---------------------------------------------------------------- like-for-like comparison

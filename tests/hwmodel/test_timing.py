@@ -69,3 +69,14 @@ def test_segments_follow_series_and_parallel_groups():
 def test_bad_stage_depth(bad):
     with pytest.raises(ValueError, match="stage_depth"):
         pipelined(mac_cost("int8", "int8"), bad)
+
+
+def test_stage_depth_on_the_unit_prices_the_registers():
+    plain = mac_cost("fp8_e4m3fn", "fp8_e4m3fn", "fp32", lanes=32)
+    piped = mac_cost("fp8_e4m3fn", "fp8_e4m3fn", "fp32", lanes=32, stage_depth=48)
+    p = pipelined(plain, 48)
+    assert piped.breakdown()["pipeline"] == pytest.approx(p.register_gates)
+    assert piped.total == pytest.approx(p.total)
+    assert pipelined(piped, 48).total == pytest.approx(p.total)  # not counted twice
+    with pytest.raises(ValueError, match="stage_depth"):
+        mac_cost("int8", "int8", stage_depth=0)
