@@ -15,12 +15,13 @@ from .accumulator import (
     parse_accumulator,
 )
 from .array import ArrayCost, array_cost
+from .compare import Comparison, compare_units
 from .energy import HOROWITZ_45NM_PJ, HOROWITZ_45NM_UM2, Technology
 from .gates import DEFAULT_COSTS, VAN_BAALEN_2023, Cost, GateCosts
 from .mac import MacCost, mac_cost
 from .multiformat import MultiFormatCost, multi_format_cost
 from .timing import Pipelined, equal_clock, pipelined
-from .unit import Unit, compare_units, mac_cost_of, make_unit
+from .unit import Unit, mac_cost_of, make_unit
 
 __all__ = [
     "ArrayCost",
@@ -34,6 +35,7 @@ __all__ = [
     "ExactAccumulator",
     "FixedAccumulator",
     "GateCosts",
+    "Comparison",
     "MacCost",
     "MultiFormatCost",
     "Pipelined",

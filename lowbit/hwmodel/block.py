@@ -25,6 +25,7 @@ from ..formats import (
 )
 from ..formats.expformat import E8M0
 from . import arith as A
+from .datapath import multiply, operand
 from .gates import Cost, GateCosts
 
 SUPPORTED_PAIRS = (
@@ -162,6 +163,79 @@ def to_float(width: int, costs: GateCosts, fmt: FloatFormat = FP32) -> Cost:
             A.rne_rounder(fmt.man_bits + 1, costs=costs),
         ],
     )
+
+
+def scale_path(sw, sa, t: int, costs: GateCosts) -> tuple[list[Cost], int, int, int]:
+    """Per-block scale arithmetic on a ``t``-bit block sum: (parts, width, exponent bits,
+    exponent span) of the scaled block value.  A side without a scale (``none``) adds
+    nothing; two power-of-two scales add exponents; float scales multiply the sum's integer
+    by the scale significand(s); integer (VS-Quant) scales multiply it by the scale integer."""
+    kinds = {sw.scale, sa.scale} - {"none"}
+    parts: list[Cost] = []
+    sides = [s for s in (sw, sa) if s.scale != "none"]
+    if not kinds:
+        return parts, t, 0, 0
+    kind = kinds.pop()
+    if kind == "pow2":
+        nan = Cost.leaf("nan_scale_detect", {"and2": 7 * len(sides), "or2": 1, "ff": 1}, 3, costs)
+        if len(sides) == 2:
+            parts.append(A.ripple_adder(8, costs=costs))  # E8M0 + E8M0 → 9-bit exponent
+            parts.append(nan)
+            return parts, t, 9, 2 * E8M0_SPAN
+        return [nan], t, 8, E8M0_SPAN
+    if kind == "float":
+        if len(sides) == 2:
+            smpy, sprod = multiply(
+                operand(sw.scale_format), operand(sa.scale_format), "array", costs
+            )
+            parts.append(Cost.group("scale_mult", list(smpy.parts)))
+            sbits, eb, span = sprod.width, sprod.exp_bits, sprod.exp_span
+        else:
+            so = operand(sides[0].scale_format)
+            sbits, eb, span = so.mag_bits, so.exp_bits, so.exp_span
+        parts.append(A.array_multiplier(t, sbits, costs=costs))  # sum × scale significand(s)
+        parts.append(Cost.leaf("sum_sign_xor", {"xor2": 1}, 1, costs))
+        return parts, t + sbits, eb, span
+    ss = sum(s.scale_bits for s in sides)
+    if len(sides) == 2:
+        parts.append(A.array_multiplier(sw.scale_bits, sa.scale_bits, costs=costs))
+    parts.append(A.array_multiplier(t, ss, costs=costs))  # vector sum × scale product
+    return parts, t + ss, 0, 0
+
+
+def quantize_on_the_fly(
+    af: Format, src: FloatFormat, costs: GateCosts
+) -> tuple[list[Cost], list[Cost]]:
+    """On-the-fly quantisation of ``src`` activations to block format ``af``: per block an amax
+    tree of k − 1 magnitude comparators and muxes and the scale (E8M0: amax exponent − element
+    emax, an 8-bit adder; a float scale: an FP multiply by 1/emax and RNE to the scale format);
+    per element an exponent subtract, a right shift onto the element grid, RNE and a clamp
+    (OCP MX v1.0 §6.3).  Returns (per-element parts, per-block parts)."""
+    spec = block_spec(af)
+    mag = src.bits - 1
+    cmp = A.comparator(mag, costs=costs)
+    mux = A.mux_bank(mag, name="amax_mux", costs=costs)
+    levels = math.ceil(math.log2(spec.k))
+    amax = Cost.leaf(
+        f"amax{spec.k}",
+        {c: (spec.k - 1) * n for c, n in {**cmp.cells, **mux.cells}.items()},
+        levels * (cmp.depth + 1),
+        costs,
+        width=mag,
+    )
+    if spec.scale == "pow2":
+        scale = [A.ripple_adder(8, costs=costs)]
+    else:
+        scale = [fp_mult(src, costs, "amax_div"), A.rne_rounder(spec.scale_format.man_bits + 1,
+                                                                   costs=costs)]  # fmt: skip
+    el = operand(spec.element)
+    per_el = [
+        A.ripple_adder(src.exp_bits, costs=costs),
+        A.right_shifter(src.man_bits + 2, el.mag_bits + 2, costs=costs),
+        A.rne_rounder(el.mag_bits, costs=costs),
+        A.mux_bank(el.bits, name="clamp", costs=costs),
+    ]
+    return per_el, [amax, *scale]
 
 
 def binary_mac(terms: int, costs: GateCosts) -> tuple[Cost, int, str]:

@@ -24,6 +24,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..formats import FloatFormat, Format, get_format
 from . import arith as A
 from . import block as B
@@ -139,8 +141,6 @@ class MacCost:
 
 def _positive_int(what: str, v) -> int:
     """v as an int: numpy integers are integers too; bools are not."""
-    import numpy as np
-
     if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or v <= 0:
         raise ValueError(f"{what} must be a positive integer, got {v!r}")
     return int(v)
@@ -270,77 +270,6 @@ def feasibility(unit: Unit, width: int, exact: int) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------- the pieces
-
-
-def _scale_path(sw, sa, t: int, costs: GateCosts) -> tuple[list[Cost], int, int, int]:
-    """Per-block scale arithmetic on a ``t``-bit block sum: (parts, width, exponent bits,
-    exponent span) of the scaled block value.  A side without a scale (``none``) adds
-    nothing; two power-of-two scales add exponents; float scales multiply the sum's integer
-    by the scale significand(s); integer (VS-Quant) scales multiply it by the scale integer."""
-    kinds = {sw.scale, sa.scale} - {"none"}
-    parts: list[Cost] = []
-    sides = [s for s in (sw, sa) if s.scale != "none"]
-    if not kinds:
-        return parts, t, 0, 0
-    kind = kinds.pop()
-    if kind == "pow2":
-        nan = Cost.leaf("nan_scale_detect", {"and2": 7 * len(sides), "or2": 1, "ff": 1}, 3, costs)
-        if len(sides) == 2:
-            parts.append(A.ripple_adder(8, costs=costs))  # E8M0 + E8M0 → 9-bit exponent
-            parts.append(nan)
-            return parts, t, 9, 2 * B.E8M0_SPAN
-        return [nan], t, 8, B.E8M0_SPAN
-    if kind == "float":
-        if len(sides) == 2:
-            smpy, sprod = multiply(
-                operand(sw.scale_format), operand(sa.scale_format), "array", costs
-            )
-            parts.append(Cost.group("scale_mult", list(smpy.parts)))
-            sbits, eb, span = sprod.width, sprod.exp_bits, sprod.exp_span
-        else:
-            so = operand(sides[0].scale_format)
-            sbits, eb, span = so.mag_bits, so.exp_bits, so.exp_span
-        parts.append(A.array_multiplier(t, sbits, costs=costs))  # sum × scale significand(s)
-        parts.append(Cost.leaf("sum_sign_xor", {"xor2": 1}, 1, costs))
-        return parts, t + sbits, eb, span
-    ss = sum(s.scale_bits for s in sides)
-    if len(sides) == 2:
-        parts.append(A.array_multiplier(sw.scale_bits, sa.scale_bits, costs=costs))
-    parts.append(A.array_multiplier(t, ss, costs=costs))  # vector sum × scale product
-    return parts, t + ss, 0, 0
-
-
-def _quantize(af: Format, src: FloatFormat, costs: GateCosts) -> tuple[list[Cost], list[Cost]]:
-    """On-the-fly quantisation of ``src`` activations to block format ``af``: per block an amax
-    tree of k − 1 magnitude comparators and muxes and the scale (E8M0: amax exponent − element
-    emax, an 8-bit adder; a float scale: an FP multiply by 1/emax and RNE to the scale format);
-    per element an exponent subtract, a right shift onto the element grid, RNE and a clamp
-    (OCP MX v1.0 §6.3).  Returns (per-element parts, per-block parts)."""
-    spec = B.block_spec(af)
-    mag = src.bits - 1
-    cmp = A.comparator(mag, costs=costs)
-    mux = A.mux_bank(mag, name="amax_mux", costs=costs)
-    levels = math.ceil(math.log2(spec.k))
-    amax = Cost.leaf(
-        f"amax{spec.k}",
-        {c: (spec.k - 1) * n for c, n in {**cmp.cells, **mux.cells}.items()},
-        levels * (cmp.depth + 1),
-        costs,
-        width=mag,
-    )
-    if spec.scale == "pow2":
-        scale = [A.ripple_adder(8, costs=costs)]
-    else:
-        scale = [B.fp_mult(src, costs, "amax_div"), A.rne_rounder(spec.scale_format.man_bits + 1,
-                                                                   costs=costs)]  # fmt: skip
-    el = operand(spec.element)
-    per_el = [
-        A.ripple_adder(src.exp_bits, costs=costs),
-        A.right_shifter(src.man_bits + 2, el.mag_bits + 2, costs=costs),
-        A.rne_rounder(el.mag_bits, costs=costs),
-        A.mux_bank(el.bits, name="clamp", costs=costs),
-    ]
-    return per_el, [amax, *scale]
 
 
 def _reduce(unit: Unit, prod: Product, n: int, micro: int, costs: GateCosts):
@@ -475,7 +404,7 @@ def _block_unit(unit: Unit, w: Operand, a: Operand, decode: list[Cost]):
             Cost.group("block_partial", [A.ripple_adder(pw, costs=costs), A.register(pw, costs)])
         )
         t = pw
-    scale, t, seb, sspan = _scale_path(sw, sa, t, costs)
+    scale, t, seb, sspan = B.scale_path(sw, sa, t, costs)
     per_unit += scale
     value = Product(t, True, max(eb, seb) + (1 if eb and seb else 0), span + sspan)
     pre, groups, width, name, exact = _accumulate(unit, value, math.ceil(unit.terms / k), costs)
@@ -491,7 +420,7 @@ def _block_unit(unit: Unit, w: Operand, a: Operand, decode: list[Cost]):
         out += [Cost.group(f"merge{i + 1}", list(groups)) for i in range(copies - 1)]
     quant: list[Cost] = []
     if unit.quantize is not None:
-        el, blk = _quantize(unit.activation, unit.quantize, costs)
+        el, blk = B.quantize_on_the_fly(unit.activation, unit.quantize, costs)
         quant = [*el, *(B.amortise(p, k) for p in blk)]
     parts = [Cost.group("quantize", quant)] if quant else []
     parts += [
@@ -548,57 +477,3 @@ def _with_pipeline(m: MacCost) -> MacCost:
     regs = Cost("pipeline", gates=p.register_gates, width=0)
     root = dataclasses.replace(m.cost, parts=(*m.cost.parts, regs))
     return dataclasses.replace(m, cost=root)
-
-
-# ---------------------------------------------------------------- like-for-like comparison
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Format pairs priced on one unit: equal ``lanes``, ``accumulator`` and K (``terms``);
-    ``note`` says so.  ``ranked()`` leaves out the infeasible ones (never ranked)."""
-
-    lanes: int
-    accumulator: str
-    terms: int
-    rows: dict[tuple[str, str], MacCost]
-
-    @property
-    def note(self) -> str:
-        return (
-            f"like-for-like: every pair on a {self.lanes}-lane unit with a {self.accumulator} "
-            f"accumulator, K = {self.terms}"
-        )
-
-    def ranked(self) -> list[tuple[tuple[str, str], MacCost]]:
-        """Feasible rows, cheapest first."""
-        ok = [(k, m) for k, m in self.rows.items() if m.feasible]
-        return sorted(ok, key=lambda km: km[1].total)
-
-
-def compare_units(
-    formats: list,
-    accumulator: object = "fp32",
-    lanes: int = 32,
-    terms: int = 4096,
-    **unit_kwargs,
-) -> Comparison:
-    """Price every pair of ``formats`` (a name: the format × itself; a tuple: (weight,
-    activation)) on the same unit: ``lanes`` (default 32) and ``accumulator`` (default FP32)
-    for all, whatever each format's own default.
-
-    >>> c = compare_units(["int8", "mxint8"])
-    >>> c.note
-    'like-for-like: every pair on a 32-lane unit with a fp32 accumulator, K = 4096'
-    >>> [round(m.total) for m in c.rows.values()]
-    [623, 621]
-    """
-    rows: dict[tuple[str, str], MacCost] = {}
-    for f in formats:
-        w, a = (f, f) if isinstance(f, (str, Format)) else tuple(f)
-        m = mac_cost_of(make_unit(w, a, accumulator, lanes, terms, **unit_kwargs))
-        rows[(m.weight, m.activation)] = m
-    acc = parse_accumulator(accumulator)
-    name = getattr(acc, "name", None) or ("exact" if isinstance(acc, ExactAccumulator) else
-                                          f"fixed{acc.width}")  # fmt: skip
-    return Comparison(lanes, name, terms, rows)
