@@ -7,8 +7,9 @@ gate levels) and adds the registers the cuts need, so that two units compared at
 "area at equal throughput and frequency".  The model (docs/hwmodel.md, "Timing"):
 
 * the feed-forward path (``quantize``, ``mpy``, ``block``, ``output``) is a chain of blocks in
-  series; a cut between two blocks holds the earlier block's output ``width``; a block deeper
-  than a stage is cut inside, each internal cut holding its output width (an estimate);
+  series; a cut between two blocks holds the earlier block's output ``width`` (a block that
+  states none — a decision, a flag — passes the width before it on); a block deeper than a
+  stage is cut inside, each internal cut holding its output width (an estimate);
 * the accumulator loop (``alignadd`` + ``normacc``) cannot be cut without changing the result
   of the next addition, so a loop deeper than a stage is C-slowed (Leiserson & Saxe 1991):
   ⌈loop depth / stage_depth⌉ partial sums in flight, each a register of the accumulator width,
@@ -91,15 +92,17 @@ def _cut(chain: list[tuple[int, int, float]], stage_depth: int) -> tuple[int, fl
     """(stages, register bits per MAC) of cutting ``chain`` greedily at ``stage_depth``."""
     stages, used, bits = 1, 0, 0.0
     prev: tuple[int, int, float] | None = None
+    width = 0
     for d, w, share in chain:
+        width = w or width  # a block that states no width passes the datapath's width on
         if used + d > stage_depth and used > 0:  # cut before this block
             bits += prev[1] / prev[2]
             stages, used = stages + 1, 0
         inner = math.ceil(d / stage_depth) - 1  # cuts inside a block deeper than a stage
-        bits += inner * w / share
+        bits += inner * width / share
         stages += inner
         used += d - inner * stage_depth
-        prev = (d, w, share)
+        prev = (d, width, share)
     return stages, bits
 
 

@@ -103,7 +103,9 @@ class MacCost:
     accumulator_width: int
     cost: Cost
     unit: str
-    lanes: int = 1  # products summed per accumulator update (block size of a block format)
+    # products summed per accumulator update: min(unit lanes, block size); the unit's own
+    # lanes are spec.lanes
+    lanes: int = 1
     feasible: bool = True
     warnings: tuple[str, ...] = ()
     spec: Unit | None = field(default=None, compare=False, repr=False)
@@ -132,6 +134,10 @@ class MacCost:
             "unit": self.unit,
             "lanes": self.lanes,
             "depth": self.depth,
+            "unit_lanes": self.spec.lanes if self.spec else self.lanes,
+            "reduction": self.spec.reduction if self.spec else "exact",
+            "output_scales": list(self.spec.output_scales) if self.spec else [],
+            "stage_depth": self.spec.stage_depth if self.spec else None,
             "feasible": self.feasible,
             "warnings": list(self.warnings),
             "breakdown": self.breakdown(),
