@@ -55,3 +55,18 @@ def test_mixed_families_refused():
         multi_format_cost(["mxfp8_e4m3", "fp8_e4m3fn"])
     with pytest.raises(ValueError, match="at least two"):
         multi_format_cost(["int8"])
+
+
+def test_docs_table_is_the_model():
+    """docs/hwmodel.md's multi-format table quotes multi_format_cost(formats, "fp32")."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "hwmodel.md").read_text()
+    body = doc.split("| formats | singles | union | overhead | separate datapaths |")[1]
+    rows = [ln.split("|")[1:-1] for ln in body.strip().split("\n\n")[0].splitlines()[1:]]
+    assert len(rows) == 3
+    for fmts, singles, union, overhead, separate in rows:
+        r = multi_format_cost([f.strip() for f in fmts.split("+")], "fp32")
+        assert [round(m.total) for m in r.single.values()] == [int(x) for x in singles.split(",")]
+        assert round(r.union.total) == int(union) and f"{r.overhead:.2f}" == overhead.strip()
+        assert round(r.separate) == int(separate)

@@ -209,3 +209,18 @@ def test_aligned_reduction_removes_the_e5m2_lane_penalty():
     assert exact.cost.find("tree16x67")  # 2·3 + 2·30 + 1 (fnuz: emax 15, emin −15)
     assert aligned.cost.find("tree16x28")
     assert aligned.total < exact.total and aligned.total < scalar
+
+
+def test_docs_weight_only_table_is_the_model():
+    """docs/hwmodel.md's weight-only / mixed table quotes mac_cost(w, a, "fp32", **options)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "hwmodel.md").read_text()
+    body = doc.split("**Weight-only and mixed pairs**")[1].split("\n\n")[1]
+    rows = [ln.split("|")[1:-1] for ln in body.strip().splitlines()[2:]]
+    assert len(rows) == 7
+    for pair, opts, lanes, total in rows:
+        w, a = pair.split("(")[0].split(" × ")
+        kw = eval(f"dict({opts.strip().strip('`')})")  # the docs' own keyword text
+        m = mac_cost(w.strip(), a.strip(), "fp32", **kw)
+        assert (m.lanes, round(m.total)) == (int(lanes), int(total)), pair
