@@ -32,6 +32,7 @@ import pandas as pd
 from ..formats import get_format
 from ..formats.base import Format
 from ..formats.block import (
+    NVFP4_SCALE_RULES,
     SCALE_RULES,
     UE5M3,
     FixedPointElement,
@@ -241,8 +242,13 @@ def scale_rule_sweep(
     seeds=8,
     shape=DEFAULT_SHAPE,
     per_seed: bool = False,
+    nv_formats: Sequence[str] = ("nvfp4",),
+    nv_rules: Sequence[str] = ("subnormal", "ceil"),
 ) -> pd.DataFrame:
-    """OCP MX (E8M0 scale) with each scale rule of :data:`lowbit.formats.block.SCALE_RULES`.
+    """OCP MX (E8M0 scale) with each scale rule of :data:`lowbit.formats.block.SCALE_RULES`,
+    and the NVFP4-scheme formats ``nv_formats`` with each block-scale rule ``nv_rules``
+    (:data:`~lowbit.formats.block.NVFP4_SCALE_RULES`: "subnormal" rounds s_b to nearest,
+    so a block maximum can clip by up to 6.25 %; "ceil" rounds it up and never clips).
 
     With amax the block's largest magnitude and e_max the element's largest exponent, the
     shared exponent is (OCP MX v1.0 §6.3 is "floor"; the others as torchao):
@@ -255,11 +261,22 @@ def scale_rule_sweep(
     ``elements``: registered minifloats or "int4"/"int8" (MXINT).
 
     >>> df = scale_rule_sweep(["fp8_e4m3fn"], ["floor", "rceil"], tensors=["gaussian"],
-    ...                       seeds=2, shape=(4, 64))
+    ...                       seeds=2, shape=(4, 64), nv_formats=())
     >>> df.scale_rule.tolist(), bool(df.feasible.all())
     (['floor', 'rceil'], True)
     """
     variants = [({"axis": "scale_rule"}, _mx(e, block_size, r)) for e in elements for r in rules]
+    for nv in nv_formats:
+        base = get_format(nv)
+        if not isinstance(base, NVFP4Format):
+            raise ValueError(f"scale_rule_sweep: {base.name} is not an NVFP4-scheme format")
+        for r in nv_rules:
+            if r not in NVFP4_SCALE_RULES:
+                raise ValueError(
+                    f"scale_rule_sweep: nv_rules: {r!r} is not one of {NVFP4_SCALE_RULES}"
+                )
+            v = dataclasses.replace(base, scale_rule=r, name=f"{base.name}_{r}")
+            variants.append(({"axis": "scale_rule"}, v))
     return _run(variants, tensors, seeds, shape, per_seed)
 
 

@@ -51,9 +51,10 @@ __all__ = [
 ]
 
 SCALE_RULES = ("floor", "ceil", "even", "rceil")
-#: NVFP4 block-scale rules: "subnormal" (lowbit's, any E4M3 value) or "torchao" (clamped
-#: below at 2^-6 as torchao's nvfp4_quantize does)
-NVFP4_SCALE_RULES = ("subnormal", "torchao")
+#: NVFP4 block-scale rules: "subnormal" (lowbit's, RNE to any E4M3 value), "torchao"
+#: (clamped below at 2^-6 as torchao's nvfp4_quantize does) or "ceil" (rounded up to the
+#: next E4M3 value: s_b · s_t · element.max ≥ amax_b, so no block maximum clips)
+NVFP4_SCALE_RULES = ("subnormal", "torchao", "ceil")
 
 
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -680,7 +681,9 @@ class NVFP4Format(BlockFormat):
 
     S rounds to nearest, so s_b can round *down*: amax_b / (s_b · s_t) then exceeds
     element.max and the block maximum saturates (by up to half a scale ulp: 2^-4 = 6.25 %
-    relative for E4M3's 3 mantissa bits).
+    relative for E4M3's 3 mantissa bits).  ``scale_rule="ceil"`` rounds s_b up instead
+    (S = the smallest scale-format value ≥ amax_b / element.max / s_t): nothing clips;
+    "torchao" clamps the argument of S below at the scale format's smallest normal.
 
     >>> import lowbit
     >>> f = lowbit.get_format("nvfp4")
@@ -796,7 +799,9 @@ class NVFP4Format(BlockFormat):
         st = self._tensor_scale(amax_t)
         amax_b = np.max(np.abs(blocks), axis=-1)
         sb_codes = self.scale_format.encode(
-            np.maximum(amax_b / self.element.max / st, self._scale_floor), overflow="saturate"
+            np.maximum(amax_b / self.element.max / st, self._scale_floor),
+            rounding="up" if self.scale_rule == "ceil" else "nearest_even",
+            overflow="saturate",
         )
         sb = self.scale_format.decode(sb_codes).astype(np.float64)
         den = sb[..., None] * st
@@ -829,7 +834,12 @@ class NVFP4Format(BlockFormat):
     def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
         """``decode(encode(x))`` in x's float dtype, float32 at least (``seed``: see :meth:`encode`)."""
         fast = fast_blocks(x, axis, self.block_size)
-        if fast is not None and rounding == "nearest_even" and self._fused:
+        if (
+            fast is not None
+            and rounding == "nearest_even"
+            and self._fused
+            and self.scale_rule != "ceil"
+        ):
             xb, finish = fast
             if not np.isfinite(xb).all():
                 raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")

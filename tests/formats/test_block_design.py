@@ -200,6 +200,37 @@ def test_nvfp4_block_scale_rounds_down_and_clips():
     assert q[1, 0] == 6.0 and (x[1, 0] - q[1, 0]) / x[1, 0] == pytest.approx(0.0588, abs=1e-4)
 
 
+@pytest.mark.parametrize("element", ["fp4_e2m1fn", "int4_narrow"])
+def test_nvfp4_ceil_scale_rule_vs_reference(element):
+    """scale_rule="ceil": s_b = the smallest E4M3 value ≥ amax_b / max_e / s_t (gfloat,
+    rounding toward +∞), so no block maximum saturates beyond the FP32 rounding of s_t."""
+    f = NVFP4Format(32, "ceil", element=element)
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((6, 128)) * np.exp(rng.uniform(-4, 4, (6, 1)))).astype(np.float32)
+    elmax = float(f.element.max)
+    amax_t = float(np.abs(x).max())
+    st = float(np.float32(amax_t / (elmax * 448.0)))
+    ref = np.empty(x.shape)
+    up = dict(rnd=gfloat.RoundMode.TowardPositive, sat=True)
+    for r in range(6):
+        for b0 in range(0, 128, 32):
+            blk = x[r, b0 : b0 + 32].astype(np.float64)
+            sb = gfloat.round_float(
+                gf.format_info_ocp_e4m3, float(np.abs(blk).max()) / elmax / st, **up
+            )
+            v = blk / (sb * st)
+            if element == "int4_narrow":
+                e = np.clip(np.rint(v), -7, 7)
+            else:
+                e = np.array(
+                    [gfloat.round_float(gf.format_info_ocp_e2m1, float(t), **SAT) for t in v]
+                )
+            ref[r, b0 : b0 + 32] = e * sb * st
+    assert np.array_equal(f.quantize(x), ref.astype(np.float32))
+    assert f.name == f"nv_{f.element.name}_fp8_e4m3fn_b32_ceil"
+    assert NVFP4Format(scale_rule="ceil").name == "nvfp4_ceil"
+
+
 @pytest.mark.parametrize("micro", (0, 1, 2))
 @pytest.mark.parametrize(("m", "k", "sub"), [(7, 16, 2), (4, 16, 2), (2, 16, 2), (4, 32, 4)])
 def test_shared_exp_micro_bits_vs_reference(m, k, sub, micro):
