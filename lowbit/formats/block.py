@@ -51,9 +51,10 @@ __all__ = [
 ]
 
 SCALE_RULES = ("floor", "ceil", "even", "rceil")
-#: NVFP4 block-scale rules: "subnormal" (lowbit's, any E4M3 value) or "torchao" (clamped
-#: below at 2^-6 as torchao's nvfp4_quantize does)
-NVFP4_SCALE_RULES = ("subnormal", "torchao")
+#: NVFP4 block-scale rules: "subnormal" (lowbit's, RNE to any E4M3 value), "torchao"
+#: (clamped below at 2^-6 as torchao's nvfp4_quantize does) or "ceil" (rounded up to the
+#: next E4M3 value: s_b · s_t · element.max ≥ amax_b, so no block maximum clips)
+NVFP4_SCALE_RULES = ("subnormal", "torchao", "ceil")
 
 
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -107,7 +108,12 @@ class FixedPointElement:
 
     int_format: IntFormat
     frac_bits: int
-    name: str = "int8_1.6"
+    name: str = ""
+
+    def __post_init__(self):
+        if not self.name:  # "int8_1.6" for MXINT8's, "int4_1.2" for MXINT4's
+            b = self.int_format.bits
+            object.__setattr__(self, "name", f"int{b}_{b - self.frac_bits - 1}.{self.frac_bits}")
 
     @property
     def bits(self) -> int:
@@ -609,21 +615,82 @@ class SharedExpFormat(BlockFormat):
 # ------------------------------------------------------------------------------------------
 # NVFP4
 # ------------------------------------------------------------------------------------------
+#: UE5M3: an unsigned E5M3 scale (bias 15, the all-ones code NaN as E4M3's, max
+#: 1.75 · 2^16), as proposed for MX successors; held as the signed E5M3 FloatFormat whose
+#: sign bit a block format with ``unsigned_scale=True`` does not store
+UE5M3 = FloatFormat(5, 3, specials="fn", name="e5m3fn")
+
+
+def _scaled_element(el):
+    """The element of an :class:`NVFP4Format`-scheme block format: E2M1 by default, a
+    registered name looked up, a minifloat FloatFormat or a signed IntFormat."""
+    if el is None:
+        return _registered(FloatFormat(2, 1, specials="none", name="fp4_e2m1fn"))
+    if isinstance(el, str):
+        from .registry import get_format  # late: the registry builds these formats itself
+
+        el = get_format(el)
+    if isinstance(el, FloatFormat) or (isinstance(el, IntFormat) and el.signed):
+        return el
+    raise TypeError(
+        f"NVFP4Format: element must be a minifloat FloatFormat or a signed IntFormat "
+        f"(e.g. 'fp4_e2m1fn', 'int4_narrow'), got {getattr(el, 'name', el)!r}"
+    )
+
+
+def _scale_minifloat(sf):
+    """The block-scale format of an :class:`NVFP4Format`-scheme format: E4M3 by default,
+    else a minifloat FloatFormat (E8M0 scales are :class:`MXFormat`'s)."""
+    if sf is None:
+        return _registered(FloatFormat(4, 3, specials="fn", name="fp8_e4m3fn"))
+    if isinstance(sf, str):
+        from .registry import get_format
+
+        sf = get_format(sf)
+    if isinstance(sf, FloatFormat):
+        return sf
+    raise TypeError(
+        f"NVFP4Format: scale_format must be a minifloat FloatFormat (e.g. 'fp8_e4m3fn', "
+        f"lowbit.formats.block.UE5M3), got {getattr(sf, 'name', sf)!r}; a power-of-two "
+        "(E8M0) scale is MXFormat's"
+    )
+
+
 @dataclass(frozen=True)
 class NVFP4Format(BlockFormat):
-    """E2M1 elements, an E4M3 scale per 16 elements and an FP32 per-tensor scale.
+    """A scalar element with a minifloat scale per block and an optional FP32 tensor scale:
+    NVFP4 by default, and any (element, scale format, block size) of that scheme.
 
-    s_t = amax(tensor) / (448 · 6) (1 when the tensor is all zero), rounded to float32;
-    s_b = E4M3(amax(block) / 6 / s_t) (RNE, saturating at 448); elements
-    E2M1(x / (s_b · s_t)) (RNE, saturating at 6), zero where s_b = 0.  The divisions are
-    done in float64.  ``bits_per_element`` (4.5) leaves out the one FP32 per tensor.
-    448 is ``scale_format.max`` and 6 is ``element.max`` (NVIDIA, "Introducing NVFP4",
-    2025; torchao ``nvfp4_tensor.py``).
+    s_t = amax(tensor) / (element.max · scale_format.max) (1 when the tensor is all zero or
+    ``tensor_scale`` is False), rounded to float32; s_b = S(amax(block) / element.max / s_t)
+    (S: RNE to ``scale_format``, saturating at its max); elements E(x / (s_b · s_t)) (RNE,
+    saturating at ±element.max), zero where s_b = 0.  The divisions are done in float64.
+    ``bits_per_element`` leaves out the one FP32 per tensor.  NVFP4 is E2M1 elements, an
+    E4M3 scale per 16 and the FP32 tensor scale, 448 · 6 = scale_format.max · element.max
+    (NVIDIA, "Introducing NVFP4", 2025; torchao ``nvfp4_tensor.py``).
+
+    Parameters of the scheme (each a registry line away from a named format):
+
+    * ``element``: a minifloat FloatFormat (default E2M1) or a signed IntFormat (NVINT4:
+      ``int4_narrow``, symmetric ±7, Chen et al. 2025, "INT v.s. FP", arXiv 2510.25602);
+    * ``scale_format``: any minifloat FloatFormat (default FP8 E4M3; :data:`UE5M3` as
+      proposed for MX successors), read as an unsigned scale (it is never negative);
+    * ``unsigned_scale``: the scale is stored without its sign bit (``scale_bits`` =
+      scale_format.bits - 1: UE5M3 is 8 bits);
+    * ``tensor_scale``: whether the FP32 per-tensor scale exists (False: s_t = 1).
+
+    S rounds to nearest, so s_b can round *down*: amax_b / (s_b · s_t) then exceeds
+    element.max and the block maximum saturates (by up to half a scale ulp: 2^-4 = 6.25 %
+    relative for E4M3's 3 mantissa bits).  ``scale_rule="ceil"`` rounds s_b up instead
+    (S = the smallest scale-format value ≥ amax_b / element.max / s_t): nothing clips;
+    "torchao" clamps the argument of S below at the scale format's smallest normal.
 
     >>> import lowbit
     >>> f = lowbit.get_format("nvfp4")
     >>> f.element.name, f.scale_format.name, f.tensor_scale_format.name, f.block_size
     ('fp4_e2m1fn', 'fp8_e4m3fn', 'fp32', 16)
+    >>> lowbit.get_format("nvint4").element.name
+    'int4_narrow'
     """
 
     family = "nvfp4"
@@ -631,24 +698,25 @@ class NVFP4Format(BlockFormat):
     block_size: int = 16
     scale_rule: str = "subnormal"
     name: str = field(default="nvfp4", compare=False)
+    element: object = None
+    scale_format: object = None
+    tensor_scale: bool = True
+    unsigned_scale: bool = False
 
     @property
     def bits_per_element(self) -> float:
         return self.element.bits + self.scale_bits / self.block_size
 
-    @cached_property
-    def element(self) -> FloatFormat:
-        """E2M1 (OCP MX v1.0 §5.3.3), the registered ``fp4_e2m1fn``."""
-        return _registered(FloatFormat(2, 1, specials="none", name="fp4_e2m1fn"))
+    @property
+    def scale_bits(self) -> int:
+        """Bits of one block-scale code (without the sign bit when ``unsigned_scale``)."""
+        return self.scale_format.bits - int(self.unsigned_scale)
 
-    @cached_property
-    def scale_format(self) -> FloatFormat:
-        """E4M3 (OFP8 v1.0), the registered ``fp8_e4m3fn``."""
-        return _registered(FloatFormat(4, 3, specials="fn", name="fp8_e4m3fn"))
-
-    @cached_property
-    def tensor_scale_format(self) -> FloatFormat:
-        """FP32, the registered ``fp32``: the one scale per tensor."""
+    @property
+    def tensor_scale_format(self) -> FloatFormat | None:
+        """FP32, the registered ``fp32``: the one scale per tensor (None without one)."""
+        if not self.tensor_scale:
+            return None
         return _registered(FloatFormat(8, 23, specials="ieee", name="fp32"))
 
     @property
@@ -669,15 +737,35 @@ class NVFP4Format(BlockFormat):
         return {
             "element": self.element.name,
             "block_size": self.block_size,
-            "scale": f"{self.scale_format.name} + {self.tensor_scale_format.name}",
+            "scale": (("u" if self.unsigned_scale else "") + self.scale_format.name)
+            + (f" + {self.tensor_scale_format.name}" if self.tensor_scale else ""),
             "scale_rule": self.scale_rule,
+            "bits_per_element": self.bits_per_element,
         }
 
     def __post_init__(self):
         check_block_size("NVFP4Format", "block_size", self.block_size)
         check_choice("NVFP4Format", "scale_rule", self.scale_rule, NVFP4_SCALE_RULES)
-        if self.scale_rule != "subnormal" and self.name == "nvfp4":
-            object.__setattr__(self, "name", f"nvfp4_{self.scale_rule}")
+        for what in ("tensor_scale", "unsigned_scale"):
+            if not isinstance(getattr(self, what), (bool, np.bool_)):
+                raise TypeError(f"NVFP4Format: {what} must be a bool, got {getattr(self, what)!r}")
+        el = _scaled_element(self.element)
+        sf = _scale_minifloat(self.scale_format)
+        object.__setattr__(self, "element", el)
+        object.__setattr__(self, "scale_format", sf)
+        default = (
+            el.name == "fp4_e2m1fn" and sf.name == "fp8_e4m3fn" and self.block_size == 16
+            and self.tensor_scale and not self.unsigned_scale
+        )  # fmt: skip
+        if self.name == "nvfp4" and (not default or self.scale_rule != "subnormal"):
+            n = "nvfp4"
+            if not default:
+                u = "u" if self.unsigned_scale else ""
+                n = f"nv_{el.name}_{u}{sf.name}_b{self.block_size}"
+                n += "" if self.tensor_scale else "_nots"
+            if self.scale_rule != "subnormal":
+                n += f"_{self.scale_rule}"
+            object.__setattr__(self, "name", n)
 
     @property
     def _scale_floor(self) -> float:
@@ -686,9 +774,10 @@ class NVFP4Format(BlockFormat):
         return self.scale_format.smallest_normal if self.scale_rule == "torchao" else 0.0
 
     def _tensor_scale(self, amax_t: float) -> float:
-        """s_t = amax / (448 · 6) as FP32; 1 for an all-zero tensor.  Data whose s_t passes
-        FP32's largest value raise; an s_t below FP32's smallest subnormal becomes it."""
-        if amax_t == 0:
+        """s_t = amax / (448 · 6) as FP32; 1 for an all-zero tensor or without a tensor
+        scale.  Data whose s_t passes FP32's largest value raise; an s_t below FP32's
+        smallest subnormal becomes it."""
+        if amax_t == 0 or not self.tensor_scale:
             return 1.0
         return float(fp32_scale(self.name, amax_t / self._span, "amax / (448 · 6)"))
 
@@ -710,7 +799,9 @@ class NVFP4Format(BlockFormat):
         st = self._tensor_scale(amax_t)
         amax_b = np.max(np.abs(blocks), axis=-1)
         sb_codes = self.scale_format.encode(
-            np.maximum(amax_b / self.element.max / st, self._scale_floor), overflow="saturate"
+            np.maximum(amax_b / self.element.max / st, self._scale_floor),
+            rounding="up" if self.scale_rule == "ceil" else "nearest_even",
+            overflow="saturate",
         )
         sb = self.scale_format.decode(sb_codes).astype(np.float64)
         den = sb[..., None] * st
@@ -719,7 +810,16 @@ class NVFP4Format(BlockFormat):
         n = moved[-1]
         codes = np.ascontiguousarray(unblock(ecodes)[..., :n])
         shape = tuple(np.moveaxis(np.empty(moved, dtype=np.uint8), -1, axis).shape)
-        return BlockArray(self, codes, sb_codes, shape, axis, None, st)
+        return BlockArray(
+            self, codes, sb_codes, shape, axis, None, st if self.tensor_scale else None
+        )
+
+    @property
+    def _fused(self) -> bool:
+        """Whether the fused kernel computes this format: minifloat element and scale with
+        subnormals (it rounds on their grids from emin, mantissa bits and max)."""
+        el, sf = self.element, self.scale_format
+        return isinstance(el, FloatFormat) and el.subnormals is True and sf.subnormals is True
 
     def decode(self, enc: BlockArray) -> np.ndarray:
         validate_block_array(enc, self)
@@ -728,13 +828,18 @@ class NVFP4Format(BlockFormat):
         sb = np.repeat(
             self.scale_format.decode(enc.scales).astype(np.float64), self.block_size, axis=-1
         )
-        v = e * sb[..., :n] * enc.tensor_scale
+        v = e * sb[..., :n] * (1.0 if enc.tensor_scale is None else enc.tensor_scale)
         return np.moveaxis(v, -1, enc.axis).astype(np.float32)
 
     def quantize(self, x, axis: int = -1, rounding: str = "nearest_even", seed=None):
         """``decode(encode(x))`` in x's float dtype, float32 at least (``seed``: see :meth:`encode`)."""
         fast = fast_blocks(x, axis, self.block_size)
-        if fast is not None and rounding == "nearest_even":
+        if (
+            fast is not None
+            and rounding == "nearest_even"
+            and self._fused
+            and self.scale_rule != "ceil"
+        ):
             xb, finish = fast
             if not np.isfinite(xb).all():
                 raise ValueError(f"{self.name}: NaN or Inf input (NVFP4 has no NaN element code)")

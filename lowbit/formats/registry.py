@@ -53,16 +53,24 @@ def _builtin() -> dict[str, Format]:
         add(MXFormat(r[elem], 32, name=name))
     # MXINT8: 8-bit two's complement read as 1.6 fixed point, -128 unused (OCP MX §5.3.3)
     add(MXFormat(FixedPointElement(IntFormat(8, narrow=True), 6), 32, name="mxint8"))
+    # MXINT4: the MXINT8 scheme with a symmetric 4-bit element, ±7 read as 1.2 fixed point
+    # (max 1.75; Chen et al. 2025, "INT v.s. FP", arXiv 2510.25602)
+    add(MXFormat(FixedPointElement(IntFormat(4, narrow=True), 2), 32, name="mxint4"))
     # shared microexponents (Rouhani et al., ISCA 2023): block 16, pairs, 1 micro bit
     for name, m in (("mx9", 7), ("mx6", 4), ("mx4", 2)):
         add(SharedExpFormat(m, 16, 2, 1, name=name))
     add(SharedExpFormat(7, 16, micro_bits=0, name="bfp8_b16"))
-    add(NVFP4Format())
+    add(NVFP4Format(element=r["fp4_e2m1fn"], scale_format=r["fp8_e4m3fn"]))
+    # NVINT4: symmetric INT4 (±7) elements, E4M3 scale per 16, FP32 tensor scale (Chen et
+    # al. 2025, "INT v.s. FP", arXiv 2510.25602)
+    add(NVFP4Format(element=r["int4_narrow"], scale_format=r["fp8_e4m3fn"], name="nvint4"))
     # VS-Quant: INT4/INT8 elements (symmetric), UINT4/UINT6… per-vector scale per 16, FP32 γ
     add(VSQuant(r["int4_narrow"], 16, 4, name="vsq_int4"))
     add(VSQuant(r["int8_narrow"], 16, 6, name="vsq_int8"))
-    # INT4 with an FP16 scale per group of 128 along the last axis (GPTQ, Frantar et al.
-    # 2023; AWQ, Lin et al. 2024: symmetric, no zero point here)
+    # INT4 (-8..7) with an FP16 scale per group of 128 along the last axis: symmetric
+    # round-to-nearest (scale max|x|/7), no zero point.  The group layout of GPTQ (Frantar
+    # et al. 2023) and AWQ (Lin et al. 2024), but not their method: both are weight-only,
+    # calibrate their rounding or scales and store a zero point.
     add(GroupScaledFormat(r["int4"], 128, r["fp16"], name="int4_g128"))
     return r
 

@@ -2,7 +2,8 @@
 
 * ``GroupScaledFormat`` — a scalar element format with one scale per group of
   ``block_size`` values, stored in a scale format (``int4_g128``: INT4 with an FP16 scale
-  per 128, the GPTQ/AWQ storage layout).
+  per 128: symmetric ±7 round to nearest, no zero point; GPTQ's and AWQ's group layout but
+  not their method, which is weight-only, calibrated and stores a zero point).
 * ``VSQuant`` — two-level per-vector scaling (Dai et al., "VS-Quant: Per-vector scaled
   quantization for accurate low-precision neural network inference", MLSys 2021).
 * ``Quantizer`` — not a format but a procedure: a scalar format plus a granularity
@@ -91,7 +92,9 @@ def _symmetric_scales(name: str, element, amax: np.ndarray, scale_format) -> np.
 class GroupScaledFormat(BlockFormat):
     """A scalar ``element`` format with one scale per ``block_size`` values along ``axis``.
 
-    Symmetric, no zero point: s = S(max|x_g| / element.max), S the rounding to
+    Symmetric, no zero point, round to nearest (``int4_g128``: q in ±7, s = max|x_g| / 7;
+    not GPTQ or AWQ, which are weight-only, calibrate the rounding or the scales and store
+    a zero point): s = S(max|x_g| / element.max), S the rounding to
     ``scale_format`` (saturating at its largest value; a zero group takes s = 1, a scale
     that rounds to zero the scale format's smallest value); elements element(x / s)
     (saturating); x ≈ q · s.  ``encode`` stores the element codes and the scale codes in a

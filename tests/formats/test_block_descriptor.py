@@ -45,6 +45,9 @@ SPEC = [
     ("mx4", "int3_sm", "e8m0", 16, 2, 1),
     ("bfp8_b16", "int8_sm", "e8m0", 16, 2, 0),
     ("nvfp4", "fp4_e2m1fn", "fp8_e4m3fn", 16, 16, 0),
+    # NVINT4: Chen et al. 2025, "INT v.s. FP", arXiv 2510.25602: symmetric INT4 (±7) with
+    # NVFP4's scales (E4M3 per 16, FP32 per tensor)
+    ("nvint4", "int4_narrow", "fp8_e4m3fn", 16, 16, 0),
     ("vsq_int4", "int4_narrow", "uint4", 16, 16, 0),
     ("vsq_int8", "int8_narrow", "uint6", 16, 16, 0),
     ("int4_g128", "int4", "fp16", 128, 128, 0),
@@ -87,7 +90,16 @@ def test_mxint8_element_is_a_fixed_point_int8():
 
 def test_every_registered_block_format_is_in_the_spec_table():
     blocks = {n for n in lowbit.list_formats() if G(n).has_block_scales}
-    assert blocks == {s[0] for s in SPEC} | {"mxint8"}
+    assert blocks == {s[0] for s in SPEC} | {"mxint8", "mxint4"}
+
+
+def test_mxint4_element_is_a_symmetric_int4_fixed_point():
+    """MXINT4 (Chen et al. 2025): MXINT8's scheme with a ±7 element read as 1.2 fixed point."""
+    f = G("mxint4")
+    assert isinstance(f.element, FixedPointElement)
+    assert f.element.int_format == G("int4_narrow")
+    assert (f.element.frac_bits, f.element.max, f.emax_elem) == (2, 1.75, 0)
+    assert (f.scale_format, f.block_size, f.bits_per_element) == (G("e8m0"), 32, 4.25)
 
 
 def test_tensor_and_outer_scales():
