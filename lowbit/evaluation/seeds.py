@@ -128,3 +128,48 @@ def gemm_error(
             )
         )
     return SeedTable(table, pd.DataFrame(out), feasible, confidence)
+
+
+#: the columns :func:`gemm_sweep` reports for each metric (mean and interval half-width)
+SWEEP_METRICS = ("sqnr_db", "q_sqnr_db", "acc_sqnr_db", "rel_fro", "nonfinite_frac")
+
+
+def gemm_sweep(
+    configs: Iterable[dict[str, Any]],
+    x: Any,
+    w: Any,
+    shape: tuple[int, int, int] | None = None,
+    seeds: Iterable[int] = range(8),
+    confidence: float = 0.95,
+):
+    """:func:`gemm_error` for each configuration (a dict of ``x_spec``, ``w_spec`` and any
+    :func:`~lowbit.evaluation.gemm.quantized_gemm` option), on the same operands and seeds
+    (so configurations are paired).  Returns a DataFrame with one row per configuration:
+    its settings, ``feasible``, ``infeasible_seeds``, and ``<metric>`` / ``<metric>_ci`` (mean
+    and t half-width) for each of :data:`SWEEP_METRICS`.
+
+    >>> from lowbit.analysis import Gaussian
+    >>> t = gemm_sweep([dict(x_spec="mxfp4", w_spec="mxfp4", accumulator="fp16")],
+    ...                Gaussian(1.0), Gaussian(1.0), (4, 64, 4), seeds=range(2))  # doctest: +SKIP
+    >>> bool(t.loc[0, "feasible"])  # doctest: +SKIP
+    True
+    """
+    import pandas as pd
+
+    seeds = list(seeds)
+    rows = []
+    for cfg in configs:
+        cfg = dict(cfg)
+        try:
+            xs, ws = cfg.pop("x_spec"), cfg.pop("w_spec")
+        except KeyError as exc:
+            raise ValueError(f"gemm_sweep: each config needs x_spec and w_spec: {exc}") from None
+        t = gemm_error(x, w, xs, ws, shape, seeds, confidence, **cfg)
+        first = t.rows.iloc[0]
+        row = {k: first[k] for k in ("x_spec", "w_spec", "accumulator", "order", "lanes")}
+        row |= dict(outer_scales=first["outer_scales"], seeds=len(seeds), feasible=t.feasible)
+        row["infeasible_seeds"] = int((~t.rows["feasible"]).sum())
+        for metric in SWEEP_METRICS:
+            row[metric], row[f"{metric}_ci"] = t.value(metric)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -65,3 +65,20 @@ def test_exact_accumulator_summary_is_inf_not_nan():
     t = gemm_error(Gaussian(1.0), Gaussian(1.0), "int8:per_token", "int8:per_channel",
                    shape=(2, 32, 2), seeds=range(2), accumulator="exact")  # fmt: skip
     assert t.value("acc_sqnr_db") == (math.inf, 0.0)
+
+
+def test_sweep_rows_are_gemm_error_summaries():
+    from lowbit.evaluation import gemm_sweep
+
+    cfgs = [
+        dict(x_spec="mxfp4", w_spec="mxfp4", accumulator="fp16", order="sequential"),
+        dict(x_spec="nvfp4", w_spec="nvfp4", accumulator="fp16"),
+    ]
+    t = gemm_sweep(cfgs, Gaussian(1.0), Gaussian(1.0), (2, 64, 2), seeds=range(3))
+    one = gemm_error(Gaussian(1.0), Gaussian(1.0), "mxfp4", "mxfp4", (2, 64, 2), range(3),
+                     accumulator="fp16", order="sequential")  # fmt: skip
+    assert (t.loc[0, "sqnr_db"], t.loc[0, "sqnr_db_ci"]) == one.value("sqnr_db")
+    assert list(t["feasible"]) == [True, False] and t.loc[1, "infeasible_seeds"] == 3
+    assert t.loc[0, "lanes"] is None or math.isnan(t.loc[0, "lanes"])  # sequential: no lanes
+    with pytest.raises(ValueError, match="x_spec and w_spec"):
+        gemm_sweep([dict(x_spec="int8")], Gaussian(1.0), Gaussian(1.0), (2, 8, 2), seeds=[0])
