@@ -98,11 +98,12 @@ def gemm(
     ``threads``: threads over rows of C; ``fast=False`` forces the generic loop.
     ``outer_scales``: where per-row/per-column scales (1-D ``scales=``, NVFP4's FP32 tensor
     scale, VS-Quant's γ) go.  "epilogue" (default): they multiply C after accumulation, as
-    the hardware these formats were designed for applies them (NVFP4: the per-tensor scale
-    is the GEMM's output scale, NVIDIA's block-scaled MMA accumulating in FP32; VS-Quant:
-    γ after the integer accumulation, Dai et al. 2021 §4), so the accumulator holds the
-    scaled domain: NVFP4's block-scaled elements reach 6 · 448 and an FP16 accumulator
-    overflows on such operands.  "fold_pow2": the power-of-two part of each such scale
+    the hardware these formats were designed for applies them (NVFP4: the E4M3 block scales
+    enter the dot product and the FP32 tensor scale is the GEMM's output scale — NVIDIA PTX
+    ISA 9.0 ``mma.sync … .block_scale`` with ``.kind::mxf4nvf4`` takes only ``.f32``
+    accumulators; VS-Quant: γ after the integer accumulation, Dai et al. 2021 §4), so the
+    accumulator holds the scaled domain: NVFP4's block-scaled elements reach 6 · 448 and
+    an FP16 accumulator overflows on such operands, a property of that pairing.  "fold_pow2": the power-of-two part of each such scale
     multiplies the products (an exponent add, exact) and only its significand in [1, 2)
     is left to the epilogue (:func:`~lowbit.hwmodel.macsim.operands.fold_pow2`), so the
     accumulator holds values within 4× of the true output — a unit that does this
