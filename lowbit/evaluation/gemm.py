@@ -50,7 +50,7 @@ class GemmResult:
     y: np.ndarray
     y_ref: np.ndarray
     y_exact: np.ndarray
-    stats: MacStats
+    stats: MacStats | None  # None when a quantized operand holds ±Inf/NaN (not simulated)
     metrics: dict[str, float]
     feasible: bool
     reason: str
@@ -149,14 +149,20 @@ def quantized_gemm(
     y_ref = np.asarray(x, dtype=np.float64) @ np.asarray(w, dtype=np.float64)
     kw = dict(rounding=rounding, outer_scales=outer_scales, threads=threads)
     block = int(lanes) if order == "blocks" else None
-    y, stats = _simulate(qa, qb, accumulator, order=order, block=block, **kw)
-    y_exact, _ = _simulate(qa, qb, "exact", order="sequential", **kw)
-    ok, reason = _feasibility(y, stats)
+    bad = [q.role for q in (qa, qb) if not np.isfinite(q.values).all()]
+    if bad:  # beyond an unscaled format's range: nothing finite to simulate or rank
+        y = y_exact = np.full(y_ref.shape, np.nan)
+        stats, ok = None, False
+        reason = "; ".join(f"the quantized {r} holds ±Inf or NaN" for r in bad)
+    else:
+        y, stats = _simulate(qa, qb, accumulator, order=order, block=block, **kw)
+        y_exact, _ = _simulate(qa, qb, "exact", order="sequential", **kw)
+        ok, reason = _feasibility(y, stats)
     metrics = dict(error_metrics(y, y_ref))
     metrics |= {f"q_{k}": v for k, v in error_metrics(y_exact, y_ref).items()}
     metrics |= {f"acc_{k}": v for k, v in error_metrics(y, y_exact).items()}
     metrics["nonfinite_frac"] = float(np.count_nonzero(~np.isfinite(y)) / max(y.size, 1))
-    metrics["overflow"] = int(stats.overflow)
+    metrics["overflow"] = int(stats.overflow) if stats else 0
     config = dict(
         x_spec=xs.describe(),
         w_spec=ws.describe(),

@@ -103,6 +103,11 @@ def gemm_error(
     if not seeds:
         raise ValueError("gemm_error: seeds must name at least one seed")
     xs, ws = _shape(x, w, shape)
+    if len(seeds) > 1 and not any(isinstance(s, Distribution) or callable(s) for s in (x, w)):
+        raise ValueError(
+            "gemm_error: both operands are fixed arrays, so every seed gives the same result "
+            "(a zero-width interval that means nothing); draw one operand or pass one seed"
+        )
     rows = []
     for seed in seeds:
         xv, wv = _draw(x, xs, seed, 0, "x"), _draw(w, ws, seed, 1, "w")

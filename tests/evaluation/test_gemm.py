@@ -191,3 +191,11 @@ def test_config_and_checks():
         quantized_gemm(x, np.ones((16, 3)), "int8", "int8")
     with pytest.raises(ValueError, match="lanes"):
         quantized_gemm(x, w, "int8", "int8", lanes=0)
+
+
+def test_unscaled_operand_beyond_its_range_is_infeasible():
+    x, w = np.full((1, 8), 1e5), np.full((8, 1), 1.0)
+    r = quantized_gemm(x, w, "fp16", "fp16", accumulator="fp32")  # 1e5 > 65504: Inf
+    assert not r.feasible and r.reason == "the quantized activation holds ±Inf or NaN"
+    assert np.isnan(r.y_exact).all() and math.isnan(r.metrics["q_sqnr_db"])
+    assert r.stats is None and r.metrics["nonfinite_frac"] == 1.0

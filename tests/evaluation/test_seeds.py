@@ -49,6 +49,9 @@ def test_callable_and_fixed_operands():
         gemm_error(draw, w, "int8", "int8", seeds=[0])
     with pytest.raises(ValueError, match="returned shape"):
         gemm_error(lambda rng, s: np.ones(3), w, "int8", "int8", shape=(2, 32, 2), seeds=[0])
+    with pytest.raises(ValueError, match="both operands are fixed"):
+        gemm_error(np.ones((2, 32)), w, "int8", "int8", seeds=[0, 1])
+    assert len(gemm_error(np.ones((2, 32)), w, "int8", "int8", seeds=[4]).rows) == 1
     with pytest.raises(ValueError, match="at least one seed"):
         gemm_error(draw, w, "int8", "int8", shape=(2, 32, 2), seeds=[])
 
