@@ -28,6 +28,7 @@ W = RNG.standard_normal((64, 5)) * 0.1  # weights K×N
          dict(granularity="per_channel", range="percentile", percentile=99.9)),
         ("int4:per_channel:aciq", "weight", dict(granularity="per_channel", axis=1, range="aciq")),
         ("int8:per_token:octav", "activation", dict(granularity="per_channel", range="octav")),
+        ("int8:per_channel:kl", "weight", dict(granularity="per_channel", axis=1, range="kl")),
         ("int8:g16", "activation", dict(granularity="per_group", block_size=16, axis=1)),
         ("fp8_e4m3fn:g32:minmax:bf16", "weight",
          dict(granularity="per_group", block_size=32, axis=0, scale_format="bf16")),
