@@ -44,7 +44,9 @@ class GemmResult:
     """One simulated GEMM: outputs, the simulator's :class:`MacStats`, metrics and
     feasibility.  ``metrics``: ``sqnr_db``, ``rel_fro``, ``max_abs_err``, ``max_rel_err``
     (y vs y_ref), the same with prefix ``q_`` (y_exact vs y_ref) and ``acc_`` (y vs
-    y_exact), ``nonfinite_frac`` and ``overflow`` (accumulator steps that overflowed).
+    y_exact), ``nonfinite_frac``, ``overflow`` (accumulator steps that overflowed), and
+    ``swamping_frac`` / ``absorbed_frac`` (the share of accumulator steps that lost part /
+    all of the addend, :class:`MacStats`).
     """
 
     y: np.ndarray
@@ -163,6 +165,9 @@ def quantized_gemm(
     metrics |= {f"acc_{k}": v for k, v in error_metrics(y, y_exact).items()}
     metrics["nonfinite_frac"] = float(np.count_nonzero(~np.isfinite(y)) / max(y.size, 1))
     metrics["overflow"] = int(stats.overflow) if stats else 0
+    # rounding events per accumulator step: part of an addend lost, all of it lost
+    for key in ("swamping", "absorbed"):
+        metrics[f"{key}_frac"] = getattr(stats, key) / stats.steps if stats and stats.steps else 0.0
     config = dict(
         x_spec=xs.describe(),
         w_spec=ws.describe(),

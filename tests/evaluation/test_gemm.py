@@ -187,6 +187,12 @@ def test_config_and_checks():
         outer_scales="epilogue", M=2, K=32, N=3,
     )  # fmt: skip
     assert r.stats.steps == 2 * 3 * 4
+    assert r.metrics["swamping_frac"] == r.stats.swamping / 24
+    # 2048 + 1 is a tie in FP16 (its spacing at 2048 is 2): to even, the 1 is wholly lost
+    xl = np.array([[2048.0, 1.0, 1.0, 1.0]])
+    lost = quantized_gemm(xl, np.ones((4, 1)), "fp16", "fp16", "fp16", order="sequential")
+    assert lost.y[0, 0] == 2048.0 and lost.y_exact[0, 0] == 2051.0
+    assert lost.metrics["absorbed_frac"] == lost.metrics["swamping_frac"] == 3 / 4
     with pytest.raises(ValueError, match="inner dimensions"):
         quantized_gemm(x, np.ones((16, 3)), "int8", "int8")
     with pytest.raises(ValueError, match="lanes"):
