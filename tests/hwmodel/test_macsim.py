@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from lowbit import FloatFormat, get_format
+from lowbit import FloatFormat, Quantizer, get_format
 from lowbit.hwmodel.macsim import FixedAccumulator, gemm
 from lowbit.hwmodel.macsim.reference import float_step, gemm_ref, round_to_float
 
@@ -359,8 +359,10 @@ def test_validation():
         gemm(a, b, get_format("mxfp8_e4m3"), E4M3)
     with pytest.raises(TypeError, match="2-D float array or a BlockArray"):
         gemm(a, b, get_format("mx9"), E4M3)
+    with pytest.raises(TypeError, match="2-D float array or a BlockArray"):
+        gemm(a, b, get_format("int4_g128"), E4M3)  # a block format since issue 14
     with pytest.raises(TypeError, match="integer or float format"):
-        gemm(a, b, get_format("int4_g128"), E4M3)
+        gemm(a, b, Quantizer("int8"), E4M3)  # a procedure, not a format: no codes
     with pytest.raises(ValueError, match="order"):
         gemm(a, b, E4M3, E4M3, order="random")
     with pytest.raises(ValueError, match="block="):

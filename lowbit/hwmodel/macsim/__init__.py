@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from ..accumulator import ExactAccumulator, FixedAccumulator, parse_accumulator
+from .operands import OUTER_SCALES
 from .options import build
 from .run import MISSING_MESSAGE, ORDERS, MacStats, call
 from .run import load_lib as _load_lib
@@ -75,6 +76,7 @@ def gemm(
     per_output: bool = False,
     threads: int = 1,
     fast: bool = True,
+    outer_scales: str = "epilogue",
 ) -> tuple[np.ndarray, MacStats]:
     """C = A · B, each addend added into a finite accumulator in the given order along K.
 
@@ -94,6 +96,18 @@ def gemm(
     scales of shape (M, ⌈K/scale_block⌉) / (⌈K/scale_block⌉, N) that multiply each product
     exactly.  ``toggles``: count accumulator bit flips; ``per_output``: M×N statistics;
     ``threads``: threads over rows of C; ``fast=False`` forces the generic loop.
+    ``outer_scales``: where per-row/per-column scales (1-D ``scales=``, NVFP4's FP32 tensor
+    scale, VS-Quant's γ) go.  "epilogue" (default): they multiply C after accumulation, as
+    the hardware these formats were designed for applies them (NVFP4: the E4M3 block scales
+    enter the dot product and the FP32 tensor scale is the GEMM's output scale — NVIDIA PTX
+    ISA 9.0 ``mma.sync … .block_scale`` with ``.kind::mxf4nvf4`` takes only ``.f32``
+    accumulators; VS-Quant: γ after the integer accumulation, Dai et al. 2021 §4), so the
+    accumulator holds the scaled domain: NVFP4's block-scaled elements reach 6 · 448 and
+    an FP16 accumulator overflows on such operands, a property of that pairing.  "fold_pow2": the power-of-two part of each such scale
+    multiplies the products (an exponent add, exact) and only its significand in [1, 2)
+    is left to the epilogue (:func:`~lowbit.hwmodel.macsim.operands.fold_pow2`), so the
+    accumulator holds values within 4× of the true output — a unit that does this
+    judges a narrow float accumulator on real-domain values.
 
     Returns (C as float64, :class:`MacStats`).  Fixed and exact results are the register
     value n · 2^-frac rounded to the nearest double (exact below 2^53).
@@ -122,6 +136,7 @@ def gemm(
             per_output,
             threads,
             fast,
+            outer_scales,
         )
     )
 
@@ -129,6 +144,7 @@ def gemm(
 __all__ = [
     "MISSING_MESSAGE",
     "ORDERS",
+    "OUTER_SCALES",
     "ExactAccumulator",
     "FixedAccumulator",
     "MacStats",

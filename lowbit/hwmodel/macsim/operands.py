@@ -1,7 +1,8 @@
 """GEMM operands as the C core takes them: validated element codes, per-block scale factors
 along K (from a block format's encoding or the caller's ``scales=``), per-row / per-column
 output scales.  The block families' scale rules are read from the formats (OCP MX v1.0
-§5.4, §6.3 for E8M0; docs/formats-block.md for MX9/6/4, NVFP4 and VS-Quant).
+§5.4, §6.3 for E8M0; docs/formats-block.md for MX9/6/4, NVFP4, VS-Quant and the
+group-scaled formats such as int4_g128).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from ...formats import FloatFormat, IntFormat, get_format
 from ...formats.base import to_numpy
 from ...formats.block import BlockArray, FixedPointElement, MXFormat, NVFP4Format, SharedExpFormat
-from ...formats.scaling import VSQuant
+from ...formats.scaling import GroupScaledFormat, VSQuant
 
 
 def _codes(name: str, arr: Any, fmt_bits: int) -> np.ndarray:
@@ -61,7 +62,11 @@ class Operand:
     vector: np.ndarray | None = None  # per row of A / column of B, applied to C (γ, s_tensor)
 
 
-_BLOCK_FORMATS = "OCP MX (mxfp8/6/4, mxint8), MX9/MX6/MX4 and BFP, NVFP4, VS-Quant"
+_BLOCK_FORMATS = (
+    "OCP MX (mxfp8/6/4, mxint8), MX9/MX6/MX4 and BFP, NVFP4, VS-Quant, group-scaled (int4_g128)"
+)
+#: the block families an operand may be given in (as a BlockArray or encoded here)
+_BLOCK_TYPES = (MXFormat, SharedExpFormat, NVFP4Format, VSQuant, GroupScaledFormat)
 
 
 def _block_operand(name: str, x: BlockArray, side: str) -> Operand:
@@ -103,6 +108,12 @@ def _block_operand(name: str, x: BlockArray, side: str) -> Operand:
         element, sblk, blk = fmt.element, fmt.block_size, fmt.block_size
         scales = fmt.scale_format.decode(sc.astype(np.uint8)).astype(np.float64)
         vector = np.full(codes.shape[0], float(x.tensor_scale))
+    elif isinstance(fmt, GroupScaledFormat):
+        # x = q · s per group along K, s a value of the scale format (FP16 for int4_g128):
+        # each product is multiplied by its group's scale, exactly (a W4A16 unit that
+        # dequantizes int4 · s exactly before the multiply-accumulate)
+        element, sblk, blk = fmt.element, fmt.block_size, fmt.block_size
+        scales = fmt.scale_format.decode(np.asarray(x.scales)).astype(np.float64)
     elif isinstance(fmt, VSQuant):
         element, sblk, blk = fmt.element, fmt.block_size, fmt.block_size
         scales = sc.astype(np.float64)
@@ -136,7 +147,7 @@ def operand(name: str, x: Any, fmt: Any, side: str) -> Operand:
     x = to_numpy(f"macsim: {name}", x)
     if fmt is None:
         raise TypeError(f"macsim: {name}_format is required unless {name} is a BlockArray")
-    if isinstance(fmt, (MXFormat, SharedExpFormat, NVFP4Format, VSQuant)):
+    if isinstance(fmt, _BLOCK_TYPES):
         if not isinstance(x, np.ndarray) or x.dtype.kind != "f" or x.ndim != 2:
             raise TypeError(
                 f"macsim: with {fmt.name}, {name} must be a 2-D float array or a BlockArray"
@@ -193,3 +204,38 @@ def user_scales(scales: Any, m: int, k: int, n: int, scale_block: int | None):
             )
         out[2 if side == "a" else 3] = s
     return tuple(out)
+
+
+#: where the per-row / per-column scales (NVFP4's tensor scale, VS-Quant's γ, ``scales=``
+#: vectors) are applied: see :func:`fold_pow2`
+OUTER_SCALES = ("epilogue", "fold_pow2")
+
+
+def fold_pow2(
+    vector: np.ndarray | None, block_scales: np.ndarray | None, sblk: int, k: int, side: str
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Move the power-of-two part of per-row (``side="a"``) or per-column (``"b"``) output
+    scales into the per-block scales that multiply each product.
+
+    Each scale s = 2^e · m with 1 ≤ |m| < 2 (``np.frexp``); 2^e multiplies the block scales
+    (exactly: only their exponents change, as an exponent adder in the scale path would) and
+    m stays an output scale, applied after accumulation.  The accumulator then holds values
+    within a factor of 4 of the true output (both sides folded) instead of values in the
+    formats' scaled domain.  Zero or non-finite scales are not folded.  Returns (block
+    scales, remaining vector); both unchanged when ``vector`` is None.
+
+    >>> bs, m = fold_pow2(np.array([0.75, 8.0]), None, 4, 8, "a")
+    >>> bs.tolist(), m.tolist()
+    ([[0.5, 0.5], [8.0, 8.0]], [1.5, 1.0])
+    """
+    if vector is None:
+        return block_scales, vector
+    v = np.asarray(vector, dtype=np.float64)
+    ok = np.isfinite(v) & (v != 0)
+    _, e = np.frexp(np.where(ok, v, 1.0))
+    p2 = np.where(ok, np.ldexp(1.0, e - 1), 1.0)  # 2^e ≤ |s| < 2^(e+1)
+    if block_scales is None:
+        nb = max(-(-k // sblk), 1)
+        block_scales = np.ones((v.size, nb) if side == "a" else (nb, v.size))
+    factor = p2[:, None] if side == "a" else p2[None, :]
+    return np.ascontiguousarray(block_scales * factor), v / p2

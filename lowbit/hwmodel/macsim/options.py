@@ -20,7 +20,7 @@ from ..accumulator import (
     exact_width,
     parse_accumulator,
 )
-from .operands import Operand, all_finite, operand, user_scales
+from .operands import OUTER_SCALES, Operand, all_finite, fold_pow2, operand, user_scales
 from .run import ORDERS, Constants, constants
 from .tables import TableInfo, scaled_table, value_table
 
@@ -317,6 +317,7 @@ def build(
     per_output: bool,
     threads: int,
     fast: bool,
+    outer_scales: str = "epilogue",
 ) -> Plan:
     """Validate the arguments of :func:`~lowbit.hwmodel.macsim.gemm` (same meaning) and build
     the :class:`Plan` of its C call; ValueError/TypeError naming the argument otherwise."""
@@ -330,6 +331,12 @@ def build(
     m, k = oa.codes.shape
     n = ob.codes.shape[1]
     sblk, a_bs, b_bs, row_s, col_s = _scales(oa, ob, scales, scale_block, k)
+    if not isinstance(outer_scales, str) or outer_scales not in OUTER_SCALES:
+        raise ValueError(f"macsim: outer_scales={outer_scales!r}; expected one of {OUTER_SCALES}")
+    if outer_scales == "fold_pow2" and (row_s is not None or col_s is not None):
+        sblk = sblk or max(k, 1)  # no block scales yet: one block spanning K
+        a_bs, row_s = fold_pow2(row_s, a_bs, sblk, k, "a")
+        b_bs, col_s = fold_pow2(col_s, b_bs, sblk, k, "b")
     if block is None:
         block = max(oa.block or 0, ob.block or 0) or 32
     _check_block("block", block)
