@@ -34,16 +34,15 @@ def fwht(x: np.ndarray, axis: int = -1, block: int | None = None, normalize: boo
     if n % b:
         raise ValueError(f"fwht: axis of length {n} is not a whole number of blocks of {b}")
     lead = a.shape[:-1]
-    v = np.ascontiguousarray(a).reshape(-1, b)
-    h = 1
+    v = np.ascontiguousarray(a).reshape(-1, b)  # may be the caller's array: only read
+    bufs = [np.empty_like(v), np.empty_like(v) if b > 2 else None]  # stages ping-pong
+    h, i = 1, 0
     while h < b:
         # one stage: the pairs (i, i + h) with bit log2(h) of i clear, all at once
-        pairs = v.reshape(v.shape[0], b // (2 * h), 2, h)
-        out = np.empty_like(pairs)
-        np.add(pairs[:, :, 0], pairs[:, :, 1], out=out[:, :, 0])
-        np.subtract(pairs[:, :, 0], pairs[:, :, 1], out=out[:, :, 1])
-        v = out.reshape(-1, b)
-        h *= 2
-    if normalize:
-        v = v / np.sqrt(b)
+        src = v.reshape(v.shape[0], b // (2 * h), 2, h)
+        dst = bufs[i].reshape(src.shape)
+        np.add(src[:, :, 0], src[:, :, 1], out=dst[:, :, 0])
+        np.subtract(src[:, :, 0], src[:, :, 1], out=dst[:, :, 1])
+        v, i, h = bufs[i], 1 - i, 2 * h
+    v = v / np.sqrt(b) if normalize else (v.copy() if b == 1 else v)
     return np.moveaxis(v.reshape(*lead, n), -1, axis)

@@ -210,3 +210,12 @@ def test_bad_operands_and_shapes():
         fwht(np.ones(12))
     with pytest.raises(ValueError, match="whole number of blocks"):
         fwht(np.ones(12), block=8)
+
+
+def test_fwht_leaves_its_input_alone():
+    x = np.random.default_rng(4).standard_normal((3, 32))
+    keep = x.copy()
+    fwht(x)
+    fwht(x, normalize=False, block=1)
+    np.testing.assert_array_equal(x, keep)
+    assert not np.shares_memory(fwht(x, normalize=False, block=1), x)
