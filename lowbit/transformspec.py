@@ -14,11 +14,17 @@ SPEC := STEP ("+" STEP)*        steps run left to right: x' = x·T1·T2…, w' =
 STEP := "none"                  identity
       | "smoothquant" [":" α]   α in [0, 1], default 0.5
       | "hadamard" [":" B] [":signs=" SEED]
-                                B a power of two dividing K (default B = K, K a power of two);
+                                B dividing K (default B = K), of order 2^a or 2^a·m with
+                                m − 1 a prime ≡ 3 (mod 4) (Sylvester ⊗ Paley I);
                                 signs=SEED: a seeded random ±1 diagonal first
       | "rotation:" SEED [":" B]  random orthogonal (Haar) B × B blocks, default B = K
 SEED := an integer >= 0\
 """
+
+ORDERS = (
+    "orders are 2^a (Sylvester) or 2^a·m with m − 1 a prime ≡ 3 (mod 4) (Paley I): "
+    "e.g. 128, 4096, 12, 20, 5120 = 256·20"
+)
 
 Kind = Literal["none", "smoothquant", "hadamard", "rotation"]
 
@@ -42,6 +48,41 @@ def is_power_of_two(n: int) -> bool:
     return isinstance(n, int) and not isinstance(n, bool) and n >= 1 and n & (n - 1) == 0
 
 
+def is_paley_order(m: int) -> bool:
+    """True when q = m − 1 is a prime ≡ 3 (mod 4): Paley's construction I gives H_m.
+
+    >>> [m for m in range(2, 50) if is_paley_order(m)]
+    [4, 8, 12, 20, 24, 32, 44, 48]
+    """
+    q = m - 1
+    return q >= 3 and q % 4 == 3 and all(q % d for d in range(2, int(q**0.5) + 1))
+
+
+def hadamard_order(n: int) -> tuple[int, int] | None:
+    """(p, m) with n = p·m, p a power of two and m = 1 (Sylvester's H_n) or m − 1 a prime
+    q ≡ 3 (mod 4) (Paley's construction I of H_m, Paley 1933, J. Math. Phys. 12), m the
+    smallest such; None where this construction has no Hadamard matrix of order n.
+
+    >>> hadamard_order(4096), hadamard_order(5120), hadamard_order(13824), hadamard_order(96)
+    ((4096, 1), (256, 20), (128, 108), (8, 12))
+    >>> hadamard_order(14336), hadamard_order(28)   # 27 is not a prime
+    ((64, 224), None)
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        return None
+    odd = n
+    while odd % 2 == 0:
+        odd //= 2
+    if odd == 1:
+        return n, 1
+    m = odd
+    while m <= n:
+        if n % m == 0 and is_paley_order(m):
+            return n // m, m
+        m *= 2
+    return None
+
+
 def _int(tok: str, what: str, spec: str) -> int:
     try:
         v = int(tok)
@@ -61,8 +102,8 @@ def _hadamard(args: list[str], spec: str) -> Step:
             block = _int(a, "the block", spec)
         else:
             raise ValueError(f"transform {spec!r}: bad hadamard argument {a!r}")
-    if block is not None and not is_power_of_two(block):
-        raise ValueError(f"transform {spec!r}: the block must be a power of two, got {block}")
+    if block is not None and hadamard_order(block) is None:
+        raise ValueError(f"transform {spec!r}: no Hadamard matrix of order {block}; {ORDERS}")
     return Step("hadamard", block=block, seed=seed)
 
 

@@ -6,10 +6,12 @@ lowbit format.  x is (..., K) (tokens × K features), w is (K, N).
   per input channel j, x' = x·diag(s)⁻¹, w' = diag(s)·w.  The maxima are fitted on
   calibration activations; evaluation activations are other data.
 - Hadamard rotation (QuaRot, Ashkboos et al. 2024, arXiv:2404.00456; SpinQuant, Liu et al.
-  2024, arXiv:2405.16406): Q = D·blockdiag(H_b/√b, …), H_b Sylvester's Hadamard matrix of a
-  power-of-two order b (the whole K, or blocks of b as QuaRot's per-head rotations), D an
+  2024, arXiv:2405.16406): Q = D·blockdiag(H_b/√b, …), H_b a Hadamard matrix of order b (the
+  whole K, or blocks of b as QuaRot's per-head rotations): Sylvester's for a power of two,
+  Sylvester's ⊗ Paley's for b = 2^a·m (:mod:`lowbit.analysis.hadamard`), D an
   optional seeded random ±1 diagonal (the randomized Hadamard); x' = x·Q, w' = Qᵀ·w, by the
-  fast Walsh–Hadamard transform (:mod:`lowbit.analysis.hadamard`), never a dense matmul.
+  fast Walsh–Hadamard transform (:mod:`lowbit.analysis.hadamard`), never a dense K × K
+  matmul (a Paley factor is a dense m × m product on runs of m values).
 - Random orthogonal rotation: Q = blockdiag(Q_b, …), Q_b the Q factor of a seeded Gaussian
   b × b matrix with the signs of R's diagonal moved into it, which makes Q_b Haar-distributed
   (Mezzadri 2007, "How to generate random matrices from the classical compact groups",
@@ -34,7 +36,13 @@ from typing import Protocol
 
 import numpy as np
 
-from ..transformspec import TRANSFORM_GRAMMAR, Step, is_power_of_two, parse_transform_steps
+from ..transformspec import (
+    ORDERS,
+    TRANSFORM_GRAMMAR,
+    Step,
+    hadamard_order,
+    parse_transform_steps,
+)
 from .hadamard import fwht
 from .tensors import as_array
 
@@ -118,7 +126,8 @@ class FittedScale(Fitted):
 
 @dataclass(frozen=True)
 class FittedHadamard(Fitted):
-    """x' = x·D·blockdiag(H_b)/√b, w' = blockdiag(H_b)·D·w/√b (H_b symmetric)."""
+    """x' = x·D·blockdiag(H_b)/√b, w' = blockdiag(H_b)ᵀ·D·w/√b: each column of w, as a row
+    vector, times D·H_b/√b, the same operation as on a row of x."""
 
     k: int
     block: int
@@ -133,7 +142,7 @@ class FittedHadamard(Fitted):
         return fwht(w if self.signs is None else self.signs[:, None] * w, axis=0, block=self.block)
 
     def restore_x(self, xt) -> np.ndarray:
-        x = fwht(_float_array(xt, "x'"), axis=-1, block=self.block)  # H_b/√b is its own inverse
+        x = fwht(_float_array(xt, "x'"), axis=-1, block=self.block, transpose=True)
         return x if self.signs is None else x * self.signs
 
 
@@ -192,15 +201,14 @@ def _seed(v, what: str) -> int:
     return int(v)
 
 
-def _block(block: int | None, k: int, what: str, power_of_two: bool) -> int:
+def _block(block: int | None, k: int, what: str, hadamard: bool) -> int:
     b = k if block is None else block
     if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
         raise ValueError(f"{what}: the block must be an integer >= 1, got {b!r}")
-    if power_of_two and not is_power_of_two(int(b)):
-        what_b = f"K = {k} is not a power of two" if block is None else f"block {b}"
+    if hadamard and hadamard_order(int(b)) is None:
         raise ValueError(
-            f"{what}: {what_b}; a Sylvester Hadamard matrix needs a power-of-two order: "
-            "use hadamard:B with B a power of two dividing K"
+            f"{what}: no Hadamard matrix of order K = {b}; {ORDERS}; "
+            "use hadamard:B with such a B dividing K"
         )
     if k % b:
         raise ValueError(f"{what}: K = {k} is not divisible by the block {b}")
@@ -273,7 +281,7 @@ class Hadamard:
     def fit(self, x_calib, w) -> FittedHadamard:
         _, w = _operands(x_calib, w)
         k = w.shape[0]
-        b = _block(self.block, k, self.spec, power_of_two=True)
+        b = _block(self.block, k, self.spec, hadamard=True)
         d = None
         if self.signs is not None:
             rng = np.random.default_rng(_seed(self.signs, self.spec))
@@ -353,10 +361,10 @@ def parse_transform(spec: str) -> Transform:
 
     >>> parse_transform("smoothquant:0.5+hadamard:128:signs=3")
     Chain(steps=(SmoothQuant(alpha=0.5), Hadamard(block=128, signs=3)))
-    >>> parse_transform("hadamard:96")
+    >>> parse_transform("hadamard:28")
     Traceback (most recent call last):
     ...
-    ValueError: transform 'hadamard:96': the block must be a power of two, got 96
+    ValueError: transform 'hadamard:28': no Hadamard matrix of order 28; orders are 2^a (Sylvester) or 2^a·m with m − 1 a prime ≡ 3 (mod 4) (Paley I): e.g. 128, 4096, 12, 20, 5120 = 256·20
     """
     steps = [_from_step(s) for s in parse_transform_steps(spec)]
     return steps[0] if len(steps) == 1 else Chain(tuple(steps))

@@ -8,7 +8,9 @@ Only the activation side runs online: weights are transformed once, offline.
   (LayerNorm weights or the previous linear layer) and s·w into the weights (Xiao et al.
   2023, arXiv:2211.10438, §4).
 - ``hadamard:b``: the fast Walsh–Hadamard network of a b-vector, log2(b) stages of b/2
-  butterflies (an adder and a subtractor each): b·log2(b) add/sub per vector.  Integer
+  butterflies (an adder and a subtractor each): b·log2(b) add/sub per vector.  For
+  b = p·m with a Paley factor m (:func:`lowbit.transformspec.hadamard_order`), a dense ±1
+  stage of m − 1 add/sub per value comes first, then log2(p) butterfly stages.  Integer
   activations of w bits are summed exactly, the words growing one bit per stage (stage s
   adds w + s bit words); float activations add in a float format (the activation's own by
   default, or ``internal``), each adder a float adder with RNE
@@ -36,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..formats import FloatFormat, Format, IntFormat, get_format
-from ..transformspec import Step, parse_transform_steps
+from ..transformspec import ORDERS, Step, hadamard_order, parse_transform_steps
 from . import arith as A
 from .block import _fp_mult, adder_tree
 from .datapath import Product, float_accumulate
@@ -134,9 +136,10 @@ def _float_adder(fmt: FloatFormat, costs: GateCosts) -> Cost:
     return Cost.group(f"{fmt.name}_add", float_accumulate(p, fmt, "nearest_even", costs))
 
 
-def _hadamard_int(b: int, bits: int, costs: GateCosts) -> tuple[list[Cost], int]:
+def _hadamard_int(b: int, m: int, bits: int, costs: GateCosts) -> list[Cost]:
+    """Butterfly stages of strides m, 2m, … < b on words of ``bits`` growing a bit a stage."""
     stages = []
-    for s in range(1, int(math.log2(b)) + 1):
+    for s in range(1, int(math.log2(b // m)) + 1):
         w = bits + s  # words of bits + s − 1, sign-extended: the sum needs one more bit
         add = A.ripple_adder(w, costs=costs)
         sub = Cost.group(
@@ -145,17 +148,38 @@ def _hadamard_int(b: int, bits: int, costs: GateCosts) -> tuple[list[Cost], int]
         regs = _scaled(A.register(w, costs=costs), 2, f"2x_reg{w}", costs)
         bfly = Cost.group("butterfly", [add, sub, regs], depth=sub.depth)
         stages.append(_scaled(bfly, b // 2, f"stage{s}_{b // 2}x_butterfly{w}", costs))
-    return stages, bits + int(math.log2(b))
+    return stages
 
 
-def _hadamard_float(b: int, fmt: FloatFormat, costs: GateCosts) -> list[Cost]:
+def _hadamard_float(b: int, m: int, fmt: FloatFormat, costs: GateCosts) -> list[Cost]:
     add = _float_adder(fmt, costs)
     sub = Cost.group("sub", [Cost.leaf("sign_flip", {"xor2": 1}, 1, costs), add])
     bfly = Cost.group("butterfly", [add, sub], depth=sub.depth)
     return [
         _scaled(bfly, b // 2, f"stage{s}_{b // 2}x_{fmt.name}_butterfly", costs)
-        for s in range(1, int(math.log2(b)) + 1)
+        for s in range(1, int(math.log2(b // m)) + 1)
     ]
+
+
+def _paley(b: int, m: int, fmt: Format, internal: FloatFormat | None, costs) -> tuple[Cost, int]:
+    """The dense ±1 stage of a Paley factor H_m on each run of m values: every output sums
+    m terms; m(m − 1)/2 of H_m's m² entries are −1 (row 0 all +1; column 0 below it −1; Q
+    has (q − 1)/2 of −1 per row), each a negated input.  Returns (cost, output bits)."""
+    runs, neg = b // m, m * (m - 1) // 2
+    if isinstance(fmt, IntFormat) and internal is None:
+        tree, out = adder_tree(m, fmt.bits, True, costs)  # a negation's +1 is a carry-in
+        parts = [
+            _scaled(
+                Cost.group("output", [tree, A.register(out, costs=costs)]), b, "outputs", costs
+            ),
+            _scaled(A.xor_bank(fmt.bits, costs=costs), runs * neg, "negations", costs),
+        ]
+        return Cost.group(f"paley{m}", parts, depth=parts[0].depth + 1), out
+    f = internal if internal is not None else fmt
+    add = _float_adder(f, costs)
+    tree = _scaled(add, b * (m - 1), f"{b * (m - 1)}x_{f.name}_add", costs)
+    signs = Cost.leaf("negations", {"xor2": runs * neg}, 1, costs)
+    return Cost.group(f"paley{m}", [signs, tree], depth=1 + add.depth * math.ceil(math.log2(m))), 0
 
 
 def _signs(b: int, fmt: Format, costs: GateCosts) -> Cost:
@@ -165,17 +189,24 @@ def _signs(b: int, fmt: Format, costs: GateCosts) -> Cost:
 
 
 def _hadamard(step: Step, b: int, fmt: Format, internal: FloatFormat | None, costs) -> StepCost:
+    p, m = hadamard_order(b)
     parts = [_signs(b, fmt, costs)] if step.seed is not None else []
+    bits = fmt.bits
+    if m > 1:
+        paley, bits = _paley(b, m, fmt, internal, costs)
+        parts.append(paley)
+    lg = int(math.log2(p))
     if isinstance(fmt, IntFormat) and internal is None:
-        stages, out = _hadamard_int(b, fmt.bits, costs)
-        note = f"exact integer butterflies, {fmt.bits + 1}…{out} bits"
+        parts += _hadamard_int(b, m, bits, costs)
+        note = f"exact integer butterflies, {fmt.bits + 1}…{bits + lg} bits"
     else:
         f = internal if internal is not None else fmt
-        stages = _hadamard_float(b, f, costs)
+        parts += _hadamard_float(b, m, f, costs)
         note = f"{f.name} butterflies with RNE"
-    lg = int(math.log2(b))
-    vector = Cost.group(f"fwht{b}", parts + stages)
-    return StepCost(_spec(step), b, vector, b * lg, 0, lg, note)
+    if m > 1:
+        note += f"; a dense ±1 Paley stage of order {m} first"
+    adds, stages = b * lg + b * (m - 1), lg + (math.ceil(math.log2(m)) if m > 1 else 0)
+    return StepCost(_spec(step), b, Cost.group(f"fwht{b}", parts), adds, 0, stages, note)
 
 
 def _rotation(step: Step, b: int, fmt: Format, costs: GateCosts) -> StepCost:
@@ -220,8 +251,8 @@ def _block(step: Step, k: int | None) -> int:
     b = k if step.block is None else step.block
     if k is not None and k % b:
         raise ValueError(f"{_spec(step)}: K = {k} is not divisible by the block {b}")
-    if step.kind == "hadamard" and b & (b - 1):
-        raise ValueError(f"{_spec(step)}: K = {b} is not a power of two; use hadamard:B")
+    if step.kind == "hadamard" and hadamard_order(b) is None:
+        raise ValueError(f"{_spec(step)}: no Hadamard matrix of order K = {b}; {ORDERS}")
     return b
 
 

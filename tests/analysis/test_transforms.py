@@ -8,7 +8,7 @@ import pytest
 from scipy.linalg import hadamard as dense_hadamard
 
 from lowbit import get_format
-from lowbit.analysis.hadamard import fwht
+from lowbit.analysis.hadamard import fwht, paley_matrix
 from lowbit.analysis.metrics import sqnr_db
 from lowbit.analysis.transforms import (
     Chain,
@@ -18,6 +18,7 @@ from lowbit.analysis.transforms import (
     haar_orthogonal,
     parse_transform,
 )
+from lowbit.transformspec import hadamard_order, is_paley_order
 
 SPECS = [
     "none",
@@ -49,6 +50,29 @@ def test_fwht_equals_the_dense_sylvester_matrix(n):
     np.testing.assert_allclose(fwht(x.T, axis=0), (x @ h).T / np.sqrt(n), rtol=0, atol=1e-12)
 
 
+def test_paley_matrices_are_hadamard():
+    orders = [m for m in range(2, 200) if is_paley_order(m)]
+    assert orders[:8] == [4, 8, 12, 20, 24, 32, 44, 48]
+    for m in orders:
+        h = paley_matrix(m)
+        assert set(np.unique(h)) == {-1, 1}
+        np.testing.assert_array_equal(h @ h.T, m * np.eye(m, dtype=np.int64))
+    with pytest.raises(ValueError, match="prime"):
+        paley_matrix(28)
+
+
+@pytest.mark.parametrize(("b", "p", "m"), [(12, 1, 12), (40, 2, 20), (96, 8, 12)])
+def test_fwht_of_a_paley_order_is_sylvester_kron_paley(b, p, m):
+    assert hadamard_order(b) == (p, m)
+    x = np.random.default_rng(b).standard_normal((3, 2 * b))
+    h = np.kron(dense_hadamard(p), paley_matrix(m)).astype(np.float64)
+    want = np.hstack([x[:, :b] @ h, x[:, b:] @ h])
+    np.testing.assert_allclose(fwht(x, block=b, normalize=False), want, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(
+        fwht(x, block=b, transpose=True), x @ np.kron(np.eye(2), h.T) / np.sqrt(b), atol=1e-12
+    )
+
+
 def test_blockwise_fwht_is_block_diagonal():
     x = np.random.default_rng(1).standard_normal((5, 48))
     h = dense_hadamard(16) / 4.0
@@ -56,9 +80,12 @@ def test_blockwise_fwht_is_block_diagonal():
     np.testing.assert_allclose(fwht(x, block=16), x @ want, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("spec", SPECS)
-def test_product_is_unchanged_to_float64_precision(spec):
-    x, w = _operands()
+@pytest.mark.parametrize(
+    ("spec", "k"),
+    [(s, 64) for s in SPECS] + [("hadamard", 80), ("hadamard:20:signs=4", 80), ("hadamard:12", 48)],
+)
+def test_product_is_unchanged_to_float64_precision(spec, k):
+    x, w = _operands(k=k)
     f = parse_transform(spec).fit(x, w)
     xt, wt = f.apply(x, w)
     y = x @ w
@@ -68,9 +95,12 @@ def test_product_is_unchanged_to_float64_precision(spec):
     np.testing.assert_allclose(f.restore_x(xt), x, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("spec", ["hadamard:16:signs=2", "rotation:4:8", "hadamard", "rotation:3"])
-def test_rotations_are_orthogonal(spec):
-    k = 64
+@pytest.mark.parametrize(
+    ("spec", "k"),
+    [("hadamard:16:signs=2", 64), ("rotation:4:8", 64), ("hadamard", 64), ("rotation:3", 64)]
+    + [("hadamard", 80), ("hadamard:24:signs=1", 48)],
+)
+def test_rotations_are_orthogonal(spec, k):
     f = parse_transform(spec).fit(np.zeros((1, k)), np.eye(k))
     q = f.apply_x(np.eye(k))  # the matrix T with x' = x·T
     np.testing.assert_allclose(q @ q.T, np.eye(k), rtol=0, atol=1e-12)
@@ -163,8 +193,8 @@ def test_specs_round_trip_and_compose():
     ("spec", "match"),
     [
         ("", "non-empty"),
-        ("hadamard:96", "power of two"),
-        ("hadamard:0", "power of two"),
+        ("hadamard:28", "no Hadamard matrix of order 28"),
+        ("hadamard:0", "no Hadamard matrix of order 0"),
         ("hadamard:16:17", "bad hadamard argument"),
         ("hadamard:signs=x", "signs must be an integer"),
         ("smoothquant:1.5", r"\[0, 1\]"),
@@ -184,10 +214,10 @@ def test_bad_specs(spec, match):
 
 
 def test_bad_operands_and_shapes():
-    x, w = _operands(k=24)
+    x, w = _operands(k=56)  # 56 = 2·28: no Sylvester or Sylvester ⊗ Paley I order
     with pytest.raises(ValueError, match="not divisible by the block 16"):
         parse_transform("hadamard:16").fit(x, w)
-    with pytest.raises(ValueError, match="K = 24 is not a power of two"):
+    with pytest.raises(ValueError, match="no Hadamard matrix of order K = 56"):
         parse_transform("hadamard").fit(x, w)
     with pytest.raises(ValueError, match="not divisible by the block 5"):
         parse_transform("rotation:0:5").fit(x, w)
@@ -200,14 +230,14 @@ def test_bad_operands_and_shapes():
     with pytest.raises(ValueError, match="NaN or Inf"):
         parse_transform("smoothquant").fit(bad, w)
     f = parse_transform("hadamard:8").fit(x, w)
-    with pytest.raises(ValueError, match="fitted for K = 24"):
+    with pytest.raises(ValueError, match="fitted for K = 56"):
         f.apply(x[..., :16], w[:16])
     with pytest.raises(ValueError, match=r"α must be a number in \[0, 1\]"):
         SmoothQuant(2.0)
     with pytest.raises(ValueError, match="seed"):
         Rotation(-3)
-    with pytest.raises(ValueError, match="power of two"):
-        fwht(np.ones(12))
+    with pytest.raises(ValueError, match="no Hadamard matrix of order 28"):
+        fwht(np.ones(28))
     with pytest.raises(ValueError, match="whole number of blocks"):
         fwht(np.ones(12), block=8)
 

@@ -41,6 +41,23 @@ def test_integer_hadamard_cells_by_hand(b, fmt):
     assert t.stages == int(math.log2(b))
 
 
+def test_paley_stage_cells_by_hand():
+    # b = 24 = 2·12: per 12-run, each of 12 outputs sums 12 int8 words in an exact tree with
+    # carry-ins (6 adders of 9 bits, 3 of 10, 1 of 11, 1 of 12: 107 FA) and a 12-bit
+    # register; 66 of H_12's 144 entries are −1, each an 8-bit XOR bank; then one butterfly
+    # stage of 12 butterflies on 13-bit words
+    t = transform_cost("hadamard:24", "int8", n=1)
+    (step,) = t.steps
+    paley = {"fa": 24 * 107, "ff": 24 * 12, "xor2": 2 * 66 * 8}
+    bfly = {"fa": 12 * (12 + 13), "ha": 12, "xor2": 12 * 13, "ff": 12 * 2 * 13}
+    want = {c: paley.get(c, 0) + bfly.get(c, 0) for c in ("fa", "ha", "xor2", "ff")}
+    assert step.vector.cell_counts() == want
+    assert step.adds == 24 * 1 + 24 * 11 and step.stages == 1 + 4
+    assert "Paley stage of order 12" in step.note
+    f = transform_cost("hadamard", "fp16", n=1, k=5120)  # 256·20, a LLaMA-13B width
+    assert f.steps[0].adds == 5120 * (8 + 19)
+
+
 def test_per_mac_is_per_element_over_n_and_whole_k_is_k():
     a = transform_cost("hadamard:4096", "int8", n=1)
     b = transform_cost("hadamard", "int8", n=4096, k=4096)
@@ -100,14 +117,14 @@ def test_unit_costs_count_cells():
     ("kwargs", "match"),
     [
         ({"spec": "hadamard", "activation_format": "int8"}, "needs k"),
-        ({"spec": "hadamard", "k": 96}, "not a power of two"),
+        ({"spec": "hadamard", "k": 56}, "no Hadamard matrix of order K = 56"),
         ({"spec": "hadamard:64", "k": 96}, "not divisible by the block 64"),
         ({"spec": "rotation:1:7", "k": 96}, "not divisible by the block 7"),
         ({"spec": "hadamard:8", "activation_format": "mxfp8_e4m3"}, "scalar activations"),
         ({"spec": "hadamard:8", "n": 0}, "n must be a positive integer"),
         ({"spec": "hadamard:8", "k": True}, "k must be a positive integer"),
         ({"spec": "hadamard:8", "internal": "int16"}, "must be a FloatFormat"),
-        ({"spec": "hadamard:12"}, "power of two"),
+        ({"spec": "hadamard:28"}, "no Hadamard matrix of order 28"),
         ({"spec": "smoothquant:3"}, r"\[0, 1\]"),
     ],
 )
