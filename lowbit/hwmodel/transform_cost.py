@@ -40,7 +40,7 @@ import numpy as np
 from ..formats import FloatFormat, Format, IntFormat, get_format
 from ..transformspec import ORDERS, Step, hadamard_order, parse_transform_steps
 from . import arith as A
-from .block import _fp_mult, adder_tree
+from .block import adder_tree, fp_mult
 from .datapath import Product, float_accumulate
 from .gates import DEFAULT_COSTS, Cost, GateCosts
 
@@ -216,7 +216,7 @@ def _rotation(step: Step, b: int, fmt: Format, costs: GateCosts) -> StepCost:
         tree = Cost.group("tree", [tree, A.register(out, costs=costs)])
         note = f"{fmt.bits}-bit coefficients, exact adder tree to {out} bits"
     else:
-        mult = _fp_mult(fmt, costs, f"{fmt.name}_mult")
+        mult = fp_mult(fmt, costs, f"{fmt.name}_mult")
         add = _float_adder(fmt, costs)
         tree = _scaled(add, b - 1, f"tree{b}_{b - 1}x_{fmt.name}_add", costs)
         tree = Cost.group(tree.name, [tree], depth=add.depth * math.ceil(math.log2(b)))
