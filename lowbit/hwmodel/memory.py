@@ -94,31 +94,29 @@ def gemm_traffic(
     """Traffic of an output-stationary GEMM with one on-chip buffer of ``buffer_bits``.
 
     Tile (i, j) streams row panel i of A (≤ R rows × K) and column panel j of W (K × ≤ C
-    columns) from the buffer into the array; row panels are revisited ⌈N/C⌉ times and column
-    panels ⌈M/R⌉ times, so SRAM reads = ⌈N/C⌉·A + ⌈M/R⌉·W + outputs.  DRAM reads take the
-    cheapest schedule whose resident data fits the buffer (the streamed operand's staging is
-    not counted): A or W wholly resident → A + W; one row panel of A resident → A + ⌈M/R⌉·W;
-    one column panel of W resident → W + ⌈N/C⌉·A; nothing fits → ⌈N/C⌉·A + ⌈M/R⌉·W.  Every
-    DRAM read is written into the buffer once; outputs are written to the buffer, read
-    back and written to DRAM once (partial sums never leave the PEs: output stationary).
+    columns) from the buffer into the array; row panels are revisited ⌈N/C⌉ = t_n times and
+    column panels ⌈M/R⌉ = t_m times, so SRAM reads = t_n·A + t_m·W + outputs.  DRAM reads take
+    the cheaper of two schedules (the streamed operand's staging is not counted): keep
+    p = min(t_m, ⌊buffer / A panel⌋) row panels of A resident and stream W once per group of
+    p panels → A + ⌈t_m / p⌉·W; or the same with W's column panels → W + ⌈t_n / p⌉·A; when not
+    even one panel fits, t_n·A + t_m·W.  Every DRAM read is written into the buffer once;
+    outputs are written to the buffer, read back and written to DRAM once (partial sums never
+    leave the PEs: output stationary).
 
     >>> t = gemm_traffic(8 * 64, 8 * 64, 8, 8, 4, 4, 16 * 64, buffer_bits=10**6)
     >>> t.dram_read_bits, t.sram_read_bits, t.schedule
-    (1024, 3072, 'A resident')
+    (1024, 3072, 'A: 2 of 2 row panels resident')
     >>> gemm_traffic(8 * 64, 8 * 64, 8, 8, 4, 4, 16 * 64, buffer_bits=300).dram_read_bits
     1536
     """
     tm, tn = -(-m // r), -(-n // c)
     a_panel, w_panel = -(-a_bits // tm), -(-w_bits // tn)  # the largest panel
     options = [("nothing resident", tn * a_bits + tm * w_bits)]
-    if w_panel <= buffer_bits:
-        options.append(("W column panel resident", w_bits + tn * a_bits))
-    if a_panel <= buffer_bits:
-        options.append(("A row panel resident", a_bits + tm * w_bits))
-    if a_bits <= buffer_bits:
-        options.append(("A resident", a_bits + w_bits))
-    if w_bits <= buffer_bits:
-        options.append(("W resident", a_bits + w_bits))
+    pa, pw = min(tm, buffer_bits // a_panel), min(tn, buffer_bits // w_panel)
+    if pa:
+        options.append((f"A: {pa} of {tm} row panels resident", a_bits + -(-tm // pa) * w_bits))
+    if pw:
+        options.append((f"W: {pw} of {tn} column panels resident", w_bits + -(-tn // pw) * a_bits))
     schedule, dram_read = min(options, key=lambda o: o[1])
     return Traffic(
         a_bits=a_bits,

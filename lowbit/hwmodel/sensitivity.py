@@ -55,10 +55,10 @@ def _point(param: str, value, gemm, array, tech: Technology, activity) -> dict:
     return kw
 
 
-def _rows(configs, param, value, kw, output_format, seed) -> list[dict]:
+def _rows(configs, param, value, kw, output_format, seed, mac_kwargs) -> list[dict]:
     rows = []
     for cfg in configs:
-        res = array_cost(*cfg, output_format=output_format, seed=seed, **kw)
+        res = array_cost(*cfg, output_format=output_format, seed=seed, **kw, **mac_kwargs)
         act = res.activity
         feasible = bool(getattr(res.mac, "feasible", True)) and not (act.overflow or 0)
         per = res.pj_per_mac()
@@ -96,12 +96,14 @@ def energy_sensitivity(
     k: Sequence[int] = (),
     array: Sequence[tuple[int, int]] = (),
     clock: Sequence[float] = (),
+    **mac_kwargs,
 ) -> pd.DataFrame:
     """Energy per MAC of each configuration (weight, activation, accumulator) at the baseline
     (``parameter`` "baseline": ``gemm``, ``base_array``, ``technology``, ``base_activity``)
     and with one parameter changed at a time: ``node`` (nm), ``sram`` (buffer level),
     ``dram`` (case), ``activity`` (numbers or "measured"), ``k`` (K of the GEMM), ``array``
-    ((R, C) pairs) and ``clock`` (flip-flop clock energy, gate equivalents).
+    ((R, C) pairs) and ``clock`` (flip-flop clock energy, gate equivalents).  Other keywords
+    go to :func:`~lowbit.hwmodel.mac_cost` (e.g. ``lanes=32`` for a like-for-like unit).
 
     One row per (parameter, value, config): ``pj_per_mac`` and ``pj_<component>``,
     ``memory_share``, ``rank`` among the feasible configurations at that point (1 = least
@@ -119,11 +121,11 @@ def energy_sensitivity(
     tech = technology or Technology()
     sweeps = dict(node=node, sram=sram, dram=dram, activity=activity, k=k, array=array, clock=clock)
     base_kw = _point("", None, gemm, base_array, tech, base_activity)
-    rows = _rows(cfgs, "baseline", "-", base_kw, output_format, seed)
+    rows = _rows(cfgs, "baseline", "-", base_kw, output_format, seed, mac_kwargs)
     for param in PARAMETERS:
         for value in sweeps[param]:
             kw = _point(param, value, gemm, base_array, tech, base_activity)
-            rows += _rows(cfgs, param, value, kw, output_format, seed)
+            rows += _rows(cfgs, param, value, kw, output_format, seed, mac_kwargs)
     df = pd.DataFrame(rows)
     return _rank(df)
 

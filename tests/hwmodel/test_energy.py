@@ -101,7 +101,18 @@ def test_refetch_when_operands_do_not_fit_the_buffer():
     assert dram(2048).traffic.dram_read_bits == a_bits + w_bits  # A (2 KB) resident
     one_panel = dram(1024).traffic  # one 1 KB panel: keep A's, re-read W per row panel
     assert one_panel.dram_read_bits == a_bits + 2 * w_bits  # cheaper than W + 3·A
-    assert one_panel.schedule == "A row panel resident"
+    assert one_panel.schedule == "A: 1 of 2 row panels resident"
+    # 2 KB: both A panels, or 2 of W's 3 panels (W + ⌈3/2⌉·A = W + 2·A: dearer than A + W)
+    assert dram(2048).traffic.schedule == "A: 2 of 2 row panels resident"
+    three = array_cost(
+        "int8",
+        "int8",
+        gemm=(64, 64, 48),
+        array=ARRAY,
+        technology=Technology(buffer_bytes=2048),
+        activity=0.5,
+    ).traffic  # A: 4 panels of 8192 bits, 2 fit → W read ⌈4/2⌉ = 2 times
+    assert three.dram_read_bits == 64 * 64 * 8 + 2 * K * N * 8
     assert dram(512).traffic.dram_read_bits == 3 * a_bits + 2 * w_bits  # nothing fits
     # the array re-reads panels from the buffer however large it is
     assert one_panel.sram_read_bits == 3 * a_bits + 2 * w_bits + M * N * 16
@@ -145,7 +156,8 @@ def test_block_unit_components():
 def _popcount_rate(codes, bits, axis):
     """Slow reference: flipped bits between consecutive codes along axis, per bit."""
     c = np.moveaxis(np.asarray(codes, dtype=np.int64), axis, -1)
-    flips = sum(bin(int(x) ^ int(y)).count("1") for row in c for x, y in zip(row[:-1], row[1:]))
+    pairs = (zip(row[:-1], row[1:], strict=True) for row in c)
+    flips = sum(bin(int(x) ^ int(y)).count("1") for p in pairs for x, y in p)
     return flips / (bits * c.shape[0] * (c.shape[1] - 1))
 
 
