@@ -235,3 +235,22 @@ def test_energy_tables_are_named_sourced_and_replaceable():
         EnergyTable("x", "y", 45, {"int8_mult": -1.0}, {"int8_mult": 1.0}, {1: 1.0}, {"a": 1.0})
     with pytest.raises(ValueError, match="buffer_bytes"):
         Technology(buffer_bytes=0)
+
+
+def test_w4a16_traffic_and_measured_activity():
+    from lowbit.hwmodel.memory import tensor_bits
+
+    assert tensor_bits("fp16", 8, 256, k_axis=1) == 8 * 256 * 16  # activations: no scales
+    assert tensor_bits("int4_g128", 256, 4, k_axis=0) == 4 * 2 * G128_BLOCK  # weights K×N
+    g128, fp16 = get_format("int4_g128"), get_format("fp16")
+    act = measure_activity(g128, fp16, "fp32", k=256, lanes=128, seed=1)
+    rng = np.random.default_rng(1)  # the recipe: A then W, N(0, 1); fp16 unscaled
+    a = fp16.encode(rng.standard_normal((8, 256)))
+    w = g128.encode(rng.standard_normal((256, 8)), axis=0)  # codes and scales with K last
+    scales = np.asarray(g128.scale_format.decode(np.asarray(w.scales)), dtype=np.float64).T
+    codes = np.ascontiguousarray(np.asarray(w.codes).T)
+    _, st = macsim.gemm(
+        a, codes, fp16, g128.element, accumulator="fp32", order="blocks", block=128,
+        scales=(None, np.ascontiguousarray(scales)), scale_block=128, toggles=True,
+    )  # fmt: skip
+    assert act.accumulator == st.activity and st.steps == 8 * 8 * 2
