@@ -5,7 +5,8 @@
 flip between consecutive elements streaming through a PE's operand registers (rows of A and
 columns of W along K).  Both come from one seeded simulation of the stated formats,
 accumulator and K on Gaussian operands (integer elements scaled per tensor to their largest
-code, float elements unscaled, block formats through their own scale rules).
+code, float elements unscaled unless the tensor exceeds the format's range, then scaled the
+same way; block formats through their own scale rules).
 """
 
 from __future__ import annotations
@@ -98,8 +99,9 @@ def _operand(op: Operand, x: np.ndarray, side: str):
         if isinstance(fmt, VSQuant) and fmt.outer == "per_channel":
             enc = replace(fmt, channel_axis=1 - kax)  # γ per row of A / column of W
         return x, fmt, enc.encode(x, axis=kax).codes, fmt.element.bits, None, None
-    if isinstance(fmt, IntFormat):  # per-tensor absmax onto the largest code
-        x = x * (fmt.max / np.max(np.abs(x)))
+    amax = np.max(np.abs(x))
+    if isinstance(fmt, IntFormat) or amax > fmt.max:  # per-tensor absmax onto the largest value
+        x = x * (fmt.max / amax)
     codes = np.ascontiguousarray(fmt.encode(x))
     return codes, fmt, codes if side == "a" else codes.T, fmt.bits, None, None
 

@@ -196,6 +196,9 @@ def test_activity_from_macstats_drives_the_accumulator_energy():
 def test_default_activity_is_measured_and_says_so():
     a = array_cost("int8", "int8", "fp32", gemm=(16, 128, 16), array=(8, 8))
     assert a.activity.source.startswith("measured") and a.activity.accumulator != 0.5
+    # E2M5's largest value is below N(0, 1)'s tail: scaled onto it, not NaN
+    small = array_cost("fp8_e2m5fnuz", "fp8_e2m5fnuz", "fixed", gemm=(16, 4096, 16), array=(8, 8))
+    assert small.activity.source.startswith("measured") and small.activity.overflow == 0
     wide = array_cost("int32", "int32", "fixed", gemm=(16, 128, 16), array=(8, 8))
     assert wide.activity.source.startswith("assumed 0.5 (Technology)")
     assert "16" in wide.activity.source  # the simulator's limit, named
