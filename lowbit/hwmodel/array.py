@@ -159,7 +159,8 @@ def _output_bits(output_format, output_bits) -> int:
     if output_bits is not None:
         if output_format is not None:
             raise ValueError("give output_format or output_bits, not both")
-        if not isinstance(output_bits, (int, np.integer)) or output_bits <= 0:
+        ok = isinstance(output_bits, (int, np.integer)) and not isinstance(output_bits, bool)
+        if not ok or output_bits <= 0:
             raise ValueError(f"output_bits must be a positive integer, got {output_bits!r}")
         return int(output_bits)
     fmt = get_format(output_format or DEFAULT_OUTPUT)

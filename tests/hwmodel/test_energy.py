@@ -85,6 +85,9 @@ def test_output_width_is_the_output_format_not_the_accumulator(kw, bits):
     assert a.sram_write_bits == a.traffic.dram_read_bits + M * N * bits
     with pytest.raises(ValueError, match="not both"):
         array_cost("int8", "int8", output_format="fp16", output_bits=16, activity=0.5)
+    for bad in (0, True, 16.0):
+        with pytest.raises(ValueError, match="output_bits"):
+            array_cost("int8", "int8", output_bits=bad, activity=0.5)
     with pytest.raises(ValueError, match="scalar format"):
         array_cost("int8", "int8", output_format="mxfp4", activity=0.5)
 
