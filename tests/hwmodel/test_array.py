@@ -11,15 +11,17 @@ from lowbit.hwmodel import HOROWITZ_45NM_PJ, Technology, array_cost, mac_cost
 
 
 def test_output_stationary_counts():
-    a = array_cost("int8", "int8", "fixed", gemm=(256, 64, 300), array=(128, 128))
+    a = array_cost("int8", "int8", "fixed", gemm=(256, 64, 300), array=(128, 128), activity=0.5)
     assert a.macs == 256 * 64 * 300
     assert a.tiles == 2 * 3
     assert a.cycles == 6 * (64 + 128 + 128 - 2)
     assert a.mac.terms == 64 and a.mac.accumulator_width == 2 * 8 + 6  # exact for K = 64
     assert a.accumulator_register_bits == 128 * 128 * 22
     assert a.pipeline_register_bits == 128 * 128 * 16
-    assert a.sram_read_bits == 6 * 64 * (128 * 8 + 128 * 8)
-    assert a.dram_bits == 256 * 64 * 8 + 64 * 300 * 8 + 256 * 300 * 22
+    # A (256×64) re-read for each of 3 column panels, W (64×300) for each of 2 row panels,
+    # outputs once in bf16; both operands fit the 1 MB buffer, so DRAM sees each once
+    assert a.sram_read_bits == 3 * 256 * 64 * 8 + 2 * 64 * 300 * 8 + 256 * 300 * 16
+    assert a.dram_bits == 256 * 64 * 8 + 64 * 300 * 8 + 256 * 300 * 16
     assert a.area_gates == 128 * 128 * (a.mac.total + 16 * 6)
     assert 0 < a.utilisation < 1
 
@@ -30,7 +32,9 @@ def test_area_and_energy_scale_with_node_and_format():
     assert mac_cost("int8", "int8").breakdown()["mpy"] * t45.gate_area_um2 == pytest.approx(282)
     assert t22.gate_area_um2 == pytest.approx(t45.gate_area_um2 / 4)
     assert t22.gate_energy_pj == pytest.approx(t45.gate_energy_pj / 2)
-    assert t45.sram_pj_per_bit() == HOROWITZ_45NM_PJ["sram_8kb_read_64b"] / 64
+    assert t45.sram_pj_per_bit() == HOROWITZ_45NM_PJ["sram_1mb_read_64b"] / 64  # the default
+    assert t22.sram_pj_per_bit() == pytest.approx(t45.sram_pj_per_bit() / 2)
+    assert t22.dram_pj_per_bit() == t45.dram_pj_per_bit()  # the interface is not node-scaled
     g = (512, 512, 512)
     i8 = array_cost("int8", "int8", "fixed", gemm=g, array=(64, 64))
     f8 = array_cost("fp8_e4m3fn", "fp8_e4m3fn", "fp32", gemm=g, array=(64, 64))
