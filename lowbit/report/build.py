@@ -292,6 +292,7 @@ def summary_markdown(recipe: Recipe | None = None) -> str:
         return ", ".join(xs) if len(xs) <= limit else ", ".join(xs[:limit]) + f" … ({len(xs)})"
 
     at, fp, bl = recipe["atlas"], recipe["fp8_vs_int8"], recipe["block_formats"]
+    en = recipe["energy"]
     rs, hw, pc, ac = (
         recipe["range_setting"],
         recipe["hardware"],
@@ -312,9 +313,13 @@ def summary_markdown(recipe: Recipe | None = None) -> str:
         f"{bl['shape'][1]} tensors",
         "range_setting": f"exact MSE vs clip and each method's pick ({', '.join(rs['methods'])})"
         f" at {', '.join(map(str, rs['bits']))} bits on {rs['distribution']}",
-        "hardware": f"gates per MAC stacked by mpy/block/alignadd/normacc/output for "
-        f"{len(hw['formats'])} formats × {'/'.join(hw['accumulators'])} accumulators; model vs "
-        f"Yosys (when installed); energy per MAC and per {m}×{k}×{n} GEMM on a {r}×{c} array",
+        "hardware": f"gates per MAC by component for {len(hw['formats'])} formats on equal "
+        f"{hw['lanes']}-lane units × {'/'.join(hw['accumulators'])} accumulators (infeasible ones "
+        "marked), depth and area at one clock, W4A16/W4A8/W8A8, multi-format units, the van "
+        "Baalen Fig. 3 table; model beside Yosys (when installed)",
+        "energy": f"pJ per MAC by component (multiplier … DRAM) of {len(en['formats'])} formats "
+        f"in a {m}×{k}×{n} GEMM on a {r}×{c} array; sensitivity to node, memory, activity, K, "
+        "array",
         "accuracy_vs_cost": f"Pareto front of QSNR vs gates/MAC and vs pJ/MAC over "
         f"{len(pc['formats'])} formats × {'/'.join(pc['accumulators'])}",
         "accumulators": "GEMM error and swamped/overflowed steps vs K = "

@@ -40,6 +40,7 @@ STUDIES = (
     "block_formats",
     "range_setting",
     "hardware",
+    "energy",
     "accuracy_vs_cost",
     "accumulators",
 )
@@ -330,6 +331,49 @@ def _hw_formats(value: Any, where: str) -> list[str]:
     return names
 
 
+def _cost_table(value: Any, where: str) -> str:
+    """A gate-cost table of :mod:`lowbit.hwmodel.gates` by its recipe name
+    (:func:`cost_tables`)."""
+    tables = cost_tables()
+    if value not in tables:
+        raise ValueError(f"{where}: {value!r} is not one of {', '.join(tables)}")
+    return value
+
+
+def cost_tables() -> dict[str, Any]:
+    """Recipe name → :class:`~lowbit.hwmodel.GateCosts` of the tables lowbit ships: the van
+    Baalen et al. 2023 App. B table, and the synthesis-calibrated one where it exists.
+
+    >>> list(cost_tables())[0]
+    'van_baalen_2023'
+    """
+    from ..hwmodel import gates
+
+    out = {"van_baalen_2023": gates.VAN_BAALEN_2023}
+    if getattr(gates, "SYNTH_CALIBRATED", None) is not None:
+        out["synth_calibrated"] = gates.SYNTH_CALIBRATED
+    return out
+
+
+def _output_format(value: Any, where: str) -> str:
+    name = _format_name(value, where)
+    if get_format(name).has_block_scales:
+        raise ValueError(f"{where}: outputs are written in a scalar format (bf16, fp16, …)")
+    return name
+
+
+def _activity(value: Any, where: str) -> Any:
+    if value == "measured":
+        return value
+    return _float(0.0, 1.0, open_lo=False)(value, where)
+
+
+def _arrays(value: Any, where: str) -> list[list[int]]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where}: expected a non-empty list of [R, C] arrays")
+    return [_ints(1, 1 << 16, length=2)(v, where) for v in value]
+
+
 SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "atlas": {
         "formats": lambda v, w: _formats(v, w, allow_all=True),
@@ -360,11 +404,31 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "hardware": {
         "formats": _hw_formats,
         "accumulators": _choices(MAC_ACCUMULATORS),
+        "lanes": _int(1, 1024),
         "terms": _int(1, 1 << 24),
+        "stage_depth": _int(0, 1 << 16),
+        "cost_table": _cost_table,
         "array": _ints(1, 1 << 16, length=2),
         "gemm": _ints(1, 1 << 20, length=3),
         "node_nm": _float(0.0, 1000.0),
         "yosys": _choice(("auto", "off")),
+        "synth_formats": _hw_formats,
+        "synth_accumulators": _choices(MAC_ACCUMULATORS),
+        "synth_lanes": _int(1, 64),
+    },
+    "energy": {
+        "formats": _hw_formats,
+        "accumulator": _choice(MAC_ACCUMULATORS),
+        "output_format": _output_format,
+        "sram": _choice(("8kb", "32kb", "1mb")),
+        "dram": _choice(("low", "high")),
+        "activity": _activity,
+        "sensitivity_node_nm": _floats(0.0, 1000.0),
+        "sensitivity_sram": _choices(("8kb", "32kb", "1mb")),
+        "sensitivity_dram": _choices(("low", "high")),
+        "sensitivity_activity": _floats(0.0, 1.0),
+        "sensitivity_k": _ints(1, 1 << 20),
+        "sensitivity_array": _arrays,
     },
     "accuracy_vs_cost": {
         "formats": _block_formats,

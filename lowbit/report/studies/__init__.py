@@ -18,6 +18,7 @@ from . import (
     accuracy_vs_cost,
     atlas,
     block_formats,
+    energy,
     fp8_vs_int8,
     hardware,
     range_setting,
@@ -30,6 +31,7 @@ STUDIES: dict[str, tuple[str, ModuleType]] = {
     "block_formats": ("Block formats", block_formats),
     "range_setting": ("Range setting", range_setting),
     "hardware": ("Hardware cost", hardware),
+    "energy": ("Energy", energy),
     "accuracy_vs_cost": ("Accuracy versus cost", accuracy_vs_cost),
     "accumulators": ("Accumulators", accumulators),
 }

