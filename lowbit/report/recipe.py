@@ -368,6 +368,18 @@ def _activity(value: Any, where: str) -> Any:
     return _float(0.0, 1.0, open_lo=False)(value, where)
 
 
+def _synth_units(value: Any, where: str) -> list[list[str]]:
+    """[format, accumulator] pairs: each format × itself with that accumulator."""
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where}: expected a non-empty list of [format, accumulator] pairs")
+    out = []
+    for v in value:
+        if not isinstance(v, list) or len(v) != 2:
+            raise ValueError(f"{where}: expected [format, accumulator] pairs, got {v!r}")
+        out.append([_hw_formats([v[0]], where)[0], _choice(MAC_ACCUMULATORS)(v[1], where)])
+    return out
+
+
 def _arrays(value: Any, where: str) -> list[list[int]]:
     if not isinstance(value, list) or not value:
         raise ValueError(f"{where}: expected a non-empty list of [R, C] arrays")
@@ -412,8 +424,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "gemm": _ints(1, 1 << 20, length=3),
         "node_nm": _float(0.0, 1000.0),
         "yosys": _choice(("auto", "off")),
-        "synth_formats": _hw_formats,
-        "synth_accumulators": _choices(MAC_ACCUMULATORS),
+        "synth_units": _synth_units,
         "synth_lanes": _int(1, 64),
     },
     "energy": {

@@ -136,12 +136,13 @@ def test_synthesis_beside_the_model():
         pytest.skip("needs lowbit.hwmodel.synth with a Yosys")
     cfg = dict(load_recipe(SMOKE)["hardware"], yosys="auto")
     df = hardware.synth_table(cfg)
-    assert len(df) == len(cfg["synth_formats"]) * len(cfg["synth_accumulators"])
+    assert len(df) == len(cfg["synth_units"])
     row = df.iloc[0]
-    s = synth.synthesize_mac(row.weight, row.activation, cfg["synth_accumulators"][0],
-                             lanes=cfg["synth_lanes"], terms=cfg["terms"])  # fmt: skip
+    fmt, acc = cfg["synth_units"][0]
+    s = synth.synthesize_mac(fmt, fmt, acc, lanes=cfg["synth_lanes"], terms=cfg["terms"])
     assert row.gates_synth == s.gates and row.depth_synth == s.depth
     assert row.ratio == pytest.approx(row.gates_model / s.gates)
+    assert hardware.same_order(df) == {"fixed": True}  # one unit: one order
 
 
 def test_energy_rows_are_array_cost(ctx, en):

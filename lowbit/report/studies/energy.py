@@ -191,8 +191,11 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
     )
     label = doc.table(
         tab,
-        "pJ per MAC by component; 'memory' = (SRAM + DRAM) / total; buffer schedule: "
-        + "; ".join(f"{f}: {s}" for f, s in zip(raw.format, raw.schedule, strict=True) if s)[:300]
+        "pJ per MAC by component; 'memory' = (SRAM + DRAM) / total; ✗ = infeasible (not "
+        "ranked). Buffer schedule: "
+        + "; ".join(
+            f"{', '.join(g.format)}: {sched}" for sched, g in raw.groupby("schedule", sort=False)
+        )
         + ".",
         "energy table",
         repro,

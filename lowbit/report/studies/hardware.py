@@ -174,22 +174,44 @@ def van_baalen_table(cfg: dict[str, Any]) -> pd.DataFrame:
     return df
 
 
+def synth_lanes(fmt: str, lanes: int) -> int:
+    """Lanes of a synthesised unit: a block format's block size (its unit), else ``lanes``."""
+    from ...formats import get_format
+    from ...hwmodel.block import block_spec
+
+    spec = block_spec(get_format(fmt))
+    return spec.k if spec else lanes
+
+
+def same_order(df: pd.DataFrame) -> dict[str, bool]:
+    """For each accumulator of a :func:`synth_table`: do model and synthesis order its units
+    (by gates per MAC) the same way?"""
+    out = {}
+    first = df.accumulator.str.split(" ").str[0]  # "fixed16 (exact)" → "fixed16"
+    for acc, g in df.groupby(first.where(~first.str.startswith("fixed"), "fixed"), sort=False):
+        per_m, per_s = g.gates_model / g.lanes, g.gates_synth / g.lanes
+        out[acc] = list(per_m.sort_values(kind="stable").index) == list(
+            per_s.sort_values(kind="stable").index
+        )
+    return out
+
+
 def synth_table(cfg: dict[str, Any]) -> pd.DataFrame | None:
-    """Model beside Yosys for ``synth_formats`` × ``synth_accumulators`` at ``synth_lanes``
-    (``lowbit.hwmodel.synth.compare_units``: one unit's combinational gates, registers and
-    depth); None when switched off or when no Yosys runs here."""
+    """Model beside Yosys for ``synth_units`` ([format, accumulator]; scalar units at
+    ``synth_lanes``, block units at their block size) (``lowbit.hwmodel.synth.compare_units``:
+    one unit's combinational gates, registers and depth); None when switched off or when no
+    Yosys runs here."""
+    import re
+
     from ...hwmodel import synth
 
     if cfg["yosys"] == "off" or not synth.yosys_available():
         return None
-    configs = [
-        (f, f, acc, cfg["synth_lanes"])
-        for acc in cfg["synth_accumulators"]
-        for f in cfg["synth_formats"]
-    ]
+    configs = [(f, f, acc, synth_lanes(f, cfg["synth_lanes"])) for f, acc in cfg["synth_units"]]
     rows = synth.compare_units(configs, terms=cfg["terms"])
     df = pd.DataFrame([{k: v for k, v in r.items() if k != "groups_model"} for r in rows])
-    df.attrs["version"] = synth.yosys_version()
+    ver = re.match(r"Yosys [^ ]+", synth.yosys_version())
+    df.attrs["version"] = (ver.group(0) if ver else "Yosys") + f" ({synth.yosys_backend()})"
     return df
 
 
@@ -417,19 +439,26 @@ def _render_synth(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> 
         return
     sy = pd.DataFrame(raw.attrs["synth"])
     lanes = cfg["synth_lanes"]
+    order = same_order(sy)
+    agree = [a for a, ok in order.items() if ok]
+    differ = [a for a, ok in order.items() if not ok]
     doc.figure(
         lambda fig, rect: _draw_synth(fig, rect, sy),
-        1.0 + 0.16 * len(sy),
-        f"Model beside synthesis: combinational gates of one {lanes}-lane unit (block formats: "
-        f"their block size) as priced by the model (van_baalen_2023 table) and as synthesised "
-        f"by {raw.attrs['synth_version']} to 2-input cells (XOR/XNOR 3, other cells 1, "
-        "inverters 0); registers are counted apart. Synthesised at "
-        f"{lanes} lane{'s' if lanes > 1 else ''}, not at the {cfg['lanes']} lanes above, to "
-        "keep the report's build time (Yosys time grows quickly with lanes).",
+        0.9 + 0.13 * len(sy),
+        f"Model beside synthesis: combinational gates of one unit as priced by the model "
+        f"(van_baalen_2023 table) and as synthesised by {raw.attrs['synth_version']} to 2-input "
+        "cells (XOR/XNOR 3, other cells 1, inverters 0), registers counted apart. Scalar units "
+        f"are synthesised at {lanes} lane{'s' if lanes > 1 else ''} and block units at their "
+        f"block size, not at the {cfg['lanes']} lanes above: Yosys time grows quickly with "
+        "lanes, and the report must build in minutes (lowbit hw --synth --lanes N synthesises "
+        "any unit). Model and synthesis order the units the same way for "
+        + (", ".join(agree) or "no accumulator")
+        + (f" and differently for {', '.join(differ)}" if differ else "")
+        + "; the figures above use the model.",
         "model vs synthesis",
         [
-            "lowbit.hwmodel.synth.compare_units([(f, f, acc, "
-            f"{lanes}) for acc in {cfg['synth_accumulators']!r} for f in {cfg['synth_formats']!r}])"
+            "lowbit.hwmodel.synth.compare_units([(f, f, acc, lanes) for f, acc in "
+            f"{[tuple(u) for u in cfg['synth_units']]!r}])"
         ],
     )
     tab = pd.DataFrame(
@@ -450,8 +479,8 @@ def _render_synth(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> 
     label = doc.table(
         tab,
         f"Model against synthesis (per unit; depth in gate levels). Model/Yosys "
-        f"{sy.ratio.min():.2f}–{sy.ratio.max():.2f}; the page's like-for-like figures use the "
-        "model.",
+        f"{sy.ratio.min():.2f}–{sy.ratio.max():.2f} (mean {sy.ratio.mean():.2f}): the model "
+        "prices these units below what Yosys builds; the like-for-like figures use the model.",
         "model vs synthesis table",
         ["lowbit hw -w F -a F --acc ACC --lanes N --synth"],
     )
