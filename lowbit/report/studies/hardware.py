@@ -183,17 +183,21 @@ def synth_lanes(fmt: str, lanes: int) -> int:
     return spec.k if spec else lanes
 
 
-def same_order(df: pd.DataFrame) -> dict[str, bool]:
-    """For each accumulator of a :func:`synth_table`: do model and synthesis order its units
-    (by gates per MAC) the same way?"""
+def orders(df: pd.DataFrame) -> dict[str, tuple[list[str], list[str]]]:
+    """For each accumulator of a :func:`synth_table`: its units' formats by gates per MAC,
+    cheapest first, as the model and as synthesis order them."""
     out = {}
     first = df.accumulator.str.split(" ").str[0]  # "fixed16 (exact)" → "fixed16"
     for acc, g in df.groupby(first.where(~first.str.startswith("fixed"), "fixed"), sort=False):
         per_m, per_s = g.gates_model / g.lanes, g.gates_synth / g.lanes
-        out[acc] = list(per_m.sort_values(kind="stable").index) == list(
-            per_s.sort_values(kind="stable").index
-        )
+        out[acc] = tuple(list(g.weight[p.sort_values(kind="stable").index]) for p in (per_m, per_s))
     return out
+
+
+def same_order(df: pd.DataFrame) -> dict[str, bool]:
+    """For each accumulator of a :func:`synth_table`: do model and synthesis order its units
+    (by gates per MAC) the same way?"""
+    return {acc: m == s for acc, (m, s) in orders(df).items()}
 
 
 def synth_table(cfg: dict[str, Any]) -> pd.DataFrame | None:
@@ -247,14 +251,18 @@ def finding(raw: pd.DataFrame) -> str:
     lanes = int(raw.lanes.iloc[0])
     pairs = [(b, s) for b, s in (("mxint8", "int8"), ("mxfp8_e4m3", "fp8_e4m3fn"),
                                  ("mxfp4", "fp4_e2m1fn")) if b in g and s in g]  # fmt: skip
-    scale = ", ".join(f"{b}/{s} {g[b] / g[s]:.2f}" for b, s in pairs)
+    ratios = [g[b] / g[s] for b, s in pairs]
     bad = int((~raw.feasible).sum())
     return (
-        f"on equal {lanes}-lane units with {_acc_label(acc)} accumulators the cheapest MAC is "
-        f"{rk.iloc[0].format} ({rk.iloc[0].gates:.0f} gates/MAC), the dearest "
-        f"{rk.iloc[-1].format} ({rk.iloc[-1].gates:.0f})"
-        + (f"; the block scale costs {scale}" if scale else "")
-        + f"; {bad} of {len(raw)} configurations are infeasible and not ranked."
+        f"equal {lanes}-lane units, {_acc_label(acc)} accumulators: {rk.iloc[0].format} "
+        f"{rk.iloc[0].gates:.0f} to {rk.iloc[-1].format} {rk.iloc[-1].gates:.0f} gates/MAC"
+        + (
+            f"; a block scale costs ×{min(ratios):.2f}–{max(ratios):.2f} "
+            f"({', '.join(f'{b}/{s}' for b, s in pairs)})"
+            if pairs
+            else ""
+        )
+        + f"; {bad} of {len(raw)} configurations infeasible, not ranked."
     )
 
 
@@ -302,10 +310,10 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
         )
     ctx.save_csv(f"Figure {doc.n_figures}", raw)
     _render_table(doc, ctx, raw, cfg)
+    _render_synth(doc, ctx, raw, cfg)
     _render_deployments(doc, ctx, raw, cfg)
     _render_multi(doc, ctx, raw, cfg)
     _render_van_baalen(doc, ctx, raw)
-    _render_synth(doc, ctx, raw, cfg)
 
 
 def _render_table(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict[str, Any]) -> None:
@@ -439,13 +447,18 @@ def _render_synth(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> 
         return
     sy = pd.DataFrame(raw.attrs["synth"])
     lanes = cfg["synth_lanes"]
-    order = same_order(sy)
-    agree = [a for a, ok in order.items() if ok]
-    differ = [a for a, ok in order.items() if not ok]
+    order = orders(sy)
+    agree = [a for a, (m, s) in order.items() if m == s]
+    differ = [
+        f"{a} (model {' < '.join(m)}; Yosys {' < '.join(s)})"
+        for a, (m, s) in order.items()
+        if m != s
+    ]
     doc.figure(
         lambda fig, rect: _draw_synth(fig, rect, sy),
         0.9 + 0.13 * len(sy),
-        f"Model beside synthesis: combinational gates of one unit as priced by the model "
+        f"Model beside synthesis: combinational gates per MAC (one unit's gates ÷ its lanes) "
+        "as priced by the model "
         f"(van_baalen_2023 table) and as synthesised by {raw.attrs['synth_version']} to 2-input "
         "cells (XOR/XNOR 3, other cells 1, inverters 0), registers counted apart. Scalar units "
         f"are synthesised at {lanes} lane{'s' if lanes > 1 else ''} and block units at their "
@@ -532,18 +545,19 @@ def _draw(
 
 
 def _draw_synth(fig: Any, rect: tuple[float, float, float, float], sy: pd.DataFrame) -> None:
-    gs = grid(fig, rect, 1, 1, left=1.3, right=0.2, top=0.1, bottom=0.45)
+    gs = grid(fig, rect, 1, 1, left=1.8, right=0.2, top=0.1, bottom=0.45)
     ax = fig.add_subplot(gs[0, 0])
-    labels = list(sy.weight + " → " + sy.accumulator)
+    labels = [f"{w} → {a} ({n} lane{'s' if n > 1 else ''})"
+              for w, a, n in zip(sy.weight, sy.accumulator, sy.lanes, strict=True)]  # fmt: skip
     y = np.arange(len(sy))[::-1]
-    ax.barh(y + 0.2, sy.gates_model, height=0.38, color="#4c72b0", label="model")
-    ax.barh(y - 0.2, sy.gates_synth, height=0.38, color="#c44e52", label="Yosys")
+    ax.barh(y + 0.2, sy.gates_model / sy.lanes, height=0.38, color="#4c72b0", label="model")
+    ax.barh(y - 0.2, sy.gates_synth / sy.lanes, height=0.38, color="#c44e52", label="Yosys")
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=6)
-    ax.set_xlabel("combinational gates per unit")
+    ax.set_xlabel("combinational gates per MAC")
     ax.xaxis.set_major_locator(MaxNLocator(5))
     ax.grid(axis="y", alpha=0)
-    ax.legend(loc="lower right", fontsize=6, frameon=False)
+    ax.legend(loc="upper right", fontsize=6, frameon=False)
 
 
 def mac_table(cfg: dict[str, Any], lanes: int | None = None) -> pd.DataFrame:
