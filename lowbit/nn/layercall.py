@@ -77,8 +77,29 @@ class LayerCall:
         """The layer's output in the operands' own float arithmetic."""
         if self.layer.op == "Gather":
             return np.take(self.w, self.x, axis=self.layer.attrs.get("axis", 0))
+        if self.layer.op == "Conv" and self.w.shape[1] == 1 and self.w.shape[0] == self.x.shape[1]:
+            # depthwise: im2col would copy the input kh·kw times (25x for 5x5) for GEMMs of N=1
+            out = _depthwise(self.x, self.w, self.layer.attrs)
+            if self.bias is not None:
+                out = out + self.bias.reshape((1, -1) + (1,) * (out.ndim - 2))
+            return out.astype(self.x.dtype, copy=False)
         a, b = self.gemm()
         return self.from_gemm(np.matmul(a, b))
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """The shape of the layer's output, from the operands' shapes (nothing computed)."""
+        op, at = self.layer.op, self.layer.attrs
+        if op == "Conv":
+            g, n, oh, ow, _, _, _, mg = _conv_geometry(self.x.shape, self.w.shape, at)
+            return (n, g * mg, ow) if self.x.ndim == 3 else (n, g * mg, oh, ow)
+        if op == "Gemm":
+            m = self.x.shape[1 if at.get("transA", 0) else 0]
+            return (m, self.w.shape[0 if at.get("transB", 0) else 1])
+        if op == "MatMul":
+            return tuple(_matmul_shape(self.x.shape, self.w.shape))
+        axis = at.get("axis", 0) % self.w.ndim
+        return self.w.shape[:axis] + np.shape(self.x) + self.w.shape[axis + 1 :]
 
     @property
     def macs(self) -> int:
@@ -160,6 +181,23 @@ def _conv_a(x, w, at):
     win = win[:, :, : oh * s[0] : s[0], : ow * s[1] : s[1], :: d[0], :: d[1]]
     win = win.reshape(n, g, cg, oh, ow, kh, kw).transpose(1, 0, 3, 4, 5, 6, 2)
     return win.reshape(g, n * oh * ow, kh * kw * cg)
+
+
+def _depthwise(x, w, at):
+    """A depthwise Conv (one input and one output channel per group) as a sum over kernel
+    positions of per-channel scalings: the same sums as im2col without its copy."""
+    s, d, _, _, pb, pe = _conv_params(x.shape, w.shape, at)
+    g, n, oh, ow, kh, kw, _, _ = _conv_geometry(x.shape, w.shape, at)
+    x4 = x.reshape(x.shape[0], x.shape[1], 1, x.shape[2]) if x.ndim == 3 else x
+    xp = np.pad(x4, ((0, 0), (0, 0), (pb[0], pe[0]), (pb[1], pe[1])))
+    w4 = w.reshape(g, kh, kw)
+    y = np.zeros((n, g, oh, ow), np.result_type(x, w))
+    for p in range(kh):
+        for q in range(kw):
+            rows = slice(p * d[0], p * d[0] + (oh - 1) * s[0] + 1, s[0])
+            cols = slice(q * d[1], q * d[1] + (ow - 1) * s[1] + 1, s[1])
+            y += w4[None, :, p, q, None, None] * xp[:, :, rows, cols]
+    return y.reshape(n, g, ow) if x.ndim == 3 else y
 
 
 def _conv_b(w, at):

@@ -60,7 +60,9 @@ def test_conv_gemm_matches_loops(c, m, k, stride, pad, dil, group):
     call = LayerCall(Layer("c", "Conv", "w", w.shape, 1, 1, at), x, w)
     a, b = call.gemm()
     assert a.shape[2] == b.shape[1] == (c // group) * k[0] * k[1]
-    np.testing.assert_allclose(call.compute(), conv_loops(x, w, stride, pad, dil, group), 1e-12)
+    want = conv_loops(x, w, stride, pad, dil, group)
+    np.testing.assert_allclose(call.compute(), want, 1e-12)
+    np.testing.assert_allclose(call.from_gemm(np.matmul(a, b)), want, 1e-12)
     assert call.macs == a.shape[0] * a.shape[1] * a.shape[2] * b.shape[2]
 
 
@@ -118,4 +120,7 @@ def test_layers_match_onnxruntime(node, xshape, inits):
     want = ort.InferenceSession(proto.SerializeToString()).run(None, {"x": x})[0]
     got = run(load_onnx(proto), x)["y"]
     assert got.shape == want.shape and got.dtype == np.float32
+    shapes = []
+    run(load_onnx(proto), x, lambda call: shapes.append(call.output_shape))
+    assert shapes == [want.shape]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
