@@ -193,3 +193,43 @@ def test_fidelity_against_a_direct_formula():
     assert logit_kl(ref, np.full_like(ref, np.nan)) == np.inf
     with pytest.raises(ValueError, match="shapes differ"):
         top1_agreement(ref, test[:2])
+
+
+@pytest.mark.parametrize("accumulator", ["exact", "fixed:14:0:saturate"])
+def test_a_hook_runs_a_layer_through_the_simulator(digits, accumulator):
+    """fc2's GEMM on INT8 codes (per-tensor absmax scales) through lowbit.hwmodel.macsim."""
+    from lowbit import get_format
+    from lowbit.hwmodel import macsim
+
+    if not macsim.available():
+        pytest.skip(macsim.MISSING_MESSAGE)
+    i8 = get_format("int8")
+    x = digits.batch(120, seed=6).inputs
+    stats, oracle = [], []
+
+    def int8_fc2(call):
+        if call.layer.name != "fc2":
+            return None
+        a, b = call.gemm()
+        sa, sb = float(np.max(np.abs(a))) / 127, float(np.max(np.abs(b))) / 127
+        ca, cb = i8.encode(a[0] / sa), i8.encode(b[0] / sb)
+        m, n = ca.shape[0], cb.shape[1]
+        y, st = macsim.gemm(ca, cb, i8, i8, accumulator, scales=(np.full(m, sa), np.full(n, sb)))
+        stats.append(st)
+        oracle.append((y, (i8.decode(ca).astype(np.float64) @ i8.decode(cb)) * sa * sb))
+        return call.from_gemm(y[None])
+
+    float_logits = run(digits.model, x)["logits"]
+    logits = run(digits.model, x, int8_fc2)["logits"]
+    agree = top1(float_logits, logits)
+    if accumulator == "exact":
+        # products and sums of INT8 codes are exact: only the two scales round, in float64
+        np.testing.assert_allclose(*oracle[0], rtol=1e-13, atol=0)
+        assert stats[0].overflow == 0 and agree >= 0.97
+    else:
+        # a 14-bit register saturates at ±8,191: the exact partial sums reach 46,460
+        assert stats[0].overflow > 0 and agree < 0.97
+
+
+def top1(a, b):
+    return float(np.mean(a.argmax(-1) == b.argmax(-1)))
