@@ -92,6 +92,7 @@ class Model:
         self.metadata = {p.key: p.value for p in proto.metadata_props}
         self.example_inputs = example_inputs
         self._sessions: dict = {}
+        self._plans: dict = {}
         self._layers: dict[int, Layer] = {}
         _find_layers(self.graph, self._layers, set())
 

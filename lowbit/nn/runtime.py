@@ -2,10 +2,10 @@
 
 Compute layers (`lowbit.nn.graph.LAYER_OPS`) run in numpy through their GEMM form
 (`lowbit.nn.layercall`), so a hook sees and may replace their operands or their output.
-Every other node runs through onnxruntime's own kernel for that one node (a one-node model
-per node, built once per input dtypes and cached on the model): the glue ops (normalisation,
-activations, reshapes, resizes) then have exactly the runtime's semantics and lowbit does
-not re-implement ONNX. ``If`` is resolved at run time: its condition picks a branch, whose
+Every other node runs through onnxruntime: the nodes between two layers form one segment,
+run as one small model (built once per input dtypes and cached on the model), so the glue
+ops (normalisation, activations, reshapes, resizes) have exactly the runtime's semantics
+and lowbit does not re-implement ONNX. ``If`` is resolved at run time: its condition picks a branch, whose
 nodes run here with the same hook. ``Loop``/``Scan`` are refused at load.
 
 >>> import numpy as np, onnx
@@ -98,11 +98,12 @@ def _feeds(model: Model, inputs) -> dict[str, np.ndarray]:
 
 
 def _run_graph(model: Model, g: _Graph, env: ChainMap, hook, ops) -> None:
-    for node in g.nodes:
-        layer = model.layer_of(node)
-        if layer is not None and layer.op in ops:
-            env[node.output[0]] = _run_layer(layer, node, env, hook)
-        elif node.op_type == "If":
+    for kind, item in _steps(model, g, ops):
+        if kind == "layer":
+            node = item
+            env[node.output[0]] = _run_layer(model.layer_of(node), node, env, hook)
+        elif kind == "if":
+            node = item
             then_g, else_g = g.subgraphs[id(node)]
             branch = then_g if bool(np.asarray(env[node.input[0]]).reshape(-1)[0]) else else_g
             inner = env.new_child(dict(branch.constants))
@@ -110,10 +111,71 @@ def _run_graph(model: Model, g: _Graph, env: ChainMap, hook, ops) -> None:
             for out, sub_out in zip(node.output, branch.outputs, strict=True):
                 env[out] = inner[sub_out]
         else:
-            values = _run_node(model, node, env)
-            for name, v in zip(node.output, values, strict=False):
-                if name:
-                    env[name] = v
+            env.update(_run_segment(model, item, env))
+
+
+def _steps(model: Model, g: _Graph, ops) -> list[tuple[str, object]]:
+    """``g``'s nodes as steps: a layer, an If, or a segment (the nodes between two of those,
+    run as one onnxruntime model: one call instead of one per node). Cached per ``ops``."""
+    key = (id(g), ops)
+    if key in model._plans:
+        return model._plans[key]
+    steps: list = []
+    run_: list = []
+    for node in g.nodes:
+        layer = model.layer_of(node)
+        if (layer is not None and layer.op in ops) or node.op_type == "If":
+            if run_:
+                steps.append(("segment", run_))
+                run_ = []
+            steps.append(("layer" if node.op_type != "If" else "if", node))
+        else:
+            run_.append(node)
+    if run_:
+        steps.append(("segment", run_))
+    for i, (kind, item) in enumerate(steps):
+        if kind == "segment":
+            made = {o for n in item for o in n.output if o}
+            read = {i for n in item for i in n.input if i}
+            later = _consumed_outside(g, item)  # by layers, other segments, If branches
+            steps[i] = ("segment", _Segment(item, sorted(read - made), sorted(made & later)))
+    model._plans[key] = steps
+    return steps
+
+
+class _Segment:
+    def __init__(self, nodes, inputs, outputs):
+        self.nodes, self.inputs, self.outputs = nodes, inputs, outputs
+
+
+def _consumed(g: _Graph) -> set[str]:
+    """Every name that a node of ``g`` or of its subgraphs (at any depth) reads."""
+    names = {i for n in g.nodes for i in n.input if i}
+    for branches in g.subgraphs.values():
+        for sub in branches:
+            names |= _consumed(sub) | set(sub.outputs)
+    return names
+
+
+def _consumed_outside(g: _Graph, nodes) -> set[str]:
+    mine = {id(n) for n in nodes}
+    names = {i for n in g.nodes if id(n) not in mine for i in n.input if i}
+    for branches in g.subgraphs.values():
+        for sub in branches:
+            names |= _consumed(sub) | set(sub.outputs)
+    return names | set(g.outputs)
+
+
+def _run_segment(model: Model, seg: _Segment, env) -> dict[str, np.ndarray]:
+    if not seg.outputs:
+        return {}
+    values = [env[n] for n in seg.inputs]
+    key = (id(seg), tuple(v.dtype.str for v in values))
+    sess = model._sessions.get(key)
+    if sess is None:
+        sess = model._sessions[key] = _session(model, seg, values)
+    out = sess.run(seg.outputs, dict(zip(seg.inputs, values, strict=True)))
+    return dict(zip(seg.outputs, out, strict=True))
 
 
 def _run_layer(layer: Layer, node, env, hook) -> np.ndarray:
@@ -138,33 +200,23 @@ def _run_layer(layer: Layer, node, env, hook) -> np.ndarray:
     return out.astype(env[node.input[0]].dtype if layer.op != "Gather" else call.w.dtype)
 
 
-def _run_node(model: Model, node, env) -> list[np.ndarray]:
-    names = [n for n in node.input if n]
-    values = [env[n] for n in names]
-    key = (id(node), tuple(v.dtype.str for v in values))
-    sess = model._sessions.get(key)
-    if sess is None:
-        sess = model._sessions[key] = _session(model, node, names, values)
-    return sess.run(None, dict(zip(names, values, strict=True)))
-
-
-def _session(model: Model, node, names, values):
-    """A one-node onnxruntime session for ``node``, its inputs typed, shapes left free."""
+def _session(model: Model, seg: _Segment, values):
+    """An onnxruntime session for a segment, its inputs typed, shapes left free."""
     onnx = _onnx()
     import onnxruntime as ort
     from onnx import helper
 
     ins = [
         helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), None)
-        for n, v in zip(names, values, strict=True)
+        for n, v in zip(seg.inputs, values, strict=True)
     ]
-    outs = [helper.make_value_info(n, onnx.TypeProto()) for n in node.output if n]
-    graph = helper.make_graph([node], "node", ins, outs)
-    # the one-node model keeps the model's opsets; IR ≤ 10 is what onnxruntime ≥ 1.18 reads
+    outs = [helper.make_value_info(n, onnx.TypeProto()) for n in seg.outputs]
+    graph = helper.make_graph(seg.nodes, "segment", ins, outs)
+    # the segment's model keeps the model's opsets; IR ≤ 10 is what onnxruntime ≥ 1.18 reads
     ir = min(model.proto.ir_version, 10)
     proto = helper.make_model(graph, opset_imports=model.opset, ir_version=ir)
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1  # the one-node sessions are small; threads would only wait
+    opts.intra_op_num_threads = 1  # deterministic, and lowbit's own threads stay free
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
     return ort.InferenceSession(proto.SerializeToString(), opts, providers=["CPUExecutionProvider"])

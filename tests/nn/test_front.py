@@ -103,7 +103,7 @@ def _if_model():
     ]
     branches = [
         helper.make_graph(
-            [helper.make_node("MatMul", ["x", f"w{i}"], [f"y{i}"], name=f"mm{i}")],
+            [helper.make_node("MatMul", ["xs", f"w{i}"], [f"y{i}"], name=f"mm{i}")],
             f"b{i}",
             [],
             [helper.make_tensor_value_info(f"y{i}", F, None)],
@@ -111,16 +111,19 @@ def _if_model():
         for i in range(2)
     ]
     nodes = [
+        # xs is made in the segment before the If and read only inside its branches
+        helper.make_node("Mul", ["x", "two"], ["xs"]),
         helper.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
         helper.make_node("Greater", ["s", "zero"], ["c"]),
         helper.make_node("If", ["c"], ["y"], then_branch=branches[0], else_branch=branches[1]),
     ]
     zero = numpy_helper.from_array(np.zeros((), np.float32), "zero")
+    two = numpy_helper.from_array(np.full((), 2.0, np.float32), "two")
     return _model(
         nodes,
         [helper.make_tensor_value_info("x", F, [1, 3])],
         [helper.make_tensor_value_info("y", F, None)],
-        [*w, zero],
+        [*w, zero, two],
     )
 
 
