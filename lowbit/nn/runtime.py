@@ -1,4 +1,4 @@
-"""Run a `Model` node by node with numpy tensors between nodes, a hook at every layer.
+"""Run a `Model` with numpy tensors between its nodes and a hook at every compute layer.
 
 Compute layers (`lowbit.nn.graph.LAYER_OPS`) run in numpy through their GEMM form
 (`lowbit.nn.layercall`), so a hook sees and may replace their operands or their output.
