@@ -100,15 +100,27 @@ def partial_sum_bound(
 ) -> float:
     """The largest |partial sum| an accumulator meets on these operands: the simulator's
     ``max_abs`` of their exact (Kulisch) accumulation in ``order`` (blocks of ``lanes``;
-    "pairwise" is measured in sequential order), in the accumulator's own units (after
-    ``outer_scales``).  Measured on calibration operands, it is the bound
-    :func:`choose_frac` takes.  (The worst case over all operand values,
-    Σ_k max|a|·max|b|, never overflows but spends log2 K bits on sums that do not occur.)
+    "pairwise" is measured in sequential order).  Measured on calibration operands, it is
+    the bound :func:`choose_frac` takes.
+
+    Units: with ``outer_scales="epilogue"`` the register's own (codes times block scales:
+    integers for INT8 per token × per channel).  With ``"fold_pow2"`` the register holds
+    the real partial sums divided by the significands m ∈ [1, 2) of the outer scales, which
+    differ from draw to draw; the bound is then taken in real units (``max_abs`` times the
+    largest significands), so that it holds the register for any draw whose real partial
+    sums stay below it.  (The worst case over all operand values, Σ_k max|a|·max|b|, never
+    overflows but spends log2 K bits on sums that do not occur.)
     """
     order = "sequential" if order == "pairwise" else order
     block = int(lanes) if order == "blocks" else None
     _, st = _simulate(qa, qb, "exact", order=order, block=block, outer_scales=outer_scales)
-    return float(st.max_abs)
+    factor = 1.0
+    if outer_scales == "fold_pow2":
+        a, b, _ = _sides(qa, qb, outer_scales)
+        for v in (a.vector, b.vector):
+            if v is not None and v.size:
+                factor *= float(np.abs(v).max())
+    return float(st.max_abs) * factor
 
 
 @dataclass

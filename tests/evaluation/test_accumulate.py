@@ -169,6 +169,22 @@ def test_partial_sum_bound_is_the_largest_prefix_sum():
 
 
 @needs_c
+def test_partial_sum_bound_with_folded_scales_is_in_real_units():
+    # fold_pow2 leaves the significands m = s / 2^⌊log2 s⌋ ∈ [1, 2) of the per-token and
+    # per-channel scales to the epilogue: the bound is the register's times their largest
+    qa, qb = _gauss_ops("int8:per_token", "int8:per_channel", m=3, k=256, n=2, seed=5)
+    exact = accumulate(qa, qb, "exact", "sequential", outer_scales="fold_pow2")[1].max_abs
+    sig = [float((s / 2.0 ** np.floor(np.log2(s))).max()) for s in (qa.scales, qb.scales)]
+    assert all(1 <= m < 2 for m in sig)
+    assert partial_sum_bound(qa, qb, "sequential") == exact * sig[0] * sig[1]
+    # epilogue: the register holds integer code sums, and so does the bound
+    codes = qa.data.astype(np.int64) - 256 * (qa.data > 127)
+    wcodes = qb.data.astype(np.int64) - 256 * (qb.data > 127)
+    want = np.abs(np.cumsum(codes[:, :, None] * wcodes[None, :, :], axis=1)).max()
+    assert partial_sum_bound(qa, qb, "sequential", outer_scales="epilogue") == want
+
+
+@needs_c
 def test_binary_point_from_the_range_beats_the_lsb_placement():
     # FP8 E4M3 × E4M3 products need 18 fraction bits; at the LSB a 24-bit register keeps
     # 5 integer bits and saturates, F from the range keeps the sums

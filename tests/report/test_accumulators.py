@@ -78,21 +78,23 @@ def test_rows_match_an_independent_recomputation(ctx, df):
 def test_finding_recomputed_from_the_dataframe(df):
     text = accumulators.finding(df)
     pair, kmax = df.pair.iloc[0], df.k.max()
-    assert text.startswith("accumulator error (relative to exact accumulation, mean ± 95% CI ")
-    assert f"for {pair} at K = {kmax:,}" in text
+    short = df.short.iloc[0]
+    assert text.startswith(f"{short} at K = {kmax:,}, error vs exact accumulation (mean ± 95% CI")
     last = df[(df.pair == pair) & (df.k == kmax)]
-    for name in ("fp16 sequential", "fp16 blocks"):
+
+    def cell(name):
         g = last[last.scheme == name]
         assert g.feasible.all()
         ci = mean_ci(g.rel_error.to_numpy())
-        want = (
-            "exact"
-            if ci.mean == 0 and ci.half_width == 0
-            else (f"{accumulators.fmt_num(ci.mean, 2)} ± {accumulators.fmt_num(ci.half_width, 1)}")
-        )
-        assert f"{name}: {want}" in text
+        if ci.mean == 0 and ci.half_width == 0:
+            return "exact"
+        return f"{accumulators.fmt_num(ci.mean, 2)} ± {accumulators.fmt_num(ci.half_width, 1)}"
+
+    fp16 = ", ".join(f"{o} {cell(f'fp16 {o}')}" for o in ("sequential", "blocks"))
+    assert f"FP16 {fp16};" in text
     promo = [s for s in dict.fromkeys(last.scheme) if "→" in s]
-    assert promo and all(f"{s}: " in text for s in promo)
+    assert promo and all(f"{s} {cell(s)}" in text for s in promo)
+    assert f"fixed:24 F by range {cell('fixed:24 F by range')} (F=" in text
 
 
 def test_summary_marks_overflow_and_never_averages_it(df):

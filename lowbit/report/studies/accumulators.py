@@ -138,7 +138,8 @@ def _pair_rows(ctx: Context, cfg: dict, pair: dict, draws: dict, calib) -> list[
                                    outer_scales=cfg["outer_scales"])  # fmt: skip
             for s in schemes(cfg):
                 frac = fracs.get(int(s["accumulator"])) if s["placement"] == "range" else None
-                row = dict(pair=pair["label"], x_spec=pair["x"], w_spec=pair["w"], k=k,
+                row = dict(pair=pair["label"], short=pair["short"], x_spec=pair["x"],
+                           w_spec=pair["w"], k=k,
                            seed=seed, scheme=s["name"], key=s["key"], order=s["order"],
                            interval=s["interval"], placement=s["placement"], frac=frac,
                            bound=bound)  # fmt: skip
@@ -261,13 +262,17 @@ def finding(df: pd.DataFrame) -> str | None:
     s = summary(df)
     pair, kmax = df.pair.iloc[0], int(df.k.max())
     last = s[(s.pair == pair) & (s.k == kmax)].set_index("scheme")
-    fixed = [n for n, r in last.iterrows() if r.placement][:2]  # the first width, both F
-    names = [n for n, r in last.iterrows() if r.key == "fp16" or "→" in r.key] + fixed
-    parts = [f"{n}: {_cell(last.loc[n].to_dict())}" for n in names]
-    n = int(last.n.iloc[0])
+    cell = {n: _cell(r.to_dict()) for n, r in last.iterrows()}
+    fp16 = [f"{r.order} {cell[n]}" for n, r in last.iterrows() if r.key == "fp16"]
+    parts = [f"FP16 {', '.join(fp16)}"] if fp16 else []
+    parts += [f"{n} {cell[n]}" for n, r in last.iterrows() if "→" in r.key]
+    fixed = [(n, r) for n, r in last.iterrows() if r.placement][:2]  # the first width
+    if fixed:
+        parts.append(", ".join(f"{n} {_cell(r.to_dict())}" for n, r in fixed))
+    short = dict(zip(df.pair, df.short, strict=False)).get(pair, pair)
     return (
-        f"accumulator error (relative to exact accumulation, mean ± 95% CI over {n} seeds) "
-        f"for {pair} at K = {kmax:,}: " + "; ".join(parts) + "."
+        f"{short} at K = {kmax:,}, error vs exact accumulation (mean ± 95% CI, "
+        f"{int(last.n.iloc[0])} seeds): " + "; ".join(parts) + "."
     )
 
 
@@ -341,9 +346,10 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
         f"a mean over {seeds} seeds with its 95% Student-t interval. Orders: sequential, "
         f"blocks of {lanes} products summed exactly then added with one rounding (the unit's "
         "lanes), a pairwise tree. Fixed-point registers saturate; their fraction bits F come "
-        "from the output range: the largest |partial sum| of the exact accumulation of a "
-        f"separate calibration draw, with {cfg['headroom_bits']} bit(s) of headroom "
-        "(lowbit.evaluation.accumulate.choose_frac) — or, for comparison, at the products' "
+        "from the output range: the largest |partial sum| (in real units) of the exact "
+        f"accumulation of a separate calibration draw, with {cfg['headroom_bits']} bit(s) of "
+        "headroom (lowbit.evaluation.accumulate.choose_frac, partial_sum_bound) — or, for "
+        "comparison, at the products' "
         "least significant bit (the simulator's default, which leaves few integer bits). "
         f"Promotion: a narrow float accumulates {cfg['interval']} products (in blocks of "
         f"{lanes}), then the partial sum is added into an FP32 register, as DeepSeek-V3 "
