@@ -79,7 +79,7 @@ def test_finding_recomputed_from_the_dataframe(df):
     text = accumulators.finding(df)
     pair, kmax = df.pair.iloc[0], df.k.max()
     short = df.short.iloc[0]
-    assert text.startswith(f"{short} at K = {kmax:,}, error vs exact accumulation (mean ± 95% CI")
+    assert text.startswith(f"{short}, K = {kmax:,}, accumulation error (mean ± 95% CI")
     last = df[(df.pair == pair) & (df.k == kmax)]
 
     def cell(name):
@@ -95,6 +95,7 @@ def test_finding_recomputed_from_the_dataframe(df):
     promo = [s for s in dict.fromkeys(last.scheme) if "→" in s]
     assert promo and all(f"{s} {cell(s)}" in text for s in promo)
     assert f"fixed:24 F by range {cell('fixed:24 F by range')} (F=" in text
+    assert f", F at LSB {cell('fixed:24 F at LSB')}." in text
 
 
 def test_summary_marks_overflow_and_never_averages_it(df):

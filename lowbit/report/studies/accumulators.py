@@ -267,11 +267,12 @@ def finding(df: pd.DataFrame) -> str | None:
     parts = [f"FP16 {', '.join(fp16)}"] if fp16 else []
     parts += [f"{n} {cell[n]}" for n, r in last.iterrows() if "→" in r.key]
     fixed = [(n, r) for n, r in last.iterrows() if r.placement][:2]  # the first width
-    if fixed:
-        parts.append(", ".join(f"{n} {_cell(r.to_dict())}" for n, r in fixed))
+    if fixed:  # "fixed:24 F by range …, F at LSB …"
+        texts = [f"{n} {_cell(r.to_dict())}" for n, r in fixed]
+        parts.append(", ".join([texts[0]] + [t.split(" ", 1)[1] for t in texts[1:]]))
     short = dict(zip(df.pair, df.short, strict=False)).get(pair, pair)
     return (
-        f"{short} at K = {kmax:,}, error vs exact accumulation (mean ± 95% CI, "
+        f"{short}, K = {kmax:,}, accumulation error (mean ± 95% CI, "
         f"{int(last.n.iloc[0])} seeds): " + "; ".join(parts) + "."
     )
 
