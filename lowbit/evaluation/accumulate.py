@@ -194,40 +194,60 @@ def _fp32_add(acc: np.ndarray, p: np.ndarray, counts: dict[str, int]) -> np.ndar
     return new
 
 
+#: products per simulator call when chunks are batched (see :func:`_chunk_partials`)
+GROUP_MACS = 1 << 20
+
+
+def _chunk_partials(a: _Side, b: _Side, sblk, starts: list[int], length: int, acc, kw: dict):
+    """Partial sums of the chunks [k0, k0 + length) for k0 in ``starts``, each accumulated
+    from zero, in one simulator call: G chunks side by side form a (G·M) × L by L × (G·N)
+    product whose diagonal blocks (chunk g of X with chunk g of W) are exactly the chunks'
+    accumulations; the off-diagonal outputs are discarded (G× the products, 1/G the calls).
+    Returns (partials (G, M, N), their event counts, steps, max |acc|)."""
+    g, m, n = len(starts), a.codes.shape[0], b.codes.shape[1]
+    ca = np.concatenate([a.codes[:, k0 : k0 + length] for k0 in starts], axis=0)
+    cb = np.concatenate([b.codes[k0 : k0 + length] for k0 in starts], axis=1)
+    scales = None
+    if a.scales is not None or b.scales is not None:
+        cols = [slice(k0 // sblk, -(-(k0 + length) // sblk)) for k0 in starts]
+        sa = None if a.scales is None else np.concatenate([a.scales[:, c] for c in cols], 0)
+        sb = None if b.scales is None else np.concatenate([b.scales[c] for c in cols], 1)
+        scales = (sa, sb)
+    out, st = gemm(np.ascontiguousarray(ca), np.ascontiguousarray(cb), a.element, b.element,
+                   accumulator=acc, scales=scales, per_output=g > 1,
+                   scale_block=sblk if scales is not None else None, **kw)  # fmt: skip
+    idx = np.arange(g)
+    diag = out.reshape(g, m, g, n)[idx, :, idx, :]  # (G, M, N): chunk g × chunk g
+    if g == 1:
+        counts = {key: int(st[key]) for key in ("overflow", "swamping", "absorbed")}
+        return diag, counts, st.steps, st.max_abs
+    po = {key: v.reshape(g, m, g, n)[idx, :, idx, :] for key, v in st.per_output.items()}
+    counts = {key: int(po[key].sum()) for key in ("overflow", "swamping", "absorbed")}
+    return diag, counts, st.steps // g, float(po["max_abs"].max(initial=0.0))
+
+
 def _promote(a: _Side, b: _Side, sblk, acc, order, lanes, interval, rounding):
     m, k = a.codes.shape
     n = b.codes.shape[1]
+    kw = dict(rounding=rounding, order=order, block=lanes if order == "blocks" else None)
     total = np.zeros((m, n), np.float32)
     counts = dict(overflow=0, swamping=0, absorbed=0)
     steps, top = 0, 0.0
-    for k0 in range(0, k, interval):
-        k1 = min(k0 + interval, k)
-        scales = None
-        if a.scales is not None or b.scales is not None:
-            j0, j1 = k0 // sblk, -(-k1 // sblk)
-            scales = tuple(
-                None if s is None else np.ascontiguousarray(s[:, j0:j1] if i == 0 else s[j0:j1])
-                for i, s in enumerate((a.scales, b.scales))
-            )
-        part, st = gemm(
-            np.ascontiguousarray(a.codes[:, k0:k1]),
-            np.ascontiguousarray(b.codes[k0:k1]),
-            a.element,
-            b.element,
-            accumulator=acc,
-            rounding=rounding,
-            order=order,
-            block=lanes if order == "blocks" else None,
-            scales=scales,
-            scale_block=sblk if scales is not None else None,
-        )
+    full = list(range(0, k - k % interval, interval))
+    per_call = max(1, int(math.sqrt(GROUP_MACS / (m * n * interval))))
+    groups = [(full[i : i + per_call], interval) for i in range(0, len(full), per_call)]
+    if k % interval:
+        groups.append(([k - k % interval], k % interval))
+    for starts, length in groups:
+        parts, c, st_steps, st_top = _chunk_partials(a, b, sblk, starts, length, acc, kw)
         for key in counts:
-            counts[key] += st[key]
-        steps += st.steps + m * n
-        top = max(top, st.max_abs)
-        total = _fp32_add(total, part, counts)
-        fin = np.abs(total[np.isfinite(total)])
-        top = max(top, float(fin.max(initial=0.0)))
+            counts[key] += c[key]
+        steps += st_steps + m * n * len(starts)
+        top = max(top, st_top)
+        for part in parts:  # the FP32 register, in K order
+            total = _fp32_add(total, part, counts)
+            fin = np.abs(total[np.isfinite(total)])
+            top = max(top, float(fin.max(initial=0.0)))
     y = total.astype(np.float64)
     return y, MacStats(macs=m * n * k, steps=steps, max_abs=top, **counts)
 

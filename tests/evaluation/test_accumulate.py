@@ -159,6 +159,21 @@ def test_promotion_partials_are_chunked_plain_accumulations():
 
 
 @needs_c
+@pytest.mark.parametrize("xs,ws", [PAIRS[0], PAIRS[2], PAIRS[3]])
+def test_batched_chunks_equal_one_call_per_chunk(monkeypatch, xs, ws):
+    # several chunks per simulator call (their diagonal blocks) give the same partials
+    # and event counts as one call per chunk; 544 = 4 chunks of 128 and a rest of 32
+    import lowbit.evaluation.accumulate as acc_mod
+
+    qa, qb = _gauss_ops(xs, ws, m=3, k=544, n=2, seed=6)
+    y, st = accumulate(qa, qb, "bf16", "blocks", interval=128)
+    monkeypatch.setattr(acc_mod, "GROUP_MACS", 1)
+    y1, st1 = accumulate(qa, qb, "bf16", "blocks", interval=128)
+    np.testing.assert_array_equal(y, y1)
+    assert st.as_dict() == st1.as_dict() and st.swamping > 0
+
+
+@needs_c
 def test_partial_sum_bound_is_the_largest_prefix_sum():
     qa, qb = _gauss_ops("fp8_e4m3fn:none", "fp8_e4m3fn:none", m=3, k=256, n=2, seed=2)
     prods = qa.values[:, :, None] * qb.values[None, :, :]  # exact: 8-bit significands
