@@ -322,10 +322,15 @@ def summary_markdown(recipe: Recipe | None = None) -> str:
         "array",
         "accuracy_vs_cost": f"Pareto front of QSNR vs gates/MAC and vs pJ/MAC over "
         f"{len(pc['formats'])} formats × {'/'.join(pc['accumulators'])}",
-        "accumulators": "GEMM error and swamped/overflowed steps vs K = "
+        "accumulators": "accumulator error (mean ± CI over "
+        f"{ac['seeds']} seeds) and products partly/wholly lost vs K = "
         f"{min(ac['k'])}…{max(ac['k'])} for "
-        + "; ".join(f"{p['format']} into {', '.join(p['accumulators'])}" for p in ac["pairs"])
-        + " (C simulator)",
+        + "; ".join(f"{p['x']} × {p['w']}" for p in ac["pairs"])
+        + f" into {'/'.join(ac['accumulators'])} ({'/'.join(ac['orders'])}), fixed:"
+        + "/".join(map(str, ac["fixed_widths"]))
+        + " with F from the range, "
+        + "/".join(ac["promote"])
+        + f"→FP32 every {ac['interval']} (C simulator)",
     }
     lines = ["| § | study | what the page shows |", "|---:|---|---|"]
     for i, study in enumerate(recipe.studies, 1):

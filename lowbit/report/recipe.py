@@ -279,36 +279,51 @@ def sim_accumulator(value: Any, where: str) -> str:
     return value
 
 
-def _pairs(value: Any, where: str) -> list[dict]:
+def _operand_pairs(value: Any, where: str) -> list[dict]:
+    """The accumulators study's operand pairs: tables {x, w} of operand specs
+    (``lowbit.evaluation.parse_spec``: ``"int8:per_token"``, ``"mxfp4"``, …)."""
+    from ..evaluation import parse_spec
+
     if not isinstance(value, list) or not value:
-        raise ValueError(f"{where}: expected a list of tables {{format, accumulators}}")
+        raise ValueError(f"{where}: expected a list of tables {{x, w}} (operand specs)")
     out = []
     for item in value:
-        if not isinstance(item, dict) or set(item) != {"format", "accumulators"}:
-            raise ValueError(
-                f"{where}: each pair has exactly the keys 'format' and 'accumulators', got {item!r}"
-            )
-        fmt = _format_name(item["format"], where)
-        if fmt not in _simulable():
-            raise ValueError(
-                f"{where}: the C simulator takes scalar formats of at most 16 bits; "
-                f"{fmt!r} is not one; legal: {', '.join(_simulable())}"
-            )
-        accs = item["accumulators"]
-        if not isinstance(accs, list) or not accs:
-            raise ValueError(f"{where}: 'accumulators' must be a non-empty list")
-        out.append({"format": fmt, "accumulators": [sim_accumulator(a, where) for a in accs]})
+        if not isinstance(item, dict) or set(item) != {"x", "w"}:
+            raise ValueError(f"{where}: each pair has exactly the keys 'x' and 'w', got {item!r}")
+        for role in ("x", "w"):
+            try:
+                parse_spec(item[role])
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{where}: {role} = {item[role]!r}: {exc}") from None
+        out.append({"x": item["x"], "w": item["w"]})
     return out
 
 
-def _simulable() -> list[str]:
-    from ..formats import FloatFormat, IntFormat
+def _float_accumulators(value: Any, where: str) -> list[str]:
+    """IEEE-style float accumulators of at most FP32 (fp16, bf16, fp32, fp22, …)."""
+    from ..evaluation.accumulate import resolve_accumulator
+    from ..formats import FloatFormat
 
-    return [
-        n
-        for n in list_formats()
-        if isinstance(get_format(n), (IntFormat, FloatFormat)) and get_format(n).bits <= 16
-    ]
+    if not isinstance(value, list):
+        raise ValueError(f"{where}: expected a list of float accumulators")
+    for v in value:
+        try:
+            acc = resolve_accumulator(v) if isinstance(v, str) else None
+        except ValueError:
+            acc = None
+        if not isinstance(acc, FloatFormat) or acc.man_bits > 23:
+            raise ValueError(
+                f"{where}: {v!r} is not a float accumulator of at most FP32 (fp16, bf16, fp22, "
+                "fp32 or an IEEE-style float format name)"
+            )
+    return value
+
+
+def _k_values(value: Any, where: str) -> list[int]:
+    ks = _ints(32, 1 << 20)(value, where)
+    if any(k % 32 for k in ks):
+        raise ValueError(f"{where}: every K must be a multiple of 32 (the lanes and MX blocks)")
+    return ks
 
 
 def _block_formats(value: Any, where: str) -> list[str]:
@@ -447,10 +462,20 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "tensor": _choice(TENSORS),
     },
     "accumulators": {
-        "k": _ints(1, 1 << 20),
+        "k": _k_values,
         "m": _int(1, 256),
         "n": _int(1, 256),
-        "pairs": _pairs,
+        "seeds": _int(1, 64),
+        "distribution": _distribution,
+        "lanes": _int(1, 1024),
+        "outer_scales": _choice(("fold_pow2", "epilogue")),
+        "accumulators": _float_accumulators,
+        "orders": _choices(("sequential", "blocks", "pairwise")),
+        "fixed_widths": _ints(2, 62),
+        "headroom_bits": _int(0, 32),
+        "promote": _float_accumulators,
+        "interval": _int(1, 1 << 20),
+        "pairs": _operand_pairs,
     },
 }
 TOP_LEVEL = {

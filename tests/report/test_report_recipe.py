@@ -64,17 +64,18 @@ def test_missing_keys_take_the_defaults():
         ({"atlas": "all"}, ["'atlas' must be a table"]),
         ({"seed": -1}, ["'seed'"]),
         (
-            {"accumulators": {"pairs": [{"format": "int8", "accumulators": ["fixed"]}]}},
-            ["'fixed'", "fixed:WIDTH"],
+            {"accumulators": {"accumulators": ["fixed:24"]}},
+            ["'fixed:24'", "float accumulator of at most FP32"],
         ),
         (
-            {"accumulators": {"pairs": [{"format": "mxfp4", "accumulators": ["fp32"]}]}},
-            ["'mxfp4'", "scalar formats"],
+            {"accumulators": {"pairs": [{"x": "int8:per_row", "w": "int8"}]}},
+            ["'int8:per_row'", "granularity"],
         ),
         (
             {"accumulators": {"pairs": [{"format": "int8"}]}},
-            ["'format' and 'accumulators'"],
+            ["'x' and 'w'"],
         ),
+        ({"accumulators": {"k": [100]}}, ["multiple of 32"]),
     ],
 )
 def test_bad_recipes_name_the_key_and_the_choices(doc, needles):
