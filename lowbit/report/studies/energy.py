@@ -32,7 +32,15 @@ def _configs(cfg: dict[str, Any]) -> list[tuple[str, str, str]]:
 def energy_table(hw: dict[str, Any], cfg: dict[str, Any], seed: int) -> pd.DataFrame:
     """One row per format of ``cfg`` (an [energy] table) on the [hardware] ``hw`` array, GEMM,
     node and lanes: pJ per MAC by component (``array_cost(...).pj_per_mac()``), memory share,
-    bits per element with scales, the measured activity and its 95 % interval, feasibility."""
+    bits per element with scales, the measured activity and its 95 % interval, feasibility.
+
+    >>> hw = dict(gemm=[64, 256, 64], array=[16, 16], node_nm=45.0, lanes=32)
+    >>> cfg = dict(formats=["int8", "mxfp4"], accumulator="fp32", output_format="bf16",
+    ...            sram="1mb", dram="low", activity=0.5)
+    >>> df = energy_table(hw, cfg, seed=0)
+    >>> df.bits_per_element.tolist(), df.output_bits.tolist(), df.activity_source.tolist()
+    ([8.0, 4.25], [16, 16], ['assumed 0.5', 'assumed 0.5'])
+    """
     from ...formats import get_format
     from ...hwmodel import array_cost
 
@@ -105,7 +113,14 @@ def compute(ctx: Context) -> pd.DataFrame:
 
 def finding(raw: pd.DataFrame, flips: pd.DataFrame) -> str:
     """The title page's key result: the cheapest and dearest feasible configuration, memory's
-    share, and how many pairwise orders the sweep reverses."""
+    share, and how many pairwise orders the sweep reverses.
+
+    >>> raw = pd.DataFrame(dict(format=["a", "b"], feasible=[True, True],
+    ...     pj_per_mac=[2.0, 1.0], memory_share=[0.5, 0.75]))
+    >>> flips = pd.DataFrame(dict(parameter=["node"], cheaper=["b"], dearer=["a"], flips_at=[""]))
+    >>> finding(raw, flips)
+    'b 1.000 to a 2.000 pJ/MAC, memory 50%–75%; 0 of 1 orders reverse in the sensitivity sweep.'
+    """
     ok = raw[raw.feasible].sort_values("pj_per_mac", kind="stable")
     rev = flips[flips.flips_at != ""]
     n_pairs = len(flips[["cheaper", "dearer"]].drop_duplicates())

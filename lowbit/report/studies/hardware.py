@@ -68,7 +68,13 @@ def _acc_label(acc: str) -> str:
 
 
 def mac_row(mac: Any, costs: Any) -> dict[str, Any]:
-    """Gates per MAC of one priced unit by component, its depth, width and feasibility."""
+    """Gates per MAC of one priced unit by component, its depth, width and feasibility.
+
+    >>> from lowbit.hwmodel import DEFAULT_COSTS, mac_cost
+    >>> r = mac_row(mac_cost("int8", "int8", "fixed"), DEFAULT_COSTS)
+    >>> r["gates"], r["gates_multiplier"], r["feasible"]
+    (740.0, 428.0, True)
+    """
     from ...hwmodel.array import mac_components
 
     comp = mac_components(mac, costs)
@@ -87,7 +93,16 @@ def like_for_like(cfg: dict[str, Any]) -> pd.DataFrame:
     """One row per (format, accumulator) of ``cfg`` (a [hardware] table), every format × itself
     on the same unit (``compare_units``: ``lanes``, ``accumulator``, ``terms``), priced with
     the recipe's cost table; ``clock_depth``, ``interleave`` and ``pipelined_gates``: the
-    feasible units of one accumulator pipelined to one clock (``equal_clock``)."""
+    feasible units of one accumulator pipelined to one clock (``equal_clock``).
+
+    >>> cfg = dict(formats=["int8", "mxfp4"], accumulators=["fixed", "fp32"], lanes=32,
+    ...            terms=4096, stage_depth=0, cost_table="van_baalen_2023")
+    >>> df = like_for_like(cfg)
+    >>> [(r.format, r.accumulator, round(r.gates), r.feasible) for r in df.itertuples()]
+    [('int8', 'fixed', 555, True), ('mxfp4', 'fixed', 452, False), ('int8', 'fp32', 623, True), ('mxfp4', 'fp32', 239, True)]
+    >>> ranked(df, "fixed").format.tolist()
+    ['int8']
+    """
     from ...hwmodel import compare_units, equal_clock
 
     costs = _costs(cfg)
@@ -116,7 +131,12 @@ def like_for_like(cfg: dict[str, Any]) -> pd.DataFrame:
 
 
 def deployment_table(cfg: dict[str, Any]) -> pd.DataFrame:
-    """:data:`DEPLOYMENTS` priced on the recipe's unit (lanes, FP32 accumulator, K)."""
+    """:data:`DEPLOYMENTS` priced on the recipe's unit (lanes, FP32 accumulator, K).
+
+    >>> df = deployment_table(dict(lanes=32, terms=4096, cost_table="van_baalen_2023"))
+    >>> df.set_index("deployment").gates.round().loc["W4A16 (g128 × FP16)"]
+    np.float64(1362.0)
+    """
     from ...formats import get_format
     from ...hwmodel import mac_cost
 
@@ -139,7 +159,12 @@ def deployment_table(cfg: dict[str, Any]) -> pd.DataFrame:
 
 
 def multi_format_table(cfg: dict[str, Any]) -> pd.DataFrame:
-    """:data:`MULTI_FORMAT` datapaths on the recipe's unit with an FP32 accumulator."""
+    """:data:`MULTI_FORMAT` datapaths on the recipe's unit with an FP32 accumulator.
+
+    >>> df = multi_format_table(dict(lanes=32, terms=4096, cost_table="van_baalen_2023"))
+    >>> [round(v) for v in df.union]
+    [1449, 1587, 969]
+    """
     from ...hwmodel import multi_format_cost
 
     rows = []
@@ -159,7 +184,12 @@ def multi_format_table(cfg: dict[str, Any]) -> pd.DataFrame:
 
 def van_baalen_table(cfg: dict[str, Any]) -> pd.DataFrame:
     """The scalar MACs of van Baalen et al. 2023 Fig. 3 (lanes 1, K = 4096) priced with every
-    cost table lowbit ships, against the published gates."""
+    cost table lowbit ships, against the published gates.
+
+    >>> df = van_baalen_table({})
+    >>> bool((df.error.abs() <= 0.05).all()), len(df)
+    (True, 6)
+    """
     from ...hwmodel import mac_cost
     from ..recipe import cost_tables
 
@@ -175,7 +205,11 @@ def van_baalen_table(cfg: dict[str, Any]) -> pd.DataFrame:
 
 
 def synth_lanes(fmt: str, lanes: int) -> int:
-    """Lanes of a synthesised unit: a block format's block size (its unit), else ``lanes``."""
+    """Lanes of a synthesised unit: a block format's block size (its unit), else ``lanes``.
+
+    >>> synth_lanes("mxfp4", 1), synth_lanes("nvfp4", 1), synth_lanes("int8", 4)
+    (32, 16, 4)
+    """
     from ...formats import get_format
     from ...hwmodel.block import block_spec
 
@@ -185,7 +219,16 @@ def synth_lanes(fmt: str, lanes: int) -> int:
 
 def orders(df: pd.DataFrame) -> dict[str, tuple[list[str], list[str]]]:
     """For each accumulator of a :func:`synth_table`: its units' formats by gates per MAC,
-    cheapest first, as the model and as synthesis order them."""
+    cheapest first, as the model and as synthesis order them.
+
+    >>> df = pd.DataFrame(dict(weight=["int8", "fp8", "int8"], lanes=[1, 1, 1],
+    ...     accumulator=["fixed28 (exact)", "fixed49 (exact)", "fp32"],
+    ...     gates_model=[572.0, 724.0, 2227.0], gates_synth=[950.0, 944.0, 2928.0]))
+    >>> orders(df)
+    {'fixed': (['int8', 'fp8'], ['fp8', 'int8']), 'fp32': (['int8'], ['int8'])}
+    >>> same_order(df)
+    {'fixed': False, 'fp32': True}
+    """
     out = {}
     first = df.accumulator.str.split(" ").str[0]  # "fixed16 (exact)" → "fixed16"
     for acc, g in df.groupby(first.where(~first.str.startswith("fixed"), "fixed"), sort=False):
@@ -204,7 +247,11 @@ def synth_table(cfg: dict[str, Any]) -> pd.DataFrame | None:
     """Model beside Yosys for ``synth_units`` ([format, accumulator]; scalar units at
     ``synth_lanes``, block units at their block size) (``lowbit.hwmodel.synth.compare_units``:
     one unit's combinational gates, registers and depth); None when switched off or when no
-    Yosys runs here."""
+    Yosys runs here.
+
+    >>> synth_table(dict(yosys="off")) is None
+    True
+    """
     import re
 
     from ...hwmodel import synth
