@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..fileio import atomic_dir
 from .context import Context
-from .pdf import MARGIN_BOTTOM, MARGIN_X, PAGE_H, PAGE_W, TEXT_W, Document, Repro, wrap
+from .pdf import MARGIN_BOTTOM, MARGIN_TOP, MARGIN_X, PAGE_H, PAGE_W, TEXT_W, Document, Repro, wrap
 from .recipe import Recipe, load_recipe
 from .studies import STUDIES
 
@@ -146,6 +146,7 @@ def _build(
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     versions = (__version__, np.__version__, matplotlib.__version__)
     _title_page(doc, recipe, versions, now, command, machine(host_name))
+    doc.new_page()  # the key results: filled in by _contents once every study has run
     timings: dict[str, float] = {}
     total = len(recipe.studies)
     for i, name in enumerate(recipe.studies, 1):
@@ -210,26 +211,33 @@ def _title_page(
 def _contents(
     doc: Document, contents: list[tuple[str, int]], findings: list[tuple[str, str]]
 ) -> None:
-    """The title page's contents list, then one computed key result per study."""
+    """The title page's contents list; page 2 holds one computed key result per study."""
     fig = doc.pages[0]
     y = doc.contents_y
     fig.text(MARGIN_X / PAGE_W, 1 - y / PAGE_H, "Contents", fontsize=11, weight="bold",
              va="top")  # fmt: skip
     y += 0.3
     entries = [(t, p) for t, p in contents] + [("Reproducing this report", len(doc.pages))]
+    entries.insert(0, ("Key results", 2))
     for n, (title, page) in enumerate(entries, 1):
-        label = f"{n}  {title}" if n <= len(contents) else title
+        numbered = 1 < n <= len(contents) + 1
+        label = f"{n - 1}  {title}" if numbered else title
         fig.text(MARGIN_X / PAGE_W + 0.02, 1 - y / PAGE_H, label, fontsize=9.5, va="top")
         fig.text(1 - MARGIN_X / PAGE_W, 1 - y / PAGE_H, str(page), fontsize=9.5, va="top",
                  ha="right")  # fmt: skip
         y += 0.22
-    if not findings:
-        return
-    y += 0.2
-    fig.text(MARGIN_X / PAGE_W, 1 - y / PAGE_H, "Key results", fontsize=11, weight="bold",
+    if y > PAGE_H - MARGIN_BOTTOM:
+        doc.problems.append(f"title page: the contents run {y - PAGE_H + MARGIN_BOTTOM:.2f} in "
+                            "into the bottom margin")  # fmt: skip
+    fig, y = doc.pages[1], MARGIN_TOP
+    fig.text(MARGIN_X / PAGE_W, 1 - y / PAGE_H, "Key results", fontsize=13, weight="bold",
              va="top")  # fmt: skip
-    y += 0.3
-    size = 8.0
+    y += 0.35
+    if not findings:
+        fig.text(MARGIN_X / PAGE_W, 1 - y / PAGE_H, "No study reported a key result.",
+                 fontsize=9, va="top")  # fmt: skip
+        return
+    size = 9.0
     for study, text in findings:
         head = f"{study}: "
         lines = wrap(head + text, TEXT_W - 0.2, size)
@@ -239,7 +247,7 @@ def _contents(
             y += size * 1.32 / 72
         y += 0.05
     if y > PAGE_H - MARGIN_BOTTOM:
-        doc.problems.append(f"title page: the key results run {y - PAGE_H + MARGIN_BOTTOM:.2f} in "
+        doc.problems.append(f"key results: they run {y - PAGE_H + MARGIN_BOTTOM:.2f} in "
                             "into the bottom margin")  # fmt: skip
 
 

@@ -64,16 +64,16 @@ def test_build_runs_every_study_and_lays_out_cleanly(smoke):
         "Format atlas", "FP8 versus INT8", "Block formats", "Range setting", "Hardware cost", "Energy",
         "Accuracy versus cost", "Accumulators",
     ]  # fmt: skip
-    # every study starts a page; title page first, reproduction page last
+    # every study starts a page; title page, then the key results, reproduction page last
     pages = [p for _, p in res.contents]
-    assert pages[0] == 2 and pages == sorted(set(pages)) and res.pages > pages[-1]
+    assert pages[0] == 3 and pages == sorted(set(pages)) and res.pages > pages[-1]
     # one progress line before and after each study
     assert len(lines) == 2 * len(STUDIES) and lines[-1].startswith(
         f"[{len(STUDIES)}/{len(STUDIES)}] Accumulators: "
     )
     assert res.figures >= len(STUDIES) and res.tables >= len(STUDIES) - 1
     assert len(res.items) == res.figures + res.tables
-    assert all(1 < it.page < res.pages for it in res.items)
+    assert all(2 < it.page < res.pages for it in res.items)
 
 
 @needs_poppler
@@ -114,12 +114,13 @@ def test_text_is_extractable_and_carries_the_numbers(smoke):
     for n in range(1, res.tables + 1):
         assert f"Table {n}." in text
     assert "Reproducing this report" in text and "lowbit.hwmodel.mac_cost" in text
-    # the title page's key results: one computed sentence per study
+    # page 2 holds the key results: one computed sentence per study
     assert [study for study, _ in res.findings] == [t for t, _ in res.contents]
-    first_page = text.split("\f")[0]
-    assert "Key results" in first_page
+    first_page, second_page = text.split("\f")[:2]
+    assert "Contents" in first_page and "Key results" in first_page
+    assert second_page.lstrip().startswith("Key results")
     for study, sentence in res.findings:
-        assert f"{study}: {sentence.split()[0]}" in first_page
+        assert f"{study}: {sentence.split()[0]}" in second_page
     assert "reports/smoke.toml" in text or "smoke.toml" in text
     # a number from the block-format table equals a direct computation
     recipe = load_recipe(SMOKE)

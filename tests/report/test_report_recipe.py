@@ -118,7 +118,7 @@ def test_cli_writes_the_pdf_and_reports_progress(capsys, tmp_path):
     out, err = capsys.readouterr()
     pdf = tmp_path / "out" / "tiny.pdf"
     assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
-    assert out.startswith(f"wrote {pdf} (3 pages, 1 figures, 1 tables)")
+    assert out.startswith(f"wrote {pdf} (4 pages, 1 figures, 1 tables)")
     assert err.splitlines()[0] == "[1/1] Format atlas ..."
     assert err.splitlines()[1].startswith("[1/1] Format atlas: ")
     assert "warning" not in err
