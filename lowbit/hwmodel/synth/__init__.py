@@ -6,6 +6,7 @@ computes lowbit's own arithmetic (docs/hwmodel.md, "Synthesis check").
 True
 """
 
+from .mac import SynthResult, compare_units, reference_step, simulate_unit, synthesize_mac
 from .multipliers import (
     compare_multipliers,
     fp_multiplier_verilog,
@@ -18,6 +19,11 @@ from .yosys import yosys_available, yosys_backend, yosys_version
 
 __all__ = [
     "Netlist",
+    "SynthResult",
+    "compare_units",
+    "reference_step",
+    "simulate_unit",
+    "synthesize_mac",
     "Unit",
     "compare_multipliers",
     "fp_multiplier_verilog",

@@ -61,7 +61,7 @@ def _netlist_json(verilog: str, top: str) -> tuple[dict, float]:
 
 
 @lru_cache(maxsize=256)
-def _synth(weight: str, activation: str, accumulator: str, lanes: int) -> SynthResult:
+def _synth(weight, activation, accumulator: str, lanes: int) -> SynthResult:
     unit = mac_unit(weight, activation, accumulator, lanes)
     doc, secs = _netlist_json(unit.verilog, unit.top)
     net = Netlist.from_json(doc, unit.top)
@@ -84,9 +84,7 @@ def synthesize_mac(
     """
     if not isinstance(terms, int) or isinstance(terms, bool) or terms < 1:
         raise ValueError(f"terms must be a positive integer, got {terms!r}")
-    names = []
-    for what, f in (("weight", weight), ("activation", activation)):
-        names.append(get_format(f).name)
+    names = [get_format(weight), get_format(activation)]  # format objects: the cache key
     acc = accumulator
     if isinstance(acc, str) and acc.strip().lower() in ("fixed", "exact", "kulisch"):
         width = mac_cost(names[0], names[1], "fixed", terms, lanes=lanes).accumulator_width
@@ -171,22 +169,35 @@ def reference_step(u: Unit, w_codes, a_codes, state, xw=None, xa=None) -> list[i
     sw = _scale_values(u, xw) if u.scale != "none" else [Fraction(1)] * n
     sa = _scale_values(u, xa) if u.scale != "none" else [Fraction(1)] * n
     acc = u.accumulator
-    out = []
+    out: list[int] = []
+    memo: dict = {}
     for i in range(n):
         if u.lanes == 1 and u.scale == "none":  # sequential: a float product keeps −0
-            p = float(wv[i, 0]) * float(av[i, 0])
+            p = float(wv[i, 0]) * float(av[i, 0])  # exact: a product of two ≤ 8-bit values
         else:
-            p = sum((Fraction(float(x)) * Fraction(float(y)) for x, y in zip(wv[i], av[i])), Fraction(0))
+            p = sum(
+                (
+                    Fraction(float(x)) * Fraction(float(y))
+                    for x, y in zip(wv[i], av[i], strict=True)
+                ),
+                Fraction(0),
+            )
             p = p * sw[i] * sa[i]
+        key = (state[i], p, str(p))  # str keeps −0.0 apart from 0.0
+        if key in memo:
+            out.append(memo[key])
+            continue
         if isinstance(acc, FloatFormat):
             s = float(acc.decode(np.array([state[i]]))[0])
             r, _ = float_step(s, p, acc, "nearest_even")
             out.append(_float_bits(r, acc))
+            memo[key] = out[-1]
         else:
             reg = state[i] - (1 << acc.width) if state[i] >> (acc.width - 1) else state[i]
             x = Fraction(p) * Fraction(2) ** acc.frac
             r, _, _ = _fixed_step(reg, x, acc.width, acc.overflow, "nearest_even")
             out.append(r % (1 << acc.width))
+            memo[key] = out[-1]
     return out
 
 
@@ -199,9 +210,7 @@ def _float_bits(r: float, fmt: FloatFormat) -> int:
 # ---- model beside synthesis ----------------------------------------------------------
 
 
-def compare_units(
-    configs, terms: int = 4096, costs: GateCosts = DEFAULT_COSTS
-) -> list[dict]:
+def compare_units(configs, terms: int = 4096, costs: GateCosts = DEFAULT_COSTS) -> list[dict]:
     """Model (:func:`~lowbit.hwmodel.mac_cost`) vs synthesis (:func:`synthesize_mac`) for each
     (weight, activation, accumulator, lanes): per-unit combinational gates (the model without
     its register, ``specials`` and per-output ``output`` blocks, which the unit leaves out),

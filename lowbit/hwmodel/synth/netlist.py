@@ -128,7 +128,9 @@ class Netlist:
                     vals[dst] = _UNARY[t](vals[src[0]])
 
         def read(nets):
-            idx = [one if b == "1" else (self.n_nets if not isinstance(b, int) else b) for b in nets]
+            idx = [
+                one if b == "1" else (self.n_nets if not isinstance(b, int) else b) for b in nets
+            ]
             w = vals[idx]  # (width, words)
             raw = np.unpackbits(w.view(np.uint8), axis=1, bitorder="little")[:, :n]
             return raw.T.astype(bool)

@@ -296,7 +296,7 @@ class _Gen:
         G = 3
         lv0 = self.lsb - (P - tb)  # exponent of the normalised V's LSB before the LZ count
         la0 = f.emin - M - (P - sa)
-        span = max(abs(lv0) + self.vexp_max + 2 * P, abs(la0) + 2 ** E + 2 * P) + 4 * P + 16
+        span = max(abs(lv0) + self.vexp_max + 2 * P, abs(la0) + 2**E + 2 * P) + 4 * P + 16
         X = signed_width(-span, span)
 
         def c(v: int) -> str:
@@ -308,20 +308,43 @@ class _Gen:
         self.wire(1, "|af", name="ah")
         self.wire(1, "&af", name="aspecial")
         self.wire(1, f"!ah & ~|acc[{M - 1}:0]", name="azero")
-        self.wire(P, f"{{ah, acc[{M - 1}:0], {P - sa}'d0}}" if P > sa else "{ah, acc[M-1:0]}".replace("M-1", str(M - 1)), name="am")
-        self.wire(X, f"$signed({{{X - E}'d0, af}}) + $signed({{{X - 1}'d0, !ah}}) + {c(la0 - 1)}", True, "ae")
+        self.wire(
+            P,
+            f"{{ah, acc[{M - 1}:0], {P - sa}'d0}}"
+            if P > sa
+            else "{ah, acc[M-1:0]}".replace("M-1", str(M - 1)),
+            name="am",
+        )
+        self.wire(
+            X,
+            f"$signed({{{X - E}'d0, af}}) + $signed({{{X - 1}'d0, !ah}}) + {c(la0 - 1)}",
+            True,
+            "ae",
+        )
         # block value → sign-magnitude, normalised (LZD, shift) with its exponent
         self.wire(1, f"{self.t}[{tb - 1}]", name="vsgn")
         self.wire(tb, f"vsgn ? -{self.t} : {self.t}", name="vmag")
         self.wire(1, "~|vmag", name="vzero")
         lz = _lzc(self, "vmag", tb, "vlz")
-        self.wire(P, f"{{{P - tb}'d0, vmag}} << (vlz + {P - tb})" if P > tb else "vmag << vlz", name="vm")
+        self.wire(
+            P, f"{{{P - tb}'d0, vmag}} << (vlz + {P - tb})" if P > tb else "vmag << vlz", name="vm"
+        )
         vexp = f"$signed({{{X - self.vexp_w}'d0, {self.vexp}}})" if self.vexp else c(0)
         self.wire(X, f"{vexp} - $signed({{{X - lz}'d0, vlz}}) + {c(lv0)}", True, "ve")
         # swap: the operand with the larger exponent (a zero operand never is the larger)
         self.wire(1, "!azero & (vzero | (ae >= ve))", name="abig")
-        self.wire(P + 1, "abig ? (as ? -{1'b0, am} : {1'b0, am}) : (vsgn ? -{1'b0, vm} : {1'b0, vm})", True, "bx")
-        self.wire(P + 1, "abig ? (vsgn ? -{1'b0, vm} : {1'b0, vm}) : (as ? -{1'b0, am} : {1'b0, am})", True, "sx")
+        self.wire(
+            P + 1,
+            "abig ? (as ? -{1'b0, am} : {1'b0, am}) : (vsgn ? -{1'b0, vm} : {1'b0, vm})",
+            True,
+            "bx",
+        )
+        self.wire(
+            P + 1,
+            "abig ? (vsgn ? -{1'b0, vm} : {1'b0, vm}) : (as ? -{1'b0, am} : {1'b0, am})",
+            True,
+            "sx",
+        )
         self.wire(X, "abig ? ae : ve", True, "lx")
         self.wire(X, "abig ? (ae - ve) : (ve - ae)", True, "dif")
         B = P + 1 + G
@@ -349,7 +372,12 @@ class _Gen:
         self.wire(sa + 1, "q + up", name="rs")
         self.wire(1, f"rs[{sa}]", name="cy")
         self.wire(M, f"cy ? rs[{sa - 1}:{sa - M}] : rs[{M - 1}:0]", name="rman")
-        self.wire(X, f"(cy | rs[{sa - 1}]) ? qe + {c(M + bias)} + $signed({{1'b0, cy}}) : {c(0)}", True, "rf")
+        self.wire(
+            X,
+            f"(cy | rs[{sa - 1}]) ? qe + {c(M + bias)} + $signed({{1'b0, cy}}) : {c(0)}",
+            True,
+            "rf",
+        )
         ones = 2**E - 1
         zs = "as & azero & vzero & pnz" if self.k == 1 else "1'b0"
         self.body.append(f"  wire pnz = {self.signs[0] if self.k == 1 else chr(48)};")
