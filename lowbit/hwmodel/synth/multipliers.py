@@ -99,12 +99,15 @@ def synthesise(
         for k, v in vec.items():
             _identifier("evals key", k)
             _value(f"evals[{k!r}]", v)
-    lines = [*map_script(top), "stat"]
+    # results go to files (tee): the yowasp build's stdout after an ABC run is not reliable
+    lines = [*map_script(top), "tee -q -o stat.txt stat"]
     for vec in evals or []:
         sets = " ".join(f"-set {k} {_value(k, v)}" for k, v in vec.items())
-        lines.append(f"eval {sets} " + "".join(f" -show {o}" for o in show))
-    out, _ = run_script(verilog, lines, timeout=timeout)
-    stat = out.split("Printing statistics")[-1]
+        lines.append(f"tee -q -a eval.txt eval {sets} " + "".join(f" -show {o}" for o in show))
+    if not evals:
+        lines.append("tee -q -o eval.txt log")
+    _, files = run_script(verilog, lines, ("stat.txt", "eval.txt"), timeout=timeout)
+    stat, out = files["stat.txt"], files["eval.txt"]
     cells = {k: int(v) for k, v in re.findall(r"\$_(\w+?)_\s+(\d+)", stat.split("Eval")[0])}
     weights = {"XOR": costs.xor2, "XNOR": costs.xor2, "NOT": 0.0}
     gates = sum(n * weights.get(k, costs.and2) for k, n in cells.items())
