@@ -31,8 +31,9 @@ CACHE_ENV = "LOWBIT_SYNTH_CACHE"
 @dataclass(frozen=True)
 class SynthResult:
     """One synthesised unit: ``gates`` (combinational, weighted: XOR/XNOR 3, other 2-input
-    cells 1, inverters 0), ``registers`` (DFF bits), ``depth`` (2-input cells on the longest
-    register-to-register or port-to-port path), ``cells`` (mapped cell type → count),
+    cells 1, inverters 0), ``registers`` (DFF bits of the accumulator register, counted
+    apart), ``depth`` (2-input cells on the longest path from the inputs and the register's
+    output to its input), ``cells`` (mapped cell type → count),
     ``verilog`` (the source), ``seconds`` (Yosys wall time; 0 from the cache)."""
 
     gates: float
@@ -66,7 +67,7 @@ def _synth(weight, activation, accumulator: str, lanes: int) -> SynthResult:
     doc, secs = _netlist_json(unit.verilog, unit.top)
     net = Netlist.from_json(doc, unit.top)
     return SynthResult(
-        net.gates(), net.registers, net.depth, net.cells, unit.verilog, unit, net, secs
+        net.gates(), unit.acc_bits, net.depth, net.cells, unit.verilog, unit, net, secs
     )
 
 
@@ -129,17 +130,9 @@ def simulate_unit(res: SynthResult, w_codes, a_codes, state, xw=None, xa=None) -
         ins[f"a{i}"] = _bits(a_codes[:, i], u.a.bits)
     if u.scale != "none":
         ins["xw"], ins["xa"] = _bits(xw, u.scale_bits), _bits(xa, u.scale_bits)
+    ins["acc"] = _bits(state, u.acc_bits)
     ins = {k: v for k, v in ins.items() if k in net.inputs}
-    acc_nets = net.outputs["acc"]
-    sbits = _bits(state, u.acc_bits)
-    pos = {n: j for j, n in enumerate(acc_nets)}
-    st = sbits[:, [pos[q] for q in net.register_q()]]
-    out = net.step(ins, st)
-    nxt = out["@next"]
-    full = sbits.copy()  # register bits Yosys removed as constant keep their value
-    for j, q in enumerate(net.register_q()):
-        full[:, pos[q]] = nxt[:, j]
-    return _ints(full)
+    return _ints(net.step(ins)["nxt"])
 
 
 def _values(side: Side, codes) -> np.ndarray:

@@ -97,7 +97,7 @@ class Netlist:
         """Evaluate ``n`` vectors at once.  ``inputs``: port → bool array (n, port width),
         LSB first; ``state``: bool (n, registers) in the order of :meth:`register_q`.
         Returns every output port's bits and ``"@next"``: the state after the clock edge."""
-        n = next(iter(inputs.values())).shape[0] if inputs else state.shape[0]
+        n = next(iter(inputs.values())).shape[0] if inputs else len(state)
         words = (n + 63) // 64
         vals = np.zeros((self.n_nets + 2, words), np.uint64)
         one = self.n_nets + 1

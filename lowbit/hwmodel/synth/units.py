@@ -75,7 +75,7 @@ class Unit:
     acc_bits: int
     lsb: int  # exponent of the block sum's LSB (before the scale)
     verilog: str
-    top: str = "mac_unit"
+    top: str = "mac_core"  # the synthesised module (the register is counted apart)
 
 
 def _scalar_or_block(wf: Format, af: Format, lanes: int):
@@ -390,14 +390,28 @@ class _Gen:
         )
 
     def emit(self, acc_bits: int) -> str:
+        """Two modules: ``mac_core`` (combinational: register value ``acc`` in, the next
+        value ``nxt`` out; the one synthesised) and ``mac_unit`` (the core and its register).
+        The register stays out of synthesis so that Yosys cannot fold datapath logic into
+        enable/reset flip-flops; its DFFs are counted apart (``acc_bits``)."""
         ports = [f"input [{self.w.bits - 1}:0] w{i}" for i in range(self.k)]
         ports += [f"input [{self.a.bits - 1}:0] a{i}" for i in range(self.k)]
         if self.scale != "none":
             ports += [f"input [{self.sbits - 1}:0] xw", f"input [{self.sbits - 1}:0] xa"]
-        ports += ["input clk", f"output reg [{acc_bits - 1}:0] acc"]
-        head = "module mac_unit(\n  " + ",\n  ".join(ports) + "\n);"
-        tail = f"  wire [{acc_bits - 1}:0] nxt;\n  always @(posedge clk) acc <= nxt;\nendmodule\n"
-        return "\n".join([head, *self.body, tail])
+        names = [p.split()[-1] for p in ports]
+        core = ports + [f"input [{acc_bits - 1}:0] acc", f"output [{acc_bits - 1}:0] nxt"]
+        head = "module mac_core(\n  " + ",\n  ".join(core) + "\n);"
+        conn = ", ".join(f".{n}({n})" for n in [*names, "acc", "nxt"])
+        wrap = [
+            "module mac_unit(\n  "
+            + ",\n  ".join([*ports, "input clk", f"output reg [{acc_bits - 1}:0] acc"])
+            + "\n);",
+            f"  wire [{acc_bits - 1}:0] nxt;",
+            f"  mac_core core({conn});",
+            "  always @(posedge clk) acc <= nxt;",
+            "endmodule",
+        ]
+        return "\n".join([head, *self.body, "endmodule", "", *wrap]) + "\n"
 
 
 def _lzc(g: _Gen, src: str, n: int, name: str) -> int:
