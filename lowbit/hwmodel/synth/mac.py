@@ -24,6 +24,8 @@ from .netlist import Netlist
 from .units import Side, Unit, mac_unit
 from .yosys import map_script, run_script, yosys_version
 
+#: wall-clock limit of one Yosys run (a 32-lane FP32 unit is tens of thousands of cells)
+TIMEOUT_S = 1800.0
 #: where synthesised netlists are kept between runs (unset: in-process cache only)
 CACHE_ENV = "LOWBIT_SYNTH_CACHE"
 
@@ -53,7 +55,7 @@ def _netlist_json(verilog: str, top: str) -> tuple[dict, float]:
     if path is not None and path.exists():
         return json.loads(path.read_text(encoding="utf-8")), 0.0
     t0 = time.perf_counter()
-    _, files = run_script(verilog, [*map_script(top), "write_json net.json"], ("net.json",))
+    _, files = run_script(verilog, [*map_script(top), "write_json net.json"], ("net.json",), TIMEOUT_S)
     secs = time.perf_counter() - t0
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
