@@ -55,7 +55,9 @@ def _netlist_json(verilog: str, top: str) -> tuple[dict, float]:
     if path is not None and path.exists():
         return json.loads(path.read_text(encoding="utf-8")), 0.0
     t0 = time.perf_counter()
-    _, files = run_script(verilog, [*map_script(top), "write_json net.json"], ("net.json",), TIMEOUT_S)
+    _, files = run_script(
+        verilog, [*map_script(top), "write_json net.json"], ("net.json",), TIMEOUT_S
+    )
     secs = time.perf_counter() - t0
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -192,10 +192,7 @@ class _Gen:
         for i in range(self.k):
             if both_int:  # integer × integer: a signed (Baugh–Wooley) array multiplier
                 pw = signed_width(min(ends), max(ends))
-                ww = f"$signed({{{'1b0, ' if w.qmin >= 0 else ''}w{i}}})"
-                aa = f"$signed({{{'1b0, ' if a.qmin >= 0 else ''}a{i}}})"
-                ww, aa = ww.replace("1b0", "1'b0"), aa.replace("1b0", "1'b0")
-                p = self.wire(pw, f"{ww} * {aa}", signed=True, name=f"p{i}")
+                p = self.wire(pw, _baugh_wooley(f"w{i}", w, f"a{i}", a), True, f"p{i}")
                 sw = f"w{i}[{w.bits - 1}]" if w.qmin < 0 else "1'b0"
                 sa = f"a{i}[{a.bits - 1}]" if a.qmin < 0 else "1'b0"
                 self.signs.append(f"{sw} ^ {sa}")
@@ -412,6 +409,29 @@ class _Gen:
             "endmodule",
         ]
         return "\n".join([head, *self.body, "endmodule", "", *wrap]) + "\n"
+
+
+def _baugh_wooley(x: str, xs: Side, y: str, ys: Side) -> str:
+    """Signed n×m product as rows of partial products (Baugh & Wooley 1973): the pp with
+    exactly one sign bit inverted, plus 2^(n−1) + 2^(m−1) + 2^(n+m−1); unsigned operands get
+    a zero sign bit.  The structure the model prices as an array multiplier; Yosys' own ``*``
+    maps to a different, larger circuit."""
+    n, m = xs.bits + (xs.qmin >= 0), ys.bits + (ys.qmin >= 0)
+
+    def bit(v: str, k: int, bits: int) -> str:
+        return f"{v}[{k}]" if k < bits else "1'b0"
+
+    w = n + m
+    rows = []
+    for i in range(m):
+        terms = []
+        for j in range(n):
+            pp = f"{bit(x, j, xs.bits)} & {bit(y, i, ys.bits)}"
+            pp = f"~({pp})" if (i == m - 1) != (j == n - 1) else f"({pp})"
+            terms.append(pp)
+        rows.append(f"({{{w}'d0, {{{', '.join(reversed(terms))}}}}} << {i})")
+    const = ((1 << (n - 1)) + (1 << (m - 1)) + (1 << (w - 1))) % (1 << w)
+    return f"({' + '.join(rows)} + {w}'d{const})"
 
 
 def _lzc(g: _Gen, src: str, n: int, name: str) -> int:
