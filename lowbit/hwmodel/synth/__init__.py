@@ -6,7 +6,14 @@ computes lowbit's own arithmetic (docs/hwmodel.md, "Synthesis check").
 True
 """
 
-from .mac import SynthResult, compare_units, reference_step, simulate_unit, synthesize_mac
+from .mac import (
+    SynthResult,
+    compare_units,
+    reference_step,
+    simulate_unit,
+    standard_configs,
+    synthesize_mac,
+)
 from .multipliers import (
     compare_multipliers,
     fp_multiplier_verilog,
@@ -23,6 +30,7 @@ __all__ = [
     "compare_units",
     "reference_step",
     "simulate_unit",
+    "standard_configs",
     "synthesize_mac",
     "Unit",
     "compare_multipliers",

@@ -207,6 +207,19 @@ def _float_bits(r: float, fmt: FloatFormat) -> int:
 # ---- model beside synthesis ----------------------------------------------------------
 
 
+def standard_configs(
+    lanes: tuple[int, ...] = (1, 32), accumulators: tuple[str, ...] = ("fixed", "fp16", "fp32")
+) -> list[tuple[str, str, str, int]]:
+    """The model-vs-synthesis grid of issue 13: INT2–INT8 and FP8 E2–E5 (fnuz), each format
+    times itself, × ``accumulators`` × ``lanes``.
+
+    >>> len(standard_configs()), standard_configs(lanes=(1,))[0]
+    (66, ('int2', 'int2', 'fixed', 1))
+    """
+    fmts = [f"int{b}" for b in range(2, 9)] + [f"fp8_e{e}m{7 - e}fnuz" for e in (2, 3, 4, 5)]
+    return [(f, f, acc, k) for k in lanes for acc in accumulators for f in fmts]
+
+
 def compare_units(configs, terms: int = 4096, costs: GateCosts = DEFAULT_COSTS) -> list[dict]:
     """Model (:func:`~lowbit.hwmodel.mac_cost`) vs synthesis (:func:`synthesize_mac`) for each
     (weight, activation, accumulator, lanes): per-unit combinational gates (the model without
