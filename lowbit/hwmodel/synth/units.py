@@ -122,7 +122,7 @@ def mac_unit(
     w, a = _side(we, wfrac), _side(ae, afrac)
     acc = parse_accumulator(accumulator)
     g = _Gen(w, a, k, scale, sbits)
-    g.products()
+    g.products(direct=k == 1 and scale == "none" and isinstance(acc, FloatFormat))
     g.tree()
     g.scale_path()
     if isinstance(acc, FloatFormat):
@@ -155,6 +155,7 @@ class _Gen:
         self.body: list[str] = []
         self.n = 0
         self.var_exp = scale in ("mx", "nvfp4")
+        self.vexp, self.vexp_w, self.vexp_max = "", 0, 0  # variable exponent of the block LSB
 
     def wire(self, width: int, expr: str, signed: bool = False, name: str | None = None) -> str:
         self.n += 1
@@ -184,7 +185,10 @@ class _Gen:
             return sign, mag, ""
         return "1'b0", self.wire(s.mag_bits, code, name=f"{tag}_m"), ""
 
-    def products(self) -> None:
+    def products(self, direct: bool = False) -> None:
+        """``direct``: one lane into a float accumulator, so the product goes to the adder as
+        (significand, exponent) without the fixed-point alignment a tree needs (the scalar
+        MAC of lowbit.hwmodel.datapath)."""
         w, a = self.w, self.a
         self.lanes_out, self.signs = [], []
         both_int = not w.is_float and not a.is_float
@@ -210,7 +214,12 @@ class _Gen:
                 eb = max(span.bit_length(), 1)
                 parts = [f"{eb}'d0"] + [f"{x}" for x in (ew, ea) if x]
                 sh = self.wire(eb, " + ".join(parts), name=f"sh{i}")
-                al = self.wire(mb + span, f"{{{span}'d0, {sig}}} << {sh}", name=f"al{i}")
+                if direct:
+                    self.vexp, self.vexp_w, self.vexp_max = sh, eb, span
+                    self.var_exp, span = True, 0
+                    al = sig
+                else:
+                    al = self.wire(mb + span, f"{{{span}'d0, {sig}}} << {sh}", name=f"al{i}")
             else:
                 al = sig
             pw = mb + span + 1
@@ -231,8 +240,6 @@ class _Gen:
                 nxt.append(level[-1])
             level = nxt
         self.t, self.tw = level[0]
-        self.vexp = ""  # variable exponent added to the block's LSB exponent
-        self.vexp_max = 0
 
     def scale_path(self) -> None:
         if self.scale == "mx":  # E8M0 × E8M0: add the exponents (OCP MX v1.0 §5.1)
