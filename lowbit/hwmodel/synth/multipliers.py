@@ -1,7 +1,7 @@
-"""Optional synthesis check: emit Verilog for multipliers, synthesise it with Yosys to 2-input
-gates and weigh the cells with the model's own primitive costs (docs/background.md §6).
+"""Multipliers alone: emit Verilog for integer and minifloat multipliers, synthesise it with
+Yosys to 2-input gates and weigh the cells with the model's own primitive costs
+(docs/background.md §6).  Whole MAC units are in :mod:`lowbit.hwmodel.synth.unit`.
 
-Yosys is optional (Debian package ``yosys``); :func:`yosys_available` says whether it is here.
 The mapping is ``synth -flatten; abc -g AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT``; an XOR/XNOR
 counts as XOR2 (3), every other 2-input cell 1, inverters 0.
 """
@@ -9,44 +9,13 @@ counts as XOR2 (3), every other 2-input cell 1, inverters 0.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 
-import numpy as np
-
-from ..formats import FloatFormat, get_format
-from .gates import DEFAULT_COSTS, GateCosts
-from .mac import mac_cost
-
-_GATES = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT"
-#: simple identifiers of IEEE 1364-2005 §3.7.1 (without '$'): nothing Yosys' script parser
-#: could read as a separator, comment or shell escape ('!cmd' lines run in a shell)
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: an unsigned decimal, or a sized/based Verilog number (§3.5.1) such as 8'd255 or 4'b1010
-_NUMBER = re.compile(r"[0-9]+|[0-9]+'[bBoOdDhH][0-9a-fA-F_]+")
-
-
-def _identifier(what: str, name) -> str:
-    if not isinstance(name, str) or not _IDENT.fullmatch(name):
-        raise ValueError(f"{what} {name!r}: expected a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*)")
-    return name
-
-
-def _value(what: str, v) -> str:
-    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) and v >= 0:
-        return str(int(v))
-    if isinstance(v, str) and (_NUMBER.fullmatch(v) or _IDENT.fullmatch(v)):
-        return v
-    raise ValueError(
-        f"{what} {v!r}: expected a non-negative int, a Verilog number (8'd255) or an identifier"
-    )
-
-
-def yosys_available() -> bool:
-    """Whether a ``yosys`` executable is on PATH."""
-    return shutil.which("yosys") is not None
+from ...formats import FloatFormat, get_format
+from ..gates import DEFAULT_COSTS, GateCosts
+from ..mac import mac_cost
+from .yosys import identifier as _identifier
+from .yosys import map_script, run_script
+from .yosys import value as _value
 
 
 def int_multiplier_verilog(bits: int, top: str = "mul") -> str:
@@ -130,31 +99,15 @@ def synthesise(
         for k, v in vec.items():
             _identifier("evals key", k)
             _value(f"evals[{k!r}]", v)
-    if not yosys_available():
-        raise RuntimeError("yosys is not installed (Debian package 'yosys')")
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "design.v"
-        src.write_text(verilog, encoding="utf-8")
-        lines = [
-            f"read_verilog {src}",
-            f"synth -flatten -top {top}",
-            f"abc -g {_GATES}",
-            "opt_clean",
-            "stat",
-        ]
-        for vec in evals or []:
-            sets = " ".join(f"-set {k} {_value(k, v)}" for k, v in vec.items())
-            lines.append(f"eval {sets} " + "".join(f" -show {o}" for o in show))
-        script = Path(tmp) / "run.ys"
-        script.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        out = subprocess.run(
-            ["yosys", "-Q", "-T", str(script)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=True,
-        ).stdout
-    stat = out.split("Printing statistics")[-1]
+    # results go to files (tee): the yowasp build's stdout after an ABC run is not reliable
+    lines = [*map_script(top), "tee -q -o stat.txt stat"]
+    for vec in evals or []:
+        sets = " ".join(f"-set {k} {_value(k, v)}" for k, v in vec.items())
+        lines.append(f"tee -q -a eval.txt eval {sets} " + "".join(f" -show {o}" for o in show))
+    if not evals:
+        lines.append("tee -q -o eval.txt log")
+    _, files = run_script(verilog, lines, ("stat.txt", "eval.txt"), timeout=timeout)
+    stat, out = files["stat.txt"], files["eval.txt"]
     cells = {k: int(v) for k, v in re.findall(r"\$_(\w+?)_\s+(\d+)", stat.split("Eval")[0])}
     weights = {"XOR": costs.xor2, "XNOR": costs.xor2, "NOT": 0.0}
     gates = sum(n * weights.get(k, costs.and2) for k, n in cells.items())
