@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from ..hwmodel.accumulator import GRAMMAR as ACC_GRAMMAR
@@ -126,7 +127,8 @@ def synth_row(args: argparse.Namespace, mac: Any) -> dict[str, Any]:
         [(args.weights, args.activations, args.acc_spec, lanes)], terms=mac.terms
     )
     row = dict(row)
-    row["yosys"] = synth.yosys_version()
+    ver = re.match(r"Yosys [^ ]+", synth.yosys_version())  # drop the build's compiler line
+    row["yosys"] = (ver.group(0) if ver else "Yosys") + f" ({synth.yosys_backend()})"
     return row
 
 
