@@ -123,9 +123,8 @@ def synth_row(args: argparse.Namespace, mac: Any) -> dict[str, Any]:
             "install the Debian package 'yosys'"
         )
     lanes = mac.spec.lanes if mac.spec else mac.lanes
-    (row,) = synth.compare_units(
-        [(args.weights, args.activations, args.acc_spec, lanes)], terms=mac.terms
-    )
+    compare = getattr(synth, "model_vs_synthesis", None) or synth.compare_units  # renamed
+    (row,) = compare([(args.weights, args.activations, args.acc_spec, lanes)], terms=mac.terms)
     row = dict(row)
     ver = re.match(r"Yosys [^ ]+", synth.yosys_version())  # drop the build's compiler line
     row["yosys"] = (ver.group(0) if ver else "Yosys") + f" ({synth.yosys_backend()})"

@@ -245,9 +245,10 @@ def same_order(df: pd.DataFrame) -> dict[str, bool]:
 
 def synth_table(cfg: dict[str, Any]) -> pd.DataFrame | None:
     """Model beside Yosys for ``synth_units`` ([format, accumulator]; scalar units at
-    ``synth_lanes``, block units at their block size) (``lowbit.hwmodel.synth.compare_units``:
-    one unit's combinational gates, registers and depth); None when switched off or when no
-    Yosys runs here.
+    ``synth_lanes``, block units at their block size): one unit's combinational gates,
+    registers and depth from ``lowbit.hwmodel.synth`` (``compare_units``, renamed
+    ``model_vs_synthesis``), priced with the recipe's cost table; None when switched off or
+    when no Yosys runs here.
 
     >>> synth_table(dict(yosys="off")) is None
     True
@@ -259,9 +260,12 @@ def synth_table(cfg: dict[str, Any]) -> pd.DataFrame | None:
     if cfg["yosys"] == "off" or not synth.yosys_available():
         return None
     configs = [(f, f, acc, synth_lanes(f, cfg["synth_lanes"])) for f, acc in cfg["synth_units"]]
-    rows = synth.compare_units(configs, terms=cfg["terms"])
+    # compare_units was renamed model_vs_synthesis on a branch not merged yet: take either
+    compare = getattr(synth, "model_vs_synthesis", None) or synth.compare_units
+    rows = compare(configs, terms=cfg["terms"], costs=_costs(cfg))
     df = pd.DataFrame([{k: v for k, v in r.items() if k != "groups_model"} for r in rows])
     ver = re.match(r"Yosys [^ ]+", synth.yosys_version())
+    df.attrs["function"] = compare.__name__
     df.attrs["version"] = (ver.group(0) if ver else "Yosys") + f" ({synth.yosys_backend()})"
     return df
 
@@ -279,6 +283,7 @@ def compute(ctx: Context) -> pd.DataFrame:
     if syn is not None:
         raw.attrs["synth"] = syn.to_dict("records")
         raw.attrs["synth_version"] = syn.attrs["version"]
+        raw.attrs["synth_function"] = syn.attrs["function"]
     return raw
 
 
@@ -506,7 +511,7 @@ def _render_synth(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> 
         0.9 + 0.13 * len(sy),
         f"Model beside synthesis: combinational gates per MAC (one unit's gates ÷ its lanes) "
         "as priced by the model "
-        f"(van_baalen_2023 table) and as synthesised by {raw.attrs['synth_version']} to 2-input "
+        f"({cfg['cost_table']} table) and as synthesised by {raw.attrs['synth_version']} to 2-input "
         "cells (XOR/XNOR 3, other cells 1, inverters 0), registers counted apart. Scalar units "
         f"are synthesised at {lanes} lane{'s' if lanes > 1 else ''} and block units at their "
         f"block size, not at the {cfg['lanes']} lanes above: Yosys time grows quickly with "
@@ -517,7 +522,8 @@ def _render_synth(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> 
         + "; the figures above use the model.",
         "model vs synthesis",
         [
-            "lowbit.hwmodel.synth.compare_units([(f, f, acc, lanes) for f, acc in "
+            f"lowbit.hwmodel.synth.{raw.attrs.get('synth_function', 'compare_units')}("
+            "[(f, f, acc, lanes) for f, acc in "
             f"{[tuple(u) for u in cfg['synth_units']]!r}])"
         ],
     )
