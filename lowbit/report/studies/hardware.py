@@ -365,7 +365,7 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
     _render_synth(doc, ctx, raw, cfg)
     _render_deployments(doc, ctx, raw, cfg)
     _render_multi(doc, ctx, raw, cfg)
-    _render_van_baalen(doc, ctx, raw)
+    _render_van_baalen(doc, ctx, raw, cfg)
 
 
 def _render_table(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict[str, Any]) -> None:
@@ -461,7 +461,7 @@ def _render_multi(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> 
     ctx.save_csv(label, mf)
 
 
-def _render_van_baalen(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
+def _render_van_baalen(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> None:
     vb = pd.DataFrame(raw.attrs["van_baalen"])
     tables = [c for c in vb.columns if c not in ("format", "accumulator", "published", "error")]
     tab = pd.DataFrame(
@@ -481,7 +481,8 @@ def _render_van_baalen(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
             if "synth_calibrated" in tables
             else "; no synthesis-calibrated table ships with this version"
         )
-        + ". The like-for-like figure above uses the recipe's cost_table.",
+        + f". The like-for-like figure, its table, the deployments, the multi-format units and "
+        f"the model beside synthesis use {cfg['cost_table']} (recipe key cost_table).",
         "van Baalen Fig. 3",
         ["lowbit.hwmodel.mac_cost(f, f, acc, 4096, costs=lowbit.hwmodel.VAN_BAALEN_2023)"],
     )
