@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib.resources import as_file as resources_path
 
 from ..fileio import STDOUT, check_output
 from ._common import seed_int
@@ -39,6 +40,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="write the Markdown/CSV format and N(0, 1) accuracy tables to DIR instead",
     )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="build the packaged quick recipe instead (every study on small sizes, seconds: "
+        "for CI and for trying a change; lowbit/report/recipes/smoke.toml)",
+    )
     p.add_argument("--samples", type=int, default=1_000_000, help=argparse.SUPPRESS)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=run)
@@ -52,10 +59,16 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..report.build import build_report
-    from ..report.recipe import DEFAULT_RECIPE, load_recipe
+    from ..report.recipe import DEFAULT_RECIPE, RECIPES, load_recipe
 
     source = args.recipe
-    if source is None and Path(DEFAULT_RECIPE).is_file():
+    if args.quick:
+        if source is not None:
+            raise ValueError("lowbit report: --quick builds the packaged quick recipe; name "
+                             "either a RECIPE.toml or --quick, not both")  # fmt: skip
+        with resources_path(RECIPES / "smoke.toml") as quick:
+            source = str(quick)
+    elif source is None and Path(DEFAULT_RECIPE).is_file():
         source = DEFAULT_RECIPE
     if args.output == STDOUT:
         raise ValueError(

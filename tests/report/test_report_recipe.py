@@ -192,3 +192,22 @@ def test_recipe_file_tensors_are_checked_before_running(tmp_path, monkeypatch, t
 def test_recipe_shape_is_capped():
     with pytest.raises(ValueError, match="at most 16,777,216"):
         parse_recipe({"block_formats": {"shape": [65536, 65536]}})
+
+
+def test_quick_builds_the_packaged_quick_recipe(monkeypatch, tmp_path, capsys):
+    import lowbit.report.build as build
+
+    seen = {}
+
+    def fake_build(recipe, out, **kw):
+        seen.update(studies=recipe.studies, source=recipe.source, out=out)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(build, "build_report", fake_build)
+    with pytest.raises(SystemExit):
+        main(["report", "--quick", "-o", str(tmp_path)])
+    quick = load_recipe(Path(lowbit.__file__).parent / "report" / "recipes" / "smoke.toml")
+    assert seen["studies"] == quick.studies == list(STUDIES)
+    assert seen["source"].endswith("smoke.toml") and seen["out"] == tmp_path / "smoke.pdf"
+    assert main(["report", "x.toml", "--quick"]) != 0  # one or the other
+    assert "not both" in capsys.readouterr().err
