@@ -199,12 +199,15 @@ def test_quick_builds_the_packaged_quick_recipe(monkeypatch, tmp_path, capsys):
 
     seen = {}
 
+    class Built(Exception):
+        pass
+
     def fake_build(recipe, out, **kw):
         seen.update(studies=recipe.studies, source=recipe.source, out=out)
-        raise SystemExit(0)
+        raise Built
 
     monkeypatch.setattr(build, "build_report", fake_build)
-    with pytest.raises(SystemExit):
+    with pytest.raises(Built):
         main(["report", "--quick", "-o", str(tmp_path)])
     quick = load_recipe(Path(lowbit.__file__).parent / "report" / "recipes" / "smoke.toml")
     assert seen["studies"] == quick.studies == list(STUDIES)
