@@ -13,7 +13,7 @@ training images for digits, lines or inputs drawn with seed ``CALIBRATION_SEED +
 >>> from lowbit.nn.plan import Plan
 >>> r = evaluate("digits", [Plan.parse("w8a8=int8:per_channel,int8:per_token")], seeds=[0])
 >>> row = r.end_to_end.iloc[0]
->>> row.plan, round(row.metric, 3), round(row.float_metric, 3)
+>>> row.plan, round(float(row.metric), 3), round(float(row.float_metric), 3)
 ('w8a8', 0.968, 0.968)
 """
 
@@ -66,9 +66,14 @@ class RandomInputTask:
         return float("nan")
 
 
+def check_model(model: str) -> None:
+    """ValueError unless ``model`` is one of `MODELS` or an existing file."""
+    if not isinstance(model, str) or (model not in MODELS and not os.path.isfile(model)):
+        raise ValueError(f"model {model!r}: expected one of {', '.join(MODELS)} or an .onnx file")
+
+
 def _onnx_task(path: str) -> RandomInputTask:
-    if not os.path.exists(path):
-        raise ValueError(f"model {path!r}: expected one of {', '.join(MODELS)} or an .onnx file")
+    check_model(path)
     model = load_onnx(path)
     inits = {i.name for i in model.proto.graph.initializer}
     shapes = {}

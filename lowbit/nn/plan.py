@@ -294,6 +294,11 @@ def _toml_value(v: Any) -> str:
     raise TypeError(f"plan: cannot write {v!r} to TOML")
 
 
+def _toml_key(k: str) -> str:
+    # a bare key is letters, digits, _ and -; any other (a layer name like "p2o.Conv.3") is quoted
+    return k if k and all(c.isascii() and (c.isalnum() or c in "_-") for c in k) else json.dumps(k)
+
+
 def to_toml(d: dict) -> str:
     """The dict form of a plan as TOML (scalars, tables of scalars, arrays of tables).
 
@@ -306,8 +311,10 @@ def to_toml(d: dict) -> str:
     out = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict | list)]
     for k, v in d.items():
         if isinstance(v, dict):
-            out += ["", f"[{k}]"] + [f"{json.dumps(a)} = {_toml_value(b)}" for a, b in v.items()]
+            out += ["", f"[{k}]"] + [f"{_toml_key(a)} = {_toml_value(b)}" for a, b in v.items()]
         elif isinstance(v, list):
             for t in v:
-                out += ["", f"[[{k}]]"] + [f"{a} = {_toml_value(b)}" for a, b in t.items()]
+                out += ["", f"[[{k}]]"] + [
+                    f"{_toml_key(a)} = {_toml_value(b)}" for a, b in t.items()
+                ]
     return "\n".join(out) + "\n"

@@ -20,7 +20,7 @@ def _plan() -> Plan:
                 {"match": "op:Gemm", "weight": "mxfp4", "activation": "mxfp8_e4m3"},
                 {"match": "fc3", "transform": "hadamard:16", "calibration": "ema"},
             ],
-            "ranges": {"fc2": 3.141592653589793, "fc3": 0.1 + 0.2},
+            "ranges": {"fc2": 3.141592653589793, "fc3": 0.1 + 0.2, "p2o.Conv.3": 1e-3},
         }
     )
 
