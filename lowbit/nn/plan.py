@@ -51,6 +51,19 @@ from ..evaluation.operands import parse_spec
 from ..hwmodel.accumulator import parse_accumulator
 
 FLOAT = "float"
+#: the plans the report compares (weight spec, activation spec): W8A8 as LLM.int8()/SmoothQuant
+#: run it (per-channel weights, per-token activations), weight-only INT4 in groups of 128
+#: (W4A16), the same with per-token INT8 activations (W4A8), the OCP MX formats (blocks of 32
+#: along K), NVIDIA's NVFP4 (blocks of 16), and FP8 E4M3 with a static per-tensor activation
+STANDARD_PLANS = {
+    "W8A8": ("int8:per_channel", "int8:per_token"),
+    "W4A16": ("int4_g128", "fp16"),
+    "W4A8": ("int4_g128", "int8:per_token"),
+    "MXFP8": ("mxfp8_e4m3", "mxfp8_e4m3"),
+    "MXFP4": ("mxfp4", "mxfp4"),
+    "NVFP4": ("nvfp4", "nvfp4"),
+    "FP8": ("fp8_e4m3fn:per_channel", "fp8_e4m3fn:per_tensor"),
+}
 MODES = ("auto", "static", "dynamic")
 CALIBRATIONS = ("spec", "minmax", "percentile", "mse", "aciq", "kl", "octav", "ema")
 ORDERS = ("blocks", "sequential", "pairwise")
@@ -232,9 +245,13 @@ class Plan:
     @classmethod
     def parse(cls, text: str) -> Plan:
         """A plan from a compact string: ``NAME=W_SPEC,A_SPEC[,TRANSFORM]`` (e.g.
-        ``w8a8=int8:per_channel,int8:per_token``), or a TOML/JSON file path."""
+        ``w8a8=int8:per_channel,int8:per_token``), a name of `STANDARD_PLANS` with an
+        optional ``+TRANSFORM`` (``W4A8+hadamard``), or a TOML/JSON file path."""
         if os.path.exists(text):
             return load_plan(text)
+        base, _, tr = text.partition("+")
+        if base in STANDARD_PLANS:
+            return standard_plan(base, tr or "none")
         name, sep, rest = text.partition("=")
         parts = rest.split(",") if sep else []
         if not name or len(parts) not in (2, 3):
@@ -256,6 +273,20 @@ class Plan:
         text = to_toml(self.to_dict()) if ext == ".toml" else json.dumps(self.to_dict(), indent=2)
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
+
+
+def standard_plan(name: str, transform: str = "none") -> Plan:
+    """One of `STANDARD_PLANS`, with ``transform`` on every layer; named ``NAME`` or
+    ``NAME+TRANSFORM``.
+
+    >>> standard_plan("W4A8", "hadamard").default.describe()
+    'W=int4_g128 A=int8:per_token (dynamic) T=hadamard'
+    """
+    if name not in STANDARD_PLANS:
+        raise ValueError(f"plan {name!r}: expected one of {', '.join(STANDARD_PLANS)}")
+    w, a = STANDARD_PLANS[name]
+    label = name if transform == "none" else f"{name}+{transform}"
+    return Plan(label, LayerPlan(w, a, transform=transform))
 
 
 def _non_default(lp: LayerPlan) -> dict:
