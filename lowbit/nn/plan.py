@@ -250,7 +250,7 @@ class Plan:
         if os.path.exists(text):
             return load_plan(text)
         base, _, tr = text.partition("+")
-        if base in STANDARD_PLANS:
+        if "=" not in text and base in STANDARD_PLANS:
             return standard_plan(base, tr or "none")
         name, sep, rest = text.partition("=")
         parts = rest.split(",") if sep else []
