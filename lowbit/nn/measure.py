@@ -12,10 +12,10 @@
 SQNR is 10·log10(Σref² / Σ(q − ref)²) (`lowbit.analysis.metrics.sqnr_from_mse`), summed
 over every call of the layer in the run; NaN for an operand left in float.
 
->>> from lowbit.nn.digits import digits_task
+>>> from lowbit.nn.evaluate import load_task
 >>> from lowbit.nn.plan import Plan
 >>> from lowbit.nn.quantize import calibrate
->>> task = digits_task(0)
+>>> task = load_task("digits", 0)  # trained once per process
 >>> prep = calibrate(task.model, Plan.parse("w8=int8:per_channel,float"), [])
 >>> rows = layer_errors(prep, task.batch(64, seed=1))
 >>> [(r["layer"], round(r["weight_sqnr_db"])) for r in rows]

@@ -17,9 +17,9 @@ on the dequantized values ("fake quantization"), or, with ``simulate``, its GEMM
 through the bit-exact simulator with the plan's accumulator, order and lanes.
 
 >>> from lowbit.nn import run
->>> from lowbit.nn.digits import digits_task
+>>> from lowbit.nn.evaluate import load_task
 >>> from lowbit.nn.plan import Plan
->>> task = digits_task(0)
+>>> task = load_task("digits", 0)  # trained once per process
 >>> b = task.batch()
 >>> prep = calibrate(task.model, Plan.parse("w4=int4:per_tensor,float"), [])
 >>> round(task.metric(run(task.model, b.inputs), b), 3), round(task.metric(run(task.model, b.inputs, prep.hook()), b), 3)
