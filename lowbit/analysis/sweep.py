@@ -564,8 +564,9 @@ def _failed_row(task: tuple, message: str) -> dict[str, Any]:
 class _Progress:
     """Counts finished rows; draws ``done/total`` on stderr after the first second."""
 
-    def __init__(self, total: int, enabled: bool | None):
+    def __init__(self, total: int, enabled: bool | None, label: str = "sweep"):
         self.total, self.done, self.start = total, 0, time.perf_counter()
+        self.label = label
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.drawn = False
 
@@ -574,7 +575,8 @@ class _Progress:
         if self.enabled and (self.drawn or time.perf_counter() - self.start > 1.0):
             self.drawn = True
             end = "\n" if self.done == self.total else ""
-            print(f"\rsweep: {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
+            line = f"\r{self.label}: {self.done}/{self.total}"
+            print(line, end=end, file=sys.stderr, flush=True)
         return row
 
 

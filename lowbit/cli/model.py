@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         n=args.n,
         layer_sensitivity=args.sensitivity,
         executor=args.executor,
-        progress=True,
+        progress=None,  # plans done/total on a terminal
     )
     per_layer, e2e = tables(results)
     print("per layer (SQNR dB, mean over seeds):")

@@ -253,7 +253,7 @@ def evaluate(
     options = dict(calibration=calibration, n=n, per_layer=per_layer)
     options["layer_sensitivity"] = layer_sensitivity
     tasks = [(i, model, p.to_dict(), seeds, options) for i, p in enumerate(plans)]
-    show = _Progress(len(tasks), progress)
+    show = _Progress(len(tasks), progress, label="plans")
     start = time.perf_counter()
     if executor == "serial":
         done = [show(_plan_task(t)) for t in tasks]

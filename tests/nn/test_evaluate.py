@@ -58,3 +58,12 @@ def test_bad_evaluations_raise_before_running():
     with pytest.raises(ValueError, match="plans failed: w8a8: ValueError: .*fc9"):
         bad = Plan.from_dict({"name": "w8a8", "override": [{"match": "fc9", "weight": "int8"}]})
         evaluate("digits", [bad], seeds=[0])
+
+
+def test_dask_gives_the_serial_results(mlp):
+    pytest.importorskip("dask.distributed")
+    kw = dict(seeds=[0], n=32)
+    serial = evaluate(mlp, PLANS, **kw)
+    dask = evaluate(mlp, PLANS, executor="dask", **kw)
+    pd.testing.assert_frame_equal(serial.end_to_end, dask.end_to_end)
+    pd.testing.assert_frame_equal(serial.layers, dask.layers)
