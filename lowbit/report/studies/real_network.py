@@ -119,7 +119,9 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
         f"{fl.half_width:.3f} (mean ± 95 % t interval). Each plan is run as is and with the "
         f"transform '{cfg['transform']}' on every layer. Cost is gates per MAC of a "
         f"{LANES}-lane unit with an FP32 accumulator for every plan (NVFP4's unit is priced "
-        "at its block of 16 lanes); fake quantization in float64 stands for that accumulator."
+        "at its block of 16 lanes); fake quantization in float64 stands for that accumulator. "
+        "The pretrained PP-OCRv4 recogniser runs the same plans through 'lowbit model "
+        "ppocr-rec' (minutes per plan in numpy; docs/nn.md lists its numbers)."
     )
     ctx.findings.append(("Real network", finding(df)))
     repro = [
