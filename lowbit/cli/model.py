@@ -134,10 +134,11 @@ def run(args: argparse.Namespace) -> int:
         progress=None,  # plans done/total on a terminal
     )
     per_layer, e2e = tables(results)
-    print("per layer (SQNR dB, mean over seeds):")
-    print(per_layer)
-    print("\nend to end (mean ± 95 % CI over seeds):")
-    print(e2e)
+    out = sys.stderr if args.output == "-" else sys.stdout  # -o -: stdout holds the CSV alone
+    print("per layer (SQNR dB, mean over seeds):", file=out)
+    print(per_layer, file=out)
+    print("\nend to end (mean ± 95 % CI over seeds):", file=out)
+    print(e2e, file=out)
     if args.save_plan:
         _save_plans(args, plans, seeds[0])
     if args.output:
