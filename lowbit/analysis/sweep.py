@@ -505,11 +505,14 @@ def _check_picklable(dists: list[Distribution]) -> None:
             ) from None
 
 
-def _process_map(tasks: list[tuple], workers: int | None, show) -> list[dict]:
+def _process_map(tasks: list[tuple], workers: int | None, show, fn=None, failed=None) -> list[dict]:
     """Run ``tasks`` in a process pool.  A worker that dies (killed, segfault, out of memory)
     breaks the whole pool; the rows finished by then are kept, and the unfinished ones run
     again one at a time in a fresh worker, so that only the configuration that kills its
-    worker becomes an error row."""
+    worker becomes an error row.  ``fn(task)`` makes a row and ``failed(task, message)`` an
+    error row (default: a sweep's; ``lowbit.nn.evaluate`` runs plans through the same pool).
+    """
+    fn, failed = fn or _run_one, failed or _failed_row
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
@@ -520,7 +523,7 @@ def _process_map(tasks: list[tuple], workers: int | None, show) -> list[dict]:
     rows: dict[int, dict] = {}
     broken = False
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_one, t): t for t in tasks}
+        futures = {pool.submit(fn, t): t for t in tasks}
         for fut in as_completed(futures):
             task = futures[fut]
             try:
@@ -528,15 +531,15 @@ def _process_map(tasks: list[tuple], workers: int | None, show) -> list[dict]:
             except BrokenProcessPool:
                 broken = True
             except Exception as exc:  # e.g. the task could not be sent to the worker
-                rows[task[0]] = show(_failed_row(task, f"{type(exc).__name__}: {exc}"))
+                rows[task[0]] = show(failed(task, f"{type(exc).__name__}: {exc}"))
     if broken:
         solo = None
         for task in (t for t in tasks if t[0] not in rows):
             solo = solo or ProcessPoolExecutor(max_workers=1, mp_context=ctx)
             try:
-                row = solo.submit(_run_one, task).result()
+                row = solo.submit(fn, task).result()
             except BrokenProcessPool:
-                row = _failed_row(task, WORKER_DIED)
+                row = failed(task, WORKER_DIED)
                 solo.shutdown(wait=True)
                 solo = None
             rows[task[0]] = show(row)
@@ -561,8 +564,9 @@ def _failed_row(task: tuple, message: str) -> dict[str, Any]:
 class _Progress:
     """Counts finished rows; draws ``done/total`` on stderr after the first second."""
 
-    def __init__(self, total: int, enabled: bool | None):
+    def __init__(self, total: int, enabled: bool | None, label: str = "sweep"):
         self.total, self.done, self.start = total, 0, time.perf_counter()
+        self.label = label
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.drawn = False
 
@@ -571,11 +575,13 @@ class _Progress:
         if self.enabled and (self.drawn or time.perf_counter() - self.start > 1.0):
             self.drawn = True
             end = "\n" if self.done == self.total else ""
-            print(f"\rsweep: {self.done}/{self.total}", end=end, file=sys.stderr, flush=True)
+            line = f"\r{self.label}: {self.done}/{self.total}"
+            print(line, end=end, file=sys.stderr, flush=True)
         return row
 
 
-def _dask_map(tasks: list[tuple], address: str | None) -> list[dict]:
+def _dask_map(tasks: list[tuple], address: str | None, fn=None) -> list[dict]:
+    fn = fn or _run_one
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
@@ -584,11 +590,11 @@ def _dask_map(tasks: list[tuple], address: str | None) -> list[dict]:
         ) from None
     if address is not None:
         with Client(address) as client:
-            return client.gather(client.map(_run_one, tasks, pure=False))
+            return client.gather(client.map(fn, tasks, pure=False))
     with (
         LocalCluster(
             processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None
         ) as cluster,
         Client(cluster) as client,
     ):
-        return client.gather(client.map(_run_one, tasks, pure=False))
+        return client.gather(client.map(fn, tasks, pure=False))

@@ -1,8 +1,8 @@
 """The ``lowbit`` command line: one module per command, registered here.
 
-``formats``, ``info``, ``quantize``, ``report``, ``hw``, ``sweep``, ``tensors`` and
-``simulate`` each live in ``lowbit/cli/<command>.py``, which holds ``add_parser(sub)`` (its
-options) and ``run(args)`` (the command). This module builds the parser and runs the command.
+``formats``, ``info``, ``quantize``, ``report``, ``hw``, ``sweep``, ``tensors``,
+``simulate`` and ``model`` each live in ``lowbit/cli/<command>.py``, which holds
+``add_parser(sub)`` (its options) and ``run(args)`` (the command). This module builds the parser and runs the command.
 
 ``main(argv)`` returns the exit status: 0 on success, 2 for bad input (unknown format or
 policy, unreadable file, bad arguments, a failed write, too little memory), reported as one
@@ -24,13 +24,13 @@ import os
 import sys
 
 from .. import __version__
-from . import formats, hw, info, quantize, report, simulate, sweep, tensors
+from . import formats, hw, info, model, quantize, report, simulate, sweep, tensors
 from ._common import SEED_MAX, seed_int
 
 __all__ = ["SEED_MAX", "main", "seed_int"]
 
 #: The commands in the order ``lowbit --help`` lists them.
-COMMANDS = (formats, info, quantize, report, hw, sweep, tensors, simulate)
+COMMANDS = (formats, info, quantize, report, hw, sweep, tensors, simulate, model)
 
 
 class _UsageError(Exception):

@@ -339,6 +339,9 @@ def summary_markdown(recipe: Recipe | None = None) -> str:
         + " with F from the range, "
         + "/".join(ac["promote"])
         + f"→FP32 every {ac['interval']} (C simulator)",
+        "real_network": f"{', '.join(recipe['real_network']['plans'])} (± "
+        f"{recipe['real_network']['transform']}) on the {recipe['real_network']['model']} "
+        "model: per-layer SQNR heat map; accuracy over seeds vs gates/MAC",
     }
     lines = ["| § | study | what the page shows |", "|---:|---|---|"]
     for i, study in enumerate(recipe.studies, 1):

@@ -43,7 +43,11 @@ STUDIES = (
     "energy",
     "accuracy_vs_cost",
     "accumulators",
+    "real_network",
 )
+#: the real-network study's models and plans (lowbit.nn.evaluate.MODELS, lowbit.nn.plan.STANDARD_PLANS)
+NN_MODELS = ("digits", "ppocr-rec")
+NN_PLANS = ("W8A8", "W4A16", "W4A8", "MXFP8", "MXFP4", "NVFP4", "FP8")
 RANGE_METHODS = ("minmax", "percentile", "mse", "aciq", "kl", "octav")
 TENSORS = ("gaussian", "laplace", "heavy_tailed")
 MAC_ACCUMULATORS = ("fixed", "fp16", "bf16", "fp32")
@@ -233,6 +237,17 @@ def _tensors(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not value:
         raise ValueError(f"{where}: expected a non-empty list of {', '.join(TENSORS)} or FILE:NAME")
     return [_tensor(v, where) for v in value]
+
+
+def _transform(value: Any, where: str) -> str:
+    from ..analysis.transforms import parse_transform
+
+    if value == "none":
+        return value
+    try:
+        return parse_transform(value).spec
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def _string(value: Any, where: str) -> str:
@@ -460,6 +475,14 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "formats": _block_formats,
         "accumulators": _choices(MAC_ACCUMULATORS),
         "tensor": _choice(TENSORS),
+    },
+    "real_network": {
+        "model": _choice(NN_MODELS),
+        "plans": _choices(NN_PLANS),
+        "transform": _transform,
+        "seeds": _ints(0, 2**32 - 1),
+        "calibration": _int(0, 1300),
+        "inputs": _int(0, 1 << 16),
     },
     "accumulators": {
         "k": _k_values,

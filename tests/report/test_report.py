@@ -61,15 +61,15 @@ def test_build_runs_every_study_and_lays_out_cleanly(smoke):
     assert recipe.studies == list(STUDIES)
     assert res.problems == []  # no text leaves its page, no axes leave their rectangle
     assert [t for t, _ in res.contents] == [
-        "Format atlas", "FP8 versus INT8", "Block formats", "Range setting", "Hardware cost", "Energy",
-        "Accuracy versus cost", "Accumulators",
+        "Format atlas", "FP8 versus INT8", "Block formats", "Range setting", "Hardware cost",
+        "Energy", "Accuracy versus cost", "Accumulators", "Real network",
     ]  # fmt: skip
     # every study starts a page; title page, then the key results, reproduction page last
     pages = [p for _, p in res.contents]
     assert pages[0] == 3 and pages == sorted(set(pages)) and res.pages > pages[-1]
     # one progress line before and after each study
     assert len(lines) == 2 * len(STUDIES) and lines[-1].startswith(
-        f"[{len(STUDIES)}/{len(STUDIES)}] Accumulators: "
+        f"[{len(STUDIES)}/{len(STUDIES)}] Real network: "
     )
     assert res.figures >= len(STUDIES) and res.tables >= len(STUDIES) - 1
     assert len(res.items) == res.figures + res.tables

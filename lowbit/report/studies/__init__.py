@@ -22,6 +22,7 @@ from . import (
     fp8_vs_int8,
     hardware,
     range_setting,
+    real_network,
 )
 
 #: study name → (title, module with compute() and render())
@@ -34,4 +35,5 @@ STUDIES: dict[str, tuple[str, ModuleType]] = {
     "energy": ("Energy", energy),
     "accuracy_vs_cost": ("Accuracy versus cost", accuracy_vs_cost),
     "accumulators": ("Accumulators", accumulators),
+    "real_network": ("Real network", real_network),
 }
