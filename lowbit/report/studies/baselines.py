@@ -197,14 +197,32 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
 def _best_text(df: pd.DataFrame) -> str:
     s = summary(df)
     first = df["transform"].iloc[0]
+    fmts = list(dict.fromkeys(df.format))
+    bests = {f: best(df, f) for f in fmts}
     parts = []
-    for f in dict.fromkeys(df.format):
-        b = best(df, f)
+    for f in fmts:
+        b = bests[f]
         base = s[(s.format == f) & (s["transform"] == first)].iloc[0]
-        parts.append(
-            f"{b['label']} {base.sqnr_db:.1f} → {b['sqnr_db']:.1f} dB with {b['transform']}"
+        parts.append(f"{b['label']} {base.sqnr_db:.1f} → {b['sqnr_db']:.1f} dB")
+    names = set(b["transform"] for b in bests.values())
+    which = (
+        f"{names.pop()} is the best transform for every format"
+        if len(names) == 1
+        else "the best transform differs by format ("
+        + ", ".join(f"{bests[f]['label']}: {bests[f]['transform']}" for f in fmts)
+        + ")"
+    )
+    text = f"In GEMM-output SQNR, {which}: " + "; ".join(parts) + "."
+    costly = s[s.transform_gates_per_mac > 0]
+    if len(costly):
+        r = costly.loc[costly.transform_gates_per_mac.idxmax()]
+        share = 100 * r.transform_gates_per_mac / s.mac_gates
+        text += (
+            f" The dearest online transform, {r['transform']}, costs "
+            f"{r.transform_gates_per_mac:.2f} gates per MAC: {share.min():.1f}–"
+            f"{share.max():.1f} % of the formats' MACs."
         )
-    return "Best transform per format (GEMM-output SQNR): " + "; ".join(parts) + "."
+    return text
 
 
 def _table(s: pd.DataFrame, fmts: list[str], trs: list[str]) -> pd.DataFrame:

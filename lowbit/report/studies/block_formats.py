@@ -15,7 +15,7 @@ from ...analysis.metrics import sqnr_db
 from ...analysis.stats import compare, mean_ci
 from ...evaluation import parse_spec, quantize_operand, quantized_gemm
 from ...evaluation.operands import scale_bits_per_element
-from ..context import TENSOR_TEXT, Context, heavy_tailed, tensor_text
+from ..context import Context, heavy_tailed, tensor_text
 from ..layout import FAMILY_COLOURS, family_of, grid
 from ..pdf import Document
 from ..recipe import TENSORS, weight_spec
@@ -231,11 +231,10 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
     acts = ", ".join(t for t in names if role_of(t) == "activation") or "none"
     doc.paragraph(
         "Block and two-level formats against the scalar baselines the field uses: W8A8 "
-        "('tok×ch': one scale per token of the activation × one per output channel of the "
-        "weight), per-tensor absmax and per-tensor MSE-clipped scales. Weight-like tensors "
+        "('tok×ch': a scale per token of the activation × per output channel of the weight), "
+        "per-tensor absmax and MSE-clipped scales. Weight-like tensors "
         f"({ws}: out × in) and activation-like ones ({acts}: tokens × features) are studied "
-        "apart, each with its blocks along its K (the input features) and its scalar scales per "
-        "output channel or per token. The accuracy axis is the GEMM-output SQNR: "
+        "apart, blocks along K (the input features). The accuracy axis is the GEMM-output SQNR: "
         f"{tensor_text(cfg['activation'])} activations ({rows}×{cols}) × the first "
         f"{cfg['gemm_outputs']} output channels of the {tensor_text(cfg['weight'])} weight, "
         "both quantized, multiplied in the bit-exact simulator with an "
@@ -256,8 +255,7 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
                 f"features {cfg['outlier_scale']:g}× larger. A per-tensor scale is set by the "
                 f"outliers: per-tensor INT8 gives {ci.mean:.1f} ± {ci.half_width:.1f} dB element "
                 f"QSNR over seeds {seeds[0]}–{seeds[-1]} (single seeds {v.min():.1f} to "
-                f"{v.max():.1f} dB, seed {seeds[0]}: {v[0]:.1f} dB): one seed is not a result. "
-                "Per-token scales and fine-grained blocks follow the local magnitude."
+                f"{v.max():.1f} dB, seed {seeds[0]}: {v[0]:.1f} dB): one seed is not a result."
             )
     repro = [
         f"x = seeded_tensor(ctx, t, seed) for t in {names!r}, seed in {seeds}  # "
@@ -270,7 +268,7 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
     ]
     doc.figure(
         lambda fig, rect: _draw(fig, rect, s, metrics, names),
-        0.5 + 0.16 * len(s),
+        0.5 + 0.135 * len(s),
         f"Element QSNR of each tensor and GEMM-output SQNR (dB, right panel) per scheme, mean "
         f"± 95 % interval over {n} seeds ({', '.join(map(str, seeds))}); rows by bits per "
         "element. Blocks along K; scalars per tensor, or per token (activation) × per output "
@@ -328,13 +326,10 @@ def _scaling(spec: str) -> str:
         return f"{gran}, {s.range}"
     d = fmt.describe()
     if fmt.family == "vs_quant":
-        return f"vector {fmt.block_size}, {fmt.scale_bits}-bit scale + γ/row"
+        return f"vector {fmt.block_size}, {fmt.scale_bits}-bit + row scale"
     if fmt.family == "group_scaled":
         return f"group {fmt.block_size}, {fmt.scale_format.name} scale"
     size = d.get("block_size", "?")
     if d.get("micro_bits"):
         return f"block {size}, {d['micro_bits']}-bit µexp per {d['sub_block_size']}"
-    return f"block {size}, {d.get('scale', 'shared exponent')}"
-
-
-__all__ = ["TENSOR_TEXT", "compute", "render"]
+    return f"block {size}, {d.get('scale', 'shared exponent')}".replace("fp8_e4m3fn", "E4M3")

@@ -69,9 +69,14 @@ def compute(ctx: Context) -> pd.DataFrame:
 
 
 def _scale_text(variant: str) -> str:
-    """ "fp4_e2m1fn_b16_e4m3_fp32" → "e4m3 + fp32"; "…_e8m0_floor" → "e8m0 floor"."""
+    """The scale format of a scale_format_sweep variant in a few letters ("+t": with a
+    per-tensor FP32 scale).
+
+    >>> _scale_text("fp4_e2m1fn_b16_e4m3_fp32"), _scale_text("fp4_e2m1fn_b32_e8m0_rceil")
+    ('e4m3+t', 'e8m0 rceil')
+    """
     tail = variant.split("_b", 1)[1].split("_", 1)[1]
-    return tail.replace("_fp32", " + fp32").replace("_", " ")
+    return tail.replace("_fp32", "+t").replace("_", " ")
 
 
 def summary(df: pd.DataFrame, sweep: str) -> pd.DataFrame:
@@ -185,10 +190,10 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
     )
     doc.figure(
         lambda fig, rect: _draw_axes(fig, rect, df, tensors),
-        2.0 * len(tensors) / 2 + 1.2,
+        2.0 * len(tensors) / 2 + 1.45,
         "Left: QSNR change from the OCP floor rule (MX, block 32) or NVFP4's "
         "round-to-nearest block scale ('subnormal') to the other rules. Middle: change from "
-        "an E8M0 floor scale to other scale formats (FP4 elements; e8m0 rceil: the rceil rule; "
+        "an E8M0 floor scale to other scale formats (FP4 elements; rceil: E8M0 with the rceil rule; "
         "'+t': with NVFP4's FP32 per-tensor scale; E4M3 and UE5M3 scales round to nearest). Right: change from 0 microexponent bits (BFP) to 1 or 2 per pair "
         "(block 16; each micro bit costs 0.5 bit per element). " + common,
         "design sensitivities: rule, scale format, micro bits",
@@ -196,7 +201,7 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
     )
     doc.figure(
         lambda fig, rect: _draw_blocks(fig, rect, df, tensors),
-        2.6,
+        2.9,
         "Left panels: QSNR against block size (8–128) per format family on each tensor. "
         "Right: INT − FP QSNR of the same-bits pairs against block size, per tensor (filled: "
         "Gaussian, open: heavy-tailed); above 0 the INT element wins; bars crossing 0 are "
@@ -222,6 +227,11 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
     ctx.save_csv(label, df)
 
 
+def _listing(items: list[str], most: int = 4) -> str:
+    """The items in parentheses when there are a few; nothing for none or too many."""
+    return f" ({', '.join(items)})" if 0 < len(items) <= most else ""
+
+
 def _noise_text(df: pd.DataFrame) -> str:
     s = summary(df, "scale_rule")
     s = s[[x != reference("scale_rule", g) for x, g in zip(s.x, s.group, strict=True)]]
@@ -242,16 +252,10 @@ def _noise_text(df: pd.DataFrame) -> str:
     text = "Best rule against the default (floor; NVFP4: nearest): " + "; ".join(parts) + ". "
     text += (
         f"{len(noise)} of {len(s)} rule changes are within noise"
-        + (
-            f" ({', '.join(f'{r.group} {r.x} on {r.tensor}' for r in noise.itertuples())})"
-            if len(noise)
-            else ""
-        )
+        + _listing([f"{r.group} {r.x} on {tensor_text(r.tensor)}" for r in noise.itertuples()])
         + f"; {len(nx)} of {len(x)} INT-vs-FP comparisons are within noise"
-        + (
-            f" ({', '.join(f'{r.pair} b{r.block_size} on {r.tensor}' for r in nx.itertuples())})"
-            if len(nx)
-            else ""
+        + _listing(
+            [f"{r.pair} b{r.block_size} on {tensor_text(r.tensor)}" for r in nx.itertuples()]
         )
         + ". "
     )
@@ -264,8 +268,8 @@ def _noise_text(df: pd.DataFrame) -> str:
 
 
 def _draw_axes(fig: Any, rect, df: pd.DataFrame, tensors: list[str]) -> None:
-    gs = grid(fig, rect, len(tensors), 3, left=0.55, right=0.1, top=0.2, bottom=0.95,
-              wspace=0.35, hspace=0.45)  # fmt: skip
+    gs = grid(fig, rect, len(tensors), 3, left=0.55, right=0.2, top=0.2, bottom=0.95,
+              wspace=0.35, hspace=0.75)  # fmt: skip
     for i, t in enumerate(tensors):
         for j, sweep in enumerate(("scale_rule", "scale_format", "micro_bits")):
             ax = fig.add_subplot(gs[i, j])
@@ -282,25 +286,22 @@ def _draw_axes(fig: Any, rect, df: pd.DataFrame, tensors: list[str]) -> None:
                             ms=3, capsize=2, lw=0.8, label=g)  # fmt: skip
             ax.axhline(0, color="k", lw=0.5)
             ax.set_xticks(range(len(xs_all)))
-            ax.set_xticklabels(
-                [str(x) for x in xs_all],
-                fontsize=5.5,
-                rotation=20 if sweep == "scale_format" else 0,
-            )
+            ticks = [str(x).replace("e8m0 ", "").replace("+t", "\n+t") for x in xs_all]
+            ax.set_xticklabels(ticks, fontsize=5.5)
             ax.tick_params(axis="y", labelsize=6)
             ax.set_title(f"{sweep.replace('_', ' ')} · {tensor_text(t)}", fontsize=6.5)
             if j == 0:
                 ax.set_ylabel("Δ QSNR (dB)", fontsize=6.5)
             if i == len(tensors) - 1:
                 ax.legend(fontsize=5.5, frameon=False, loc="upper center",
-                          bbox_to_anchor=(0.5, -0.18), ncol=1)  # fmt: skip
-            if sweep == "micro_bits":
+                          bbox_to_anchor=(0.5, -0.32), ncol=1)  # fmt: skip
+            if sweep == "micro_bits" and i == len(tensors) - 1:
                 ax.set_xlabel("micro bits per pair", fontsize=6)
 
 
 def _draw_blocks(fig: Any, rect, df: pd.DataFrame, tensors: list[str]) -> None:
     gs = grid(
-        fig, rect, 1, len(tensors) + 1, left=0.5, right=0.1, top=0.2, bottom=0.45, wspace=0.35
+        fig, rect, 1, len(tensors) + 1, left=0.5, right=0.1, top=0.2, bottom=1.05, wspace=0.35
     )
     s = summary(df, "block_size")
     for j, t in enumerate(tensors):
@@ -313,8 +314,8 @@ def _draw_blocks(fig: Any, rect, df: pd.DataFrame, tensors: list[str]) -> None:
         ax.set_title(tensor_text(t), fontsize=6.5)
         if j == 0:
             ax.set_ylabel("QSNR (dB)")
-            ax.legend(fontsize=5.5, frameon=False, loc="upper center", bbox_to_anchor=(1.1, -0.2),
-                      ncol=4)  # fmt: skip
+            ax.legend(fontsize=5.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3),
+                      ncol=2)  # fmt: skip
     ax = fig.add_subplot(gs[0, len(tensors)])
     x = crossover(df)
     for gi, (p, v) in enumerate(x.groupby("pair", sort=False)):
@@ -327,7 +328,7 @@ def _draw_blocks(fig: Any, rect, df: pd.DataFrame, tensors: list[str]) -> None:
     ax.set_xlabel("block size")
     ax.set_ylabel("INT − FP (dB)")
     ax.set_title("INT vs FP elements", fontsize=6.5)
-    ax.legend(fontsize=5.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1)
+    ax.legend(fontsize=5.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=1)
 
 
 def page_summary(recipe: Any) -> str:
