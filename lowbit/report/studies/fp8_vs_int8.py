@@ -126,20 +126,18 @@ def best_per_distribution(df: pd.DataFrame, fmts: list[str], specs: list[str]) -
 
 
 def finding(df: pd.DataFrame, fmts: list[str], specs: list[str]) -> str:
-    """The title page's key result: the best 8-bit format per distribution (exact: no
-    sampling, no interval) and the gain of per-channel scales (mean ± 95 % interval)."""
-    db, lm = _db(df, fmts, len(specs)), _lm_db(df)
+    """The title page's key result: the best 8-bit format on the last distribution (exact:
+    no sampling, no interval) and the paired gain of per-channel scales for the first and
+    the best format (mean ± 95 % interval over the seeds)."""
+    db = _db(df, fmts, len(specs))
     best = best_per_distribution(df, fmts, specs)
-    text = "best 8-bit format (exact SQNR, MSE-optimal per-tensor scale): " + "; ".join(
-        f"{b} on {s} ({db[fmts.index(b), j]:.1f} dB; Lloyd–Max {lm[j]:.1f})"
-        for j, (s, b) in enumerate(zip(specs, best, strict=True))
-    )
+    j = len(specs) - 1
+    text = f"best on {specs[j]}: {best[j]} ({db[fmts.index(best[j]), j]:.1f} dB, exact)"
     c = channel_summary(df)
+    c = c[c.format.isin({fmts[0], best[j]})]
     if len(c):
-        text += (
-            "; per-channel scales on a weight of unequal channels gain "
-            + ", ".join(f"{r.format} {r.gain:+.1f} ± {r.gain_ci:.1f} dB" for r in c.itertuples())
-            + f" ({int(c.n.iloc[0])} seeds)"
+        text += "; per-channel scales gain " + ", ".join(
+            f"{r.format} {r.gain:+.1f} ± {r.gain_ci:.1f} dB" for r in c.itertuples()
         )
     return text + "."
 
