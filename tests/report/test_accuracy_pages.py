@@ -100,12 +100,10 @@ def test_block_formats_finding_is_recomputed_from_the_frame(ctx, blocks):
     ok = [s for s in means if 2.1 < bits[s] <= 4.6]
     top = max(ok, key=lambda s: means[s][0])
     m, h = means[top]
-    assert f"{block_formats.label(top)} {m:.1f} ± {h:.1f} (≤4.5 b)" in text
+    assert f"{block_formats.label(top)} {m:.1f} ± {h:.1f} dB (≤4.5 b)" in text
     v = blocks[blocks.spec == "int8:per_tensor"].sort_values("seed").qsnr_db_heavy_tailed
     m, h = t_interval(v)
-    assert (
-        f"per-tensor INT8 activation {m:.1f} ± {h:.1f} (seeds {v.min():.1f}–{v.max():.1f})" in text
-    )
+    assert f"per-tensor INT8 act. {m:.1f} ± {h:.1f} dB" in text
 
 
 def test_block_formats_recipe_checks_its_specs():
@@ -160,7 +158,7 @@ def test_mitigation_finding_is_recomputed_from_the_frame(mitig):
     best = max(per, key=lambda t: per[t][0])
     (m0, h0), (m1, h1) = per["none"], per[best]
     lab = block_formats.label(f)
-    assert f"{lab} {m0:.1f} ± {h0:.1f} → {m1:.1f} ± {h1:.1f} dB with {best}" in text
+    assert f"{lab} {m0:.1f} ± {h0:.1f} → {m1:.1f} ± {h1:.1f} dB ({best}," in text
     # the whole table: each format's best transform, recomputed, is the one the text names
     for f, g in mitig.groupby("format", sort=False):
         per = {t: v.sqnr_db.mean() for t, v in g.groupby("transform")}
@@ -182,8 +180,8 @@ def test_design_finding_is_recomputed_from_the_frame(sens):
     m, h = t_interval(per["floor"] - per[best])
     assert f"OCP floor rule on MX fp8_e4m3fn {m:+.2f} ± {h:.2f} vs {best}" in text
     x = design.crossover(sens).set_index(["pair", "block_size", "tensor"])
-    r = x.loc[("mxint8/mxfp8_e4m3", 32, "gaussian")]
-    assert f"mxint8 {r.diff_db:+.1f} ± {r.diff_ci:.1f}" in text
+    r = x.loc[("mxint4/mxfp4", 32, "gaussian")]
+    assert f"mxint4 − mxfp4 {r.diff_db:+.1f} ± {r.diff_ci:.1f} dB" in text
     assert (m < 0) == (per["floor"].mean() < per[best].mean())
 
 
@@ -224,7 +222,7 @@ def test_fp8_finding_is_recomputed_from_the_frame(ctx, fp8):
     d = fp8[fp8.part == "distribution"]
     g = d[d.distribution == "student_t"]
     top = g.loc[g.sqnr_db.idxmax()]
-    assert f"best on student_t:3: {top.format} ({top.sqnr_db:.1f} dB, exact)" in text
+    assert f"best on student_t:3: {top.format} {top.sqnr_db:.1f} dB (exact)" in text
     c = fp8[fp8.part == "channels"]
     for f, v in c[c.format == cfg["formats"][0]].groupby("format", sort=False):
         a = v[v.granularity == "per_channel"].sort_values("seed").sqnr_db.to_numpy()

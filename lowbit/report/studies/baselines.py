@@ -128,10 +128,10 @@ def finding(df: pd.DataFrame) -> str:
         base = s[(s.format == f) & (s["transform"] == first)].iloc[0]
         parts.append(
             f"{b['label']} {base.sqnr_db:.1f} ± {base.sqnr_db_ci:.1f} → {b['sqnr_db']:.1f} ± "
-            f"{b['sqnr_db_ci']:.1f} dB with {b['transform']} "
-            f"({b['transform_gates_per_mac']:.2f} gates/MAC)"
+            f"{b['sqnr_db_ci']:.1f} dB ({b['transform']}, "
+            f"{b['transform_gates_per_mac']:.2f} gates/MAC)"
         )
-    return f"GEMM SQNR ({df.seed.nunique()} seeds): " + "; ".join(parts) + "."
+    return f"GEMM SQNR, {df.seed.nunique()} seeds: " + "; ".join(parts) + "."
 
 
 def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:

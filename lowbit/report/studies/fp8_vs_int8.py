@@ -132,11 +132,11 @@ def finding(df: pd.DataFrame, fmts: list[str], specs: list[str]) -> str:
     db = _db(df, fmts, len(specs))
     best = best_per_distribution(df, fmts, specs)
     j = len(specs) - 1
-    text = f"best on {specs[j]}: {best[j]} ({db[fmts.index(best[j]), j]:.1f} dB, exact)"
+    text = f"best on {specs[j]}: {best[j]} {db[fmts.index(best[j]), j]:.1f} dB (exact)"
     c = channel_summary(df)
     c = c[c.format == fmts[0]]
     if len(c):
-        text += "; per-channel scales gain " + ", ".join(
+        text += "; per-channel gain " + ", ".join(
             f"{r.format} {r.gain:+.1f} ± {r.gain_ci:.1f} dB" for r in c.itertuples()
         )
     return text + "."
