@@ -178,10 +178,8 @@ def test_design_finding_is_recomputed_from_the_frame(sens):
     per = {rule: g.sort_values("seed").qsnr_db.to_numpy() for rule, g in mx8.groupby("scale_rule")}
     best = max((k for k in per if k != "floor"), key=lambda k: per[k].mean())
     m, h = t_interval(per["floor"] - per[best])
-    assert f"OCP floor rule on MX fp8_e4m3fn {m:+.2f} ± {h:.2f} vs {best}" in text
-    x = design.crossover(sens).set_index(["pair", "block_size", "tensor"])
-    r = x.loc[("mxint4/mxfp4", 32, "gaussian")]
-    assert f"mxint4 − mxfp4 {r.diff_db:+.1f} ± {r.diff_ci:.1f} dB" in text
+    assert f"OCP floor rule on MX fp8_e4m3fn: {m:+.2f} ± {h:.2f} dB vs {best}" in text
+    assert ("within noise" in text) == (abs(m) <= h)
     assert (m < 0) == (per["floor"].mean() < per[best].mean())
 
 

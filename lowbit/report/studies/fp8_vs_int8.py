@@ -246,6 +246,7 @@ def _render_channels(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
         return
     rows, cols = cfg["channels"]
     n = int(c.n.iloc[0])
+    top = c.loc[c.gain.idxmax()]
     tab = pd.DataFrame(
         {
             "format": c.format,
@@ -262,8 +263,9 @@ def _render_channels(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
         f"Per-tensor against per-output-channel scales (both MSE-optimal, '{cfg['range']}', "
         f"fp32 scales) on a {rows}×{cols} weight whose channels are N(0, σ_c²), σ_c log-normal "
         f"(σ = {cfg['channel_sigma']:g}); SQNR mean ± 95 % interval over {n} seeds, gain "
-        "paired over the seeds. Integer formats gain most: their grid is uniform, so a "
-        "channel far below the tensor's range keeps few levels.",
+        f"paired over the seeds. Largest gain: {top.format} ({top.gain:+.2f} dB); a format "
+        "with few exponent bits has a nearly uniform grid, so a channel far below the "
+        "tensor's range keeps few of its levels.",
         "FP8 vs INT8 per channel",
         [
             "w = channel_weight(ctx, seed)  # SeedSequence([seed, 13])",
