@@ -313,12 +313,16 @@ def summary_markdown(recipe: Recipe | None = None) -> str:
     text = {
         "atlas": f"table of {n_atlas} formats (bits, bits/element, max, smallest normal and "
         f"subnormal, dynamic range in dB); values of {len(at['plot'])} formats on a log2 axis",
-        "fp8_vs_int8": f"bits of accuracy of {names(fp['formats'])} on "
-        f"{', '.join(fp['distributions'])} against Lloyd–Max; SQNR as an outlier component "
-        f"grows (s = {fp['outlier_scales'][0]:g}…{fp['outlier_scales'][-1]:g})",
-        "block_formats": f"QSNR vs bits per element of {len(bl['formats'])} block, two-level "
-        f"and per-tensor formats on {', '.join(bl['tensors'])} {bl['shape'][0]}×"
-        f"{bl['shape'][1]} tensors",
+        "fp8_vs_int8": f"exact SQNR (dB) of {names(fp['formats'])} on "
+        f"{', '.join(fp['distributions'])} against Lloyd–Max; whole-signal and body SQNR as an "
+        f"outlier component grows (s = {fp['outlier_scales'][0]:g}…"
+        f"{fp['outlier_scales'][-1]:g}); per-tensor vs per-channel scales ({fp['seeds']} seeds)",
+        "block_formats": f"element QSNR of {', '.join(bl['tensors'])} {bl['shape'][0]}×"
+        f"{bl['shape'][1]} tensors (blocks along K) and GEMM-output SQNR through the simulator "
+        f"for {len(bl['formats'])} block formats and {len(bl['baselines'])} scalar baselines; "
+        f"{bl['seeds']} seeds, 95 % intervals",
+        "baselines": STUDIES["baselines"][1].page_summary(recipe),
+        "design": STUDIES["design"][1].page_summary(recipe),
         "range_setting": f"exact MSE vs clip and each method's pick ({', '.join(rs['methods'])})"
         f" at {', '.join(map(str, rs['bits']))} bits on {rs['distribution']}",
         "hardware": f"gates per MAC by component for {len(hw['formats'])} formats on equal "

@@ -38,6 +38,8 @@ STUDIES = (
     "atlas",
     "fp8_vs_int8",
     "block_formats",
+    "baselines",
+    "design",
     "range_setting",
     "hardware",
     "energy",
@@ -416,6 +418,61 @@ def _arrays(value: Any, where: str) -> list[list[int]]:
     return [_ints(1, 1 << 16, length=2)(v, where) for v in value]
 
 
+def operand_spec(value: Any, where: str) -> str:
+    """An activation operand spec (``lowbit.evaluation.parse_spec`` grammar); the weight
+    takes the same spec with per_token read as per_channel (:func:`weight_spec`)."""
+    from ..evaluation import parse_spec
+
+    try:
+        spec = parse_spec(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{where}: operand spec {value!r}: {exc}") from None
+    if spec.granularity in ("none", "per_channel"):
+        raise ValueError(
+            f"{where}: {value!r}: give the activation's spec (per_tensor, per_token, g<N> "
+            "or a block format); the weight takes it with per_token read as per_channel"
+        )
+    if spec.format.bits < 3 or spec.format.bits > 16:
+        raise ValueError(f"{where}: {value!r}: elements of 3–16 bits")
+    return value
+
+
+def weight_spec(activation_spec: str) -> str:
+    """The weight's spec for an activation spec: one scale per output channel where the
+    activation has one per token (the W8A8 pairing), the same spec otherwise.
+
+    >>> weight_spec("int8:per_token:mse"), weight_spec("mxfp4")
+    ('int8:per_channel:mse', 'mxfp4')
+    """
+    parts = activation_spec.split(":")
+    if len(parts) > 1 and parts[1] == "per_token":
+        parts[1] = "per_channel"
+    return ":".join(parts)
+
+
+def _operand_specs(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where}: expected a non-empty list of operand specs")
+    return [operand_spec(v, where) for v in value]
+
+
+def _transforms(value: Any, where: str) -> list[str]:
+    from ..analysis.transforms import parse_transform
+
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"{where}: expected a non-empty list of transform specs")
+    for v in value:
+        try:
+            parse_transform(v)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    return value
+
+
+def _synthetics(value: Any, where: str) -> list[str]:
+    return _choices(TENSORS)(value, where)
+
+
 SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "atlas": {
         "formats": lambda v, w: _formats(v, w, allow_all=True),
@@ -428,6 +485,9 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "lloyd_max_iterations": _int(1, 1_000_000),
         "outlier_scales": _floats(0.0, 1e6),
         "outlier_fraction": _float(0.0, 0.5),
+        "channels": _shape,
+        "channel_sigma": _float(0.0, 4.0, open_lo=False),
+        "seeds": _int(2, 64),
     },
     "block_formats": {
         "formats": _block_formats,
@@ -435,6 +495,13 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "shape": _shape,
         "outlier_features": _int(0, 1 << 16),
         "outlier_scale": _float(0.0, 1e6),
+        "baselines": _operand_specs,
+        "activation": _tensor,
+        "weight": _tensor,
+        "gemm_outputs": _int(1, 4096),
+        "accumulator": sim_accumulator,
+        "lanes": _int(1, 1024),
+        "seeds": _int(2, 64),
     },
     "range_setting": {
         "distribution": _distribution,
@@ -499,6 +566,31 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "promote": _float_accumulators,
         "interval": _int(1, 1 << 20),
         "pairs": _operand_pairs,
+    },
+    "baselines": {
+        "formats": _operand_specs,
+        "transforms": _transforms,
+        "features": _int(16, 1 << 15),
+        "tokens": _int(1, 1 << 14),
+        "calibration_tokens": _int(1, 1 << 14),
+        "outputs": _int(1, 4096),
+        "accumulator": sim_accumulator,
+        "lanes": _int(1, 1024),
+        "seeds": _int(2, 64),
+        "cost_outputs": _int(1, 1 << 20),
+        "cost_activation": _choice(("fp16", "bf16", "fp32")),
+    },
+    "design": {
+        "tensors": _synthetics,
+        "shape": _shape,
+        "seeds": _int(2, 64),
+        "rule_elements": _formats,
+        "block_formats": _formats,
+        "block_sizes": _ints(2, 4096),
+        "scale_elements": _formats,
+        "scale_block_sizes": _ints(2, 4096),
+        "mantissa_bits": _ints(1, 14),
+        "micro_bits": _ints(0, 3),
     },
 }
 TOP_LEVEL = {
