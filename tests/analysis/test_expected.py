@@ -114,16 +114,18 @@ def test_block_formats_use_monte_carlo():
     assert expected_mse("mxfp4", Gaussian(1.0)) == monte_carlo_mse("mxfp4", Gaussian(1.0)).mse
 
 
-def test_analytic_path_is_well_under_a_millisecond():
-    import timeit
+def test_analytic_path_never_falls_back_to_quadrature(monkeypatch):
+    # the named distributions have closed-form partial moments: expected_mse must use them
+    # (this replaces a wall-clock assertion: tests never fail on speed)
+    import lowbit.analysis.expected as ex
 
+    def no_quadrature(*args, **kwargs):
+        raise AssertionError("quadrature fallback used")
+
+    monkeypatch.setattr(ex, "_quadrature", no_quadrature)
     for dist in (Gaussian(1.0), Laplace(1.0), StudentT(3.0), Uniform(-1.0, 1.0)):
         for name in ("int8_narrow", "fp8_e4m3fnuz"):
-            expected_mse(name, dist, 0.03)
-            best = min(
-                timeit.repeat(lambda n=name, d=dist: expected_mse(n, d, 0.03), number=20, repeat=5)
-            )
-            assert best / 20 < 1e-3, (name, dist)
+            assert 0 < expected_mse(name, dist, 0.03) < 1
 
 
 def test_lloyd_max_reproduces_max_1960():
