@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 
 #: The primitive cells every block is built from.
 PRIMITIVES = ("and2", "or2", "ao21", "mux2", "xor2", "ha", "fa", "ff")
+#: structural choices a cost table makes, and their legal values
+_STRUCTURE = {"adder": ("ripple", "prefix"), "float_adder": ("mantissa", "full")}
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,25 @@ class GateCosts:
     fa: float = 7.0
     ff: float = 6.0
     unit: str = "2-input gates"
+    #: carry-propagate adders and incrementers: "ripple" (App. B) or "prefix" (a Sklansky
+    #: parallel-prefix adder, Sklansky 1960: log-depth, what Yosys/ABC builds from ``+``)
+    adder: str = "ripple"
+    #: float accumulator adder: "mantissa" (App. B / Fig. 2: accumulator significand + 3
+    #: bits) or "full" (the product's full width + guard/round/sticky, the product
+    #: normalised first: a correctly rounding unit, lowbit.hwmodel.synth.units)
+    float_adder: str = "mantissa"
 
     def __post_init__(self):
         for f in fields(self):
-            if f.name != "unit" and not getattr(self, f.name) >= 0:
+            if f.name in _STRUCTURE or f.name == "unit":
+                continue
+            if not getattr(self, f.name) >= 0:
                 raise ValueError(f"GateCosts.{f.name} must be >= 0, got {getattr(self, f.name)}")
+        for name, legal in _STRUCTURE.items():
+            if getattr(self, name) not in legal:
+                raise ValueError(
+                    f"GateCosts.{name} must be one of {list(legal)}, got {getattr(self, name)!r}"
+                )
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, float], unit: str = "user units") -> GateCosts:

@@ -8,7 +8,7 @@ True
 
 from .mac import (
     SynthResult,
-    compare_units,
+    model_vs_synthesis,
     reference_step,
     simulate_unit,
     standard_configs,
@@ -27,7 +27,7 @@ from .yosys import yosys_available, yosys_backend, yosys_version
 __all__ = [
     "Netlist",
     "SynthResult",
-    "compare_units",
+    "model_vs_synthesis",
     "reference_step",
     "simulate_unit",
     "standard_configs",
