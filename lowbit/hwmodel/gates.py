@@ -77,6 +77,23 @@ class GateCosts:
 #: van Baalen et al. 2023, App. B.
 VAN_BAALEN_2023 = GateCosts()
 DEFAULT_COSTS = VAN_BAALEN_2023
+#: calibrated to whole units synthesised with Yosys (lowbit/hwmodel/data/synthesis.json):
+#: prefix adders, full-width float adder, and per-cell costs fitted by non-negative least
+#: squares of model/synthesis − 1 on a training subset (docs/hwmodel.md, "Model beside
+#: synthesis"; refit with ``bench/bench_hw.py --fit``).
+SYNTH_CALIBRATED = GateCosts(
+    and2=1.0,
+    or2=1.0,
+    ao21=2.0,
+    mux2=3.0,
+    xor2=3.0,
+    ha=3.0,
+    fa=7.0,
+    ff=6.0,
+    unit="2-input gates (synthesis-calibrated)",
+    adder="prefix",
+    float_adder="full",
+)
 
 
 @dataclass(frozen=True)

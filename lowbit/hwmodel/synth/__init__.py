@@ -8,6 +8,7 @@ True
 
 from .mac import (
     SynthResult,
+    model_side,
     model_vs_synthesis,
     reference_step,
     simulate_unit,
@@ -21,11 +22,18 @@ from .multipliers import (
     synthesise,
 )
 from .netlist import Netlist, weighted_gates
+from .table import REPORT_CONFIGS, all_configs, fit_costs, load_data, synthesis_table
 from .units import Unit, mac_unit
 from .yosys import yosys_available, yosys_backend, yosys_version
 
 __all__ = [
     "Netlist",
+    "REPORT_CONFIGS",
+    "all_configs",
+    "fit_costs",
+    "load_data",
+    "model_side",
+    "synthesis_table",
     "SynthResult",
     "model_vs_synthesis",
     "reference_step",

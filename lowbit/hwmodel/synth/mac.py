@@ -252,11 +252,39 @@ def standard_configs(
     return [(f, f, acc, k) for k in lanes for acc in accumulators for f in fmts]
 
 
+def model_side(config, terms: int = 4096, costs: GateCosts = DEFAULT_COSTS) -> dict:
+    """The model's numbers for one synthesised unit ``config`` = (weight, activation,
+    accumulator, lanes): per-unit combinational gates (without its register, ``specials``
+    and per-output ``output`` blocks, which the unit leaves out), register bits, depth and
+    the per-group gates.
+
+    >>> model_side(("int2", "int2", "fixed", 1))["registers_model"]
+    16
+    """
+    wf, af, acc, lanes = config
+    m = mac_cost(wf, af, acc, terms, lanes=lanes, costs=costs)
+    k = m.spec.lanes
+    flat = m.cost.flat()
+    ff = sum(v for p, v in flat.items() if "/reg" in p)
+    spec = sum(v for p, v in flat.items() if p.endswith("/specials"))
+    out = sum(v for p, v in flat.items() if "/output/" in p)
+    return {
+        "weight": m.weight,
+        "activation": m.activation,
+        "accumulator": m.accumulator,
+        "lanes": k,
+        "gates_model": (m.total - ff - spec - out) * k,  # per unit, as synthesised
+        "registers_model": round(ff / costs.ff * k) if costs.ff else 0,
+        "depth_model": m.depth,
+        "groups_model": {g: v * k for g, v in m.breakdown().items()},
+    }
+
+
 def model_vs_synthesis(configs, terms: int = 4096, costs: GateCosts = DEFAULT_COSTS) -> list[dict]:
-    """Model (:func:`~lowbit.hwmodel.mac_cost`) vs synthesis (:func:`synthesize_mac`) for each
-    (weight, activation, accumulator, lanes): per-unit combinational gates (the model without
-    its register, ``specials`` and per-output ``output`` blocks, which the unit leaves out),
-    registers, depth, and model/synthesis ratios.
+    """Model (:func:`model_side`) vs synthesis (:func:`synthesize_mac`, live) for each
+    (weight, activation, accumulator, lanes): per-unit combinational gates, registers, depth,
+    and the model/synthesis ratio (:func:`lowbit.hwmodel.synth.synthesis_table` serves the
+    committed results instead).
 
     >>> row = model_vs_synthesis([("int2", "int2", "fixed", 1)])[0]
     >>> row["accumulator"], row["registers_model"], row["registers_synth"]
@@ -264,29 +292,15 @@ def model_vs_synthesis(configs, terms: int = 4096, costs: GateCosts = DEFAULT_CO
     """
     rows = []
     for wf, af, acc, lanes in configs:
-        m = mac_cost(wf, af, acc, terms, lanes=lanes, costs=costs)
+        m = model_side((wf, af, acc, lanes), terms, costs)
         s = synthesize_mac(wf, af, acc, lanes=lanes, terms=terms)
-        k = s.unit.lanes
-        flat = m.cost.flat()
-        ff = sum(v for p, v in flat.items() if "/reg" in p)
-        spec = sum(v for p, v in flat.items() if p.endswith("/specials"))
-        out = sum(v for p, v in flat.items() if "/output/" in p)
-        model = (m.total - ff - spec - out) * k  # per unit, as synthesised
-        reg_model = round(ff / costs.ff * k) if costs.ff else 0
         rows.append(
             {
-                "weight": m.weight,
-                "activation": m.activation,
-                "accumulator": m.accumulator,
-                "lanes": k,
-                "gates_model": model,
+                **m,
                 "gates_synth": s.gates,
-                "ratio": model / s.gates,
-                "registers_model": reg_model,
+                "ratio": m["gates_model"] / s.gates,
                 "registers_synth": s.registers,
-                "depth_model": m.depth,
                 "depth_synth": s.depth,
-                "groups_model": {g: v * k for g, v in m.breakdown().items()},
                 "seconds": s.seconds,
             }
         )

@@ -150,7 +150,9 @@ def mac_unit(
         g.fixed_acc(acc)
         bits = acc.width
     lane, rest = g.emit_split(bits) if k > 1 else ("", "")
-    return Unit(wf, af, w, a, k, scale, sbits, acc, bits, g.lsb, g.emit(bits), "mac_core", lane, rest)
+    return Unit(
+        wf, af, w, a, k, scale, sbits, acc, bits, g.lsb, g.emit(bits), "mac_core", lane, rest
+    )
 
 
 class _Gen:
