@@ -49,7 +49,7 @@ def synthesis(argv: list[str]) -> int:
 
     if "--fit" in argv:
         for cell, cost in T.fit_costs().items():
-            print(f"{cell} = {cost:.3f}")
+            print(f"{cell} = {cost:.4f}")
         return 0
     if "--synthesis" in argv:
         doc = T.write_data()

@@ -208,7 +208,9 @@ def float_accumulate(
                 [
                     A.conditional_negate(tb, costs=costs),
                     A.leading_zero_detector(tb, costs=costs),
-                    A.left_shifter(sig, tb - 1, costs=costs),
+                    # the leading one to the word's top: a tb-bit shift (the sig − tb
+                    # bits below it are constant zeros)
+                    A.left_shifter(tb, tb - 1, costs=costs),
                 ],
             )
         )

@@ -14,7 +14,11 @@ from dataclasses import dataclass, field, fields
 #: The primitive cells every block is built from.
 PRIMITIVES = ("and2", "or2", "ao21", "mux2", "xor2", "ha", "fa", "ff")
 #: structural choices a cost table makes, and their legal values
-_STRUCTURE = {"adder": ("ripple", "prefix"), "float_adder": ("mantissa", "full")}
+_STRUCTURE = {
+    "adder": ("ripple", "prefix"),
+    "float_adder": ("mantissa", "full"),
+    "tree_depth": ("summed", "wavefront"),
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,9 @@ class GateCosts:
     #: bits) or "full" (the product's full width + guard/round/sticky, the product
     #: normalised first: a correctly rounding unit, lowbit.hwmodel.synth.units)
     float_adder: str = "mantissa"
+    #: depth of an adder tree: "summed" (each level's carry chain after the previous one's)
+    #: or "wavefront" (ripple carries of successive levels overlap, two gate levels apart)
+    tree_depth: str = "summed"
 
     def __post_init__(self):
         for f in fields(self):
@@ -78,21 +85,23 @@ class GateCosts:
 VAN_BAALEN_2023 = GateCosts()
 DEFAULT_COSTS = VAN_BAALEN_2023
 #: calibrated to whole units synthesised with Yosys (lowbit/hwmodel/data/synthesis.json):
-#: prefix adders, full-width float adder, and per-cell costs fitted by non-negative least
+#: ripple adders (what ABC builds from ``+``: depth 2N − 1), the full-width float adder,
+#: and per-cell costs fitted by non-negative least
 #: squares of model/synthesis − 1 on a training subset (docs/hwmodel.md, "Model beside
 #: synthesis"; refit with ``bench/bench_hw.py --fit``).
 SYNTH_CALIBRATED = GateCosts(
-    and2=1.0,
-    or2=1.0,
-    ao21=2.0,
-    mux2=3.0,
-    xor2=3.0,
-    ha=3.0,
-    fa=7.0,
+    and2=2.9015,
+    or2=0.0,
+    ao21=0.0,
+    mux2=0.482,
+    xor2=8.8422,
+    ha=7.352,
+    fa=6.9756,
     ff=6.0,
     unit="2-input gates (synthesis-calibrated)",
-    adder="prefix",
+    adder="ripple",
     float_adder="full",
+    tree_depth="wavefront",
 )
 
 
