@@ -120,7 +120,7 @@ def synthesis_table(configs=None, tables: dict[str, GateCosts] | None = None, li
     ``ratio_<t>`` (model/synthesis), ``registers_<t>`` and ``depth_<t>``.
 
     >>> t = synthesis_table([("int8", "int8", "fixed", 1)])
-    >>> list(t.columns[:6]), t.loc[0, "gates_synth"] > 0
+    >>> list(t.columns[:6]), bool(t.loc[0, "gates_synth"] > 0)
     (['weight', 'activation', 'accumulator', 'lanes', 'gates_synth', 'registers_synth'], True)
     """
     import pandas as pd
