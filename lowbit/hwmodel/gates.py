@@ -4,6 +4,9 @@ The default table is App. B of van Baalen et al. 2023, "FP8 versus INT8 for effi
 learning inference" (arXiv:2303.17951): AND2/OR2 = 1, AO21 = 2, MUX2 = XOR2 = HA = 3,
 FA = 2·HA + OR2 = 7, FF = 2·MUX2 = 6.  Any other cell library (NAND2 equivalents, µm² per cell)
 is a different :class:`GateCosts`; every block takes ``costs=`` so the table is swappable.
+``SYNTH_CALIBRATED`` is the table fitted to whole units synthesised with Yosys (its structure:
+ripple adders, full-width float adder, wavefront adder-tree depth; docs/hwmodel.md, "Model
+beside synthesis").
 """
 
 from __future__ import annotations
