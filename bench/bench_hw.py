@@ -4,6 +4,14 @@ docs/background.md §6 "Hardware cost", after van Baalen et al. 2023, App. B: XO
 writes it into docs/hwmodel.md between the yosys-table markers.
 
     .venv/bin/python bench/bench_hw.py            # needs yosys on PATH
+
+Whole units, model vs synthesis (lowbit.hwmodel.synth.table):
+
+    .venv/bin/python bench/bench_hw.py --synthesis   # re-synthesise every unit (yowasp or
+        # system Yosys; LOWBIT_SYNTH_CACHE=DIR reuses netlists), rewrite
+        # lowbit/hwmodel/data/synthesis.json and the synthesis-table block of docs/hwmodel.md
+    .venv/bin/python bench/bench_hw.py --doc         # only the docs block, from the data file
+    .venv/bin/python bench/bench_hw.py --fit         # refit SYNTH_CALIBRATED's cell costs
 """
 
 from __future__ import annotations
@@ -36,7 +44,23 @@ def table() -> str:
     return "\n".join(lines)
 
 
+def synthesis(argv: list[str]) -> int:
+    from lowbit.hwmodel.synth import table as T
+
+    if "--fit" in argv:
+        for cell, cost in T.fit_costs().items():
+            print(f"{cell} = {cost:.4f}")
+        return 0
+    if "--synthesis" in argv:
+        doc = T.write_data()
+        print(f"wrote {T.DATA} ({len(doc['rows'])} units, {doc['yosys']})")
+    print(T.write_doc(DOC))
+    return 0
+
+
 def main() -> int:
+    if {"--synthesis", "--doc", "--fit"} & set(sys.argv[1:]):
+        return synthesis(sys.argv[1:])
     if not yosys_available():
         print("yosys not found (Debian package 'yosys')", file=sys.stderr)
         return 1

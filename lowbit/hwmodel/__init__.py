@@ -24,7 +24,7 @@ from .energy import (
     EnergyTable,
     Technology,
 )
-from .gates import DEFAULT_COSTS, VAN_BAALEN_2023, Cost, GateCosts
+from .gates import DEFAULT_COSTS, SYNTH_CALIBRATED, VAN_BAALEN_2023, Cost, GateCosts
 from .mac import MacCost, mac_cost
 from .multiformat import MultiFormatCost, multi_format_cost
 from .timing import Pipelined, equal_clock, pipelined
@@ -54,6 +54,7 @@ __all__ = [
     "ranking_flips",
     "DEFAULT_COSTS",
     "VAN_BAALEN_2023",
+    "SYNTH_CALIBRATED",
     "Cost",
     "ExactAccumulator",
     "FixedAccumulator",

@@ -26,13 +26,31 @@ def _stages(k: int) -> int:
     return math.ceil(math.log2(k + 1)) if k > 0 else 0
 
 
+def prefix_adder(n: int, carry_in: bool = False, costs: GateCosts = DEFAULT_COSTS) -> Cost:
+    """N-bit Sklansky parallel-prefix adder (Sklansky 1960): N·HA (generate, propagate),
+    ⌈log2 N⌉ levels of N/2 (AO21 + AND2) group generate/propagate nodes, N−1 XOR2 sums (N
+    with a carry-in, which is one more prefix position); depth 2·⌈log2 N⌉ + 2.
+
+    >>> prefix_adder(8).cells
+    {'ha': 8, 'ao21': 12, 'and2': 12, 'xor2': 7}
+    """
+    _check(n=n)
+    m = n + int(carry_in)
+    lv = math.ceil(math.log2(m)) if m > 1 else 0
+    cells = {"ha": n, "ao21": (m // 2) * lv, "and2": (m // 2) * lv, "xor2": m - 1}
+    return Cost.leaf(f"add{n}", cells, depth=2 * lv + 2, costs=costs, width=n + 1)
+
+
 def ripple_adder(n: int, carry_in: bool = False, costs: GateCosts = DEFAULT_COSTS) -> Cost:
     """N-bit ripple-carry adder: (N−1)·FA + HA (App. B); with a carry-in the LSB is an FA too.
+    A table with ``adder="prefix"`` builds :func:`prefix_adder` instead.
 
     >>> ripple_adder(8).total
     52.0
     """
     _check(n=n)
+    if costs.adder == "prefix":
+        return prefix_adder(n, carry_in, costs)
     fa, ha = (n, 0) if carry_in else (n - 1, 1)
     return Cost.leaf(
         f"add{n}", {"fa": fa, "ha": ha}, depth=2 * (n - 1) + 1, costs=costs, width=n + 1
@@ -44,8 +62,15 @@ def incrementer(n: int, costs: GateCosts = DEFAULT_COSTS) -> Cost:
 
     >>> incrementer(12).total
     36.0
+
+    With ``adder="prefix"``: an AND prefix of the carries (⌈log2 N⌉ levels of N/2 AND2) and
+    N XOR2, depth ⌈log2 N⌉ + 1.
     """
     _check(n=n)
+    if costs.adder == "prefix":
+        lv = math.ceil(math.log2(n)) if n > 1 else 0
+        cells = {"and2": (n // 2) * lv, "xor2": n}
+        return Cost.leaf(f"inc{n}", cells, depth=lv + 1, costs=costs, width=n)
     return Cost.leaf(f"inc{n}", {"ha": n}, depth=n, costs=costs, width=n)
 
 

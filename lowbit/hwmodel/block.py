@@ -131,7 +131,12 @@ def adder_tree(k: int, width: int, carry_in: bool, costs: GateCosts) -> tuple[Co
         parts.append(Cost.leaf(f"level{level}_{pairs}x_add{w}", cells, add.depth, costs))
     if not parts:
         return Cost.group(f"tree{k}", []), width
-    return Cost.group(f"tree{k}x{width}", parts), w
+    depth = None  # "summed": each level's full carry chain after the previous one's
+    if costs.tree_depth == "wavefront":
+        # ripple adders in a tree overlap: a level's bit i waits only for bit i of the level
+        # below, so the carry wavefronts follow each other two gate levels apart
+        depth = parts[-1].depth + 2 * (len(parts) - 1)
+    return Cost.group(f"tree{k}x{width}", parts, depth=depth), w
 
 
 def fp_mult(fmt: FloatFormat, costs: GateCosts, name: str) -> Cost:

@@ -176,9 +176,15 @@ def fixed_accumulate(p: Product, width: int, overflow: str, costs: GateCosts) ->
     return [Cost.group("alignadd", add), Cost.group("normacc", acc)]
 
 
-def float_accumulate(p: Product, acc: FloatFormat, rounding: str, costs: GateCosts) -> list[Cost]:
+def float_accumulate(
+    p: Product, acc: FloatFormat, rounding: str, costs: GateCosts, normalised: bool = False
+) -> list[Cost]:
     """The ``alignadd`` and ``normacc`` groups of a floating-point accumulator ``acc``
     adding product ``p`` with ``rounding`` (the steps of van Baalen et al. 2023, Fig. 2).
+    With ``costs.float_adder == "full"`` the adder spans the product's full width plus sign,
+    guard, round and sticky, and (unless ``normalised``: the block path normalised it
+    already) the product is first normalised (negate, leading-zero count, shift), as the
+    correctly rounding unit of lowbit.hwmodel.synth.units builds it.
 
     >>> from lowbit import get_format
     >>> from lowbit.hwmodel.gates import DEFAULT_COSTS
@@ -188,9 +194,27 @@ def float_accumulate(p: Product, acc: FloatFormat, rounding: str, costs: GateCos
     (['alignadd', 'normacc'], 935)
     """
     sa, ea = acc.man_bits + 1, acc.exp_bits
-    lane = sa + 2  # guard and round bits; the sticky bit is ORed separately
+    full = costs.float_adder == "full"
+    tb = p.width + (0 if p.twos else 1)  # the product as a two's-complement word
+    sig = max(sa, tb) if full else sa  # significand bits each operand brings to the adder
+    lane = sig + 4 if full else sa + 2  # (sign,) guard and round bits (and sticky)
+    add_w = lane + 2 if full else sa + 3
     ed = max(ea, p.exp_bits)
-    add = [
+    add: list[Cost] = []
+    if full and not normalised:
+        add.append(
+            Cost.group(
+                "product_normalise",
+                [
+                    A.conditional_negate(tb, costs=costs),
+                    A.leading_zero_detector(tb, costs=costs),
+                    # the leading one to the word's top: a tb-bit shift (the sig − tb
+                    # bits below it are constant zeros)
+                    A.left_shifter(tb, tb - 1, costs=costs),
+                ],
+            )
+        )
+    add += [
         Cost.group(
             "exp_diff",
             [A.ripple_adder(ed, costs=costs)] + list(A.conditional_negate(ed, costs=costs).parts),
@@ -198,7 +222,7 @@ def float_accumulate(p: Product, acc: FloatFormat, rounding: str, costs: GateCos
         Cost.group(
             "swap",
             [
-                A.mux_bank(2 * sa, name="swap_sig", costs=costs),
+                A.mux_bank(2 * sig, name="swap_sig", costs=costs),
                 A.mux_bank(ed, name="swap_exp", costs=costs),
             ],
             depth=1,
@@ -210,11 +234,11 @@ def float_accumulate(p: Product, acc: FloatFormat, rounding: str, costs: GateCos
         add.append(A.or_tree(p.width - lane + 1, name="product_sticky", costs=costs))
     add += [
         A.xor_bank(lane, name="complement", costs=costs),
-        A.ripple_adder(sa + 3, carry_in=True, costs=costs),
+        A.ripple_adder(add_w, carry_in=True, costs=costs),
     ]
     norm = [
-        A.conditional_negate(sa + 3, costs=costs),
-        A.normaliser(sa + 3, sa + 2, costs=costs),
+        A.conditional_negate(add_w, costs=costs),
+        A.normaliser(add_w, add_w - 1, costs=costs),
     ]
     if rounding == "nearest_even":
         norm.append(A.rne_rounder(sa, costs=costs))

@@ -4,6 +4,9 @@ The default table is App. B of van Baalen et al. 2023, "FP8 versus INT8 for effi
 learning inference" (arXiv:2303.17951): AND2/OR2 = 1, AO21 = 2, MUX2 = XOR2 = HA = 3,
 FA = 2·HA + OR2 = 7, FF = 2·MUX2 = 6.  Any other cell library (NAND2 equivalents, µm² per cell)
 is a different :class:`GateCosts`; every block takes ``costs=`` so the table is swappable.
+``SYNTH_CALIBRATED`` is the table fitted to whole units synthesised with Yosys (its structure:
+ripple adders, full-width float adder, wavefront adder-tree depth; docs/hwmodel.md, "Model
+beside synthesis").
 """
 
 from __future__ import annotations
@@ -13,6 +16,12 @@ from dataclasses import dataclass, field, fields
 
 #: The primitive cells every block is built from.
 PRIMITIVES = ("and2", "or2", "ao21", "mux2", "xor2", "ha", "fa", "ff")
+#: structural choices a cost table makes, and their legal values
+_STRUCTURE = {
+    "adder": ("ripple", "prefix"),
+    "float_adder": ("mantissa", "full"),
+    "tree_depth": ("summed", "wavefront"),
+}
 
 
 @dataclass(frozen=True)
@@ -32,11 +41,28 @@ class GateCosts:
     fa: float = 7.0
     ff: float = 6.0
     unit: str = "2-input gates"
+    #: carry-propagate adders and incrementers: "ripple" (App. B) or "prefix" (a Sklansky
+    #: parallel-prefix adder, Sklansky 1960: log-depth, what Yosys/ABC builds from ``+``)
+    adder: str = "ripple"
+    #: float accumulator adder: "mantissa" (App. B / Fig. 2: accumulator significand + 3
+    #: bits) or "full" (the product's full width + guard/round/sticky, the product
+    #: normalised first: a correctly rounding unit, lowbit.hwmodel.synth.units)
+    float_adder: str = "mantissa"
+    #: depth of an adder tree: "summed" (each level's carry chain after the previous one's)
+    #: or "wavefront" (ripple carries of successive levels overlap, two gate levels apart)
+    tree_depth: str = "summed"
 
     def __post_init__(self):
         for f in fields(self):
-            if f.name != "unit" and not getattr(self, f.name) >= 0:
+            if f.name in _STRUCTURE or f.name == "unit":
+                continue
+            if not getattr(self, f.name) >= 0:
                 raise ValueError(f"GateCosts.{f.name} must be >= 0, got {getattr(self, f.name)}")
+        for name, legal in _STRUCTURE.items():
+            if getattr(self, name) not in legal:
+                raise ValueError(
+                    f"GateCosts.{name} must be one of {list(legal)}, got {getattr(self, name)!r}"
+                )
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, float], unit: str = "user units") -> GateCosts:
@@ -61,6 +87,25 @@ class GateCosts:
 #: van Baalen et al. 2023, App. B.
 VAN_BAALEN_2023 = GateCosts()
 DEFAULT_COSTS = VAN_BAALEN_2023
+#: calibrated to whole units synthesised with Yosys (lowbit/hwmodel/data/synthesis.json):
+#: ripple adders (what ABC builds from ``+``: depth 2N − 1), the full-width float adder,
+#: and per-cell costs fitted by non-negative least
+#: squares of model/synthesis − 1 on a training subset (docs/hwmodel.md, "Model beside
+#: synthesis"; refit with ``bench/bench_hw.py --fit``).
+SYNTH_CALIBRATED = GateCosts(
+    and2=2.9015,
+    or2=0.0,
+    ao21=0.0,
+    mux2=0.482,
+    xor2=8.8422,
+    ha=7.352,
+    fa=6.9756,
+    ff=6.0,
+    unit="2-input gates (synthesis-calibrated)",
+    adder="ripple",
+    float_adder="full",
+    tree_depth="wavefront",
+)
 
 
 @dataclass(frozen=True)

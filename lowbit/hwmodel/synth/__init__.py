@@ -8,7 +8,8 @@ True
 
 from .mac import (
     SynthResult,
-    compare_units,
+    model_side,
+    model_vs_synthesis,
     reference_step,
     simulate_unit,
     standard_configs,
@@ -21,13 +22,20 @@ from .multipliers import (
     synthesise,
 )
 from .netlist import Netlist, weighted_gates
+from .table import REPORT_CONFIGS, all_configs, fit_costs, load_data, synthesis_table
 from .units import Unit, mac_unit
 from .yosys import yosys_available, yosys_backend, yosys_version
 
 __all__ = [
     "Netlist",
+    "REPORT_CONFIGS",
+    "all_configs",
+    "fit_costs",
+    "load_data",
+    "model_side",
+    "synthesis_table",
     "SynthResult",
-    "compare_units",
+    "model_vs_synthesis",
     "reference_step",
     "simulate_unit",
     "standard_configs",

@@ -1,6 +1,6 @@
 """Synthesise a whole MAC unit (:func:`synthesize_mac`), simulate its netlist against lowbit's
 own arithmetic (:func:`simulate_unit`, :func:`reference_step`), and set the model beside it
-(:func:`compare_units`).
+(:func:`model_vs_synthesis`).
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ class SynthResult:
     cells: dict
     verilog: str
     unit: Unit = field(repr=False)
-    netlist: Netlist = field(repr=False, compare=False)
+    netlist: Netlist | None = field(repr=False, compare=False)
     seconds: float = 0.0
+    hierarchical: bool = False
 
 
 def _netlist_json(verilog: str, top: str) -> tuple[dict, float]:
@@ -65,9 +66,15 @@ def _netlist_json(verilog: str, top: str) -> tuple[dict, float]:
     return json.loads(files["net.json"]), secs
 
 
+#: lanes from which :func:`synthesize_mac` synthesises hierarchically by default
+HIERARCHICAL_LANES = 16
+
+
 @lru_cache(maxsize=256)
-def _synth(weight, activation, accumulator: str, lanes: int) -> SynthResult:
+def _synth(weight, activation, accumulator: str, lanes: int, hier: bool) -> SynthResult:
     unit = mac_unit(weight, activation, accumulator, lanes)
+    if hier and unit.lanes > 1:
+        return _synth_hier(unit)
     doc, secs = _netlist_json(unit.verilog, unit.top)
     net = Netlist.from_json(doc, unit.top)
     return SynthResult(
@@ -75,12 +82,34 @@ def _synth(weight, activation, accumulator: str, lanes: int) -> SynthResult:
     )
 
 
+def _synth_hier(unit: Unit) -> SynthResult:
+    """lanes × (one lane) + (tree, scale path, accumulator), each synthesised on its own;
+    depth = lane depth + rest depth (an upper bound: the two critical paths may not meet)."""
+    lane_doc, t1 = _netlist_json(unit.lane_verilog, "mac_lane")
+    rest_doc, t2 = _netlist_json(unit.rest_verilog, "mac_rest")
+    lane = Netlist.from_json(lane_doc, "mac_lane")
+    rest = Netlist.from_json(rest_doc, "mac_rest")
+    cells = {c: unit.lanes * lane.cells.get(c, 0) + rest.cells.get(c, 0)
+             for c in sorted(set(lane.cells) | set(rest.cells))}  # fmt: skip
+    gates = unit.lanes * lane.gates() + rest.gates()
+    return SynthResult(gates, unit.acc_bits, lane.depth + rest.depth, cells, unit.verilog,
+                       unit, None, t1 + t2, True)  # fmt: skip
+
+
 def synthesize_mac(
-    weight, activation, accumulator="fp32", lanes: int = 1, terms: int = 4096
+    weight,
+    activation,
+    accumulator="fp32",
+    lanes: int = 1,
+    terms: int = 4096,
+    hierarchical: bool | None = None,
 ) -> SynthResult:
     """Synthesise the unit ``mac_cost(weight, activation, accumulator, terms, lanes=lanes)``
     prices (lowbit.hwmodel.synth.units) with Yosys to 2-input cells.  ``terms`` sizes the
-    exact ("fixed") accumulator as the model does.  Results are cached in-process, and on
+    exact ("fixed") accumulator as the model does.  ``hierarchical`` (default: lanes >=
+    ``HIERARCHICAL_LANES``) synthesises one lane and the rest of the unit as separate modules
+    and adds lanes × lane + rest (no netlist to simulate then: ``netlist`` is None); a flat
+    32-lane FP32 unit takes Yosys over 9 minutes.  Results are cached in-process, and on
     disk under ``$LOWBIT_SYNTH_CACHE`` keyed by the Verilog and the Yosys version.
 
     >>> r = synthesize_mac("int2", "int2", "fixed8")
@@ -96,7 +125,8 @@ def synthesize_mac(
         acc = f"fixed{width}"
     if not isinstance(acc, str):
         acc = acc.name if isinstance(acc, FloatFormat) else _acc_spec(acc)
-    return _synth(names[0], names[1], acc, lanes)
+    hier = lanes >= HIERARCHICAL_LANES if hierarchical is None else bool(hierarchical)
+    return _synth(names[0], names[1], acc, lanes, hier)
 
 
 def _acc_spec(acc) -> str:
@@ -127,6 +157,8 @@ def simulate_unit(res: SynthResult, w_codes, a_codes, state, xw=None, xa=None) -
     ``a_codes`` (n × lanes codes), ``state`` (n register values), ``xw``/``xa`` (n scale
     codes of block formats).  One call is one clock edge on n independent units."""
     u, net = res.unit, res.netlist
+    if net is None:
+        raise ValueError("a hierarchical synthesis has no netlist: use hierarchical=False")
     w_codes, a_codes = np.atleast_2d(w_codes), np.atleast_2d(a_codes)
     ins = {}
     for i in range(u.lanes):
@@ -220,41 +252,55 @@ def standard_configs(
     return [(f, f, acc, k) for k in lanes for acc in accumulators for f in fmts]
 
 
-def compare_units(configs, terms: int = 4096, costs: GateCosts = DEFAULT_COSTS) -> list[dict]:
-    """Model (:func:`~lowbit.hwmodel.mac_cost`) vs synthesis (:func:`synthesize_mac`) for each
-    (weight, activation, accumulator, lanes): per-unit combinational gates (the model without
-    its register, ``specials`` and per-output ``output`` blocks, which the unit leaves out),
-    registers, depth, and model/synthesis ratios.
+def model_side(config, terms: int = 4096, costs: GateCosts = DEFAULT_COSTS) -> dict:
+    """The model's numbers for one synthesised unit ``config`` = (weight, activation,
+    accumulator, lanes): per-unit combinational gates (without its register, ``specials``
+    and per-output ``output`` blocks, which the unit leaves out), register bits, depth and
+    the per-group gates.
 
-    >>> row = compare_units([("int2", "int2", "fixed", 1)])[0]
+    >>> model_side(("int2", "int2", "fixed", 1))["registers_model"]
+    16
+    """
+    wf, af, acc, lanes = config
+    m = mac_cost(wf, af, acc, terms, lanes=lanes, costs=costs)
+    k = m.spec.lanes
+    flat = m.cost.flat()
+    ff = sum(v for p, v in flat.items() if "/reg" in p)
+    spec = sum(v for p, v in flat.items() if p.endswith("/specials"))
+    out = sum(v for p, v in flat.items() if "/output/" in p)
+    return {
+        "weight": m.weight,
+        "activation": m.activation,
+        "accumulator": m.accumulator,
+        "lanes": k,
+        "gates_model": (m.total - ff - spec - out) * k,  # per unit, as synthesised
+        "registers_model": round(ff / costs.ff * k) if costs.ff else 0,
+        "depth_model": m.depth,
+        "groups_model": {g: v * k for g, v in m.breakdown().items()},
+    }
+
+
+def model_vs_synthesis(configs, terms: int = 4096, costs: GateCosts = DEFAULT_COSTS) -> list[dict]:
+    """Model (:func:`model_side`) vs synthesis (:func:`synthesize_mac`, live) for each
+    (weight, activation, accumulator, lanes): per-unit combinational gates, registers, depth,
+    and the model/synthesis ratio (:func:`lowbit.hwmodel.synth.synthesis_table` serves the
+    committed results instead).
+
+    >>> row = model_vs_synthesis([("int2", "int2", "fixed", 1)])[0]
     >>> row["accumulator"], row["registers_model"], row["registers_synth"]
     ('fixed16 (exact)', 16, 16)
     """
     rows = []
     for wf, af, acc, lanes in configs:
-        m = mac_cost(wf, af, acc, terms, lanes=lanes, costs=costs)
+        m = model_side((wf, af, acc, lanes), terms, costs)
         s = synthesize_mac(wf, af, acc, lanes=lanes, terms=terms)
-        k = s.unit.lanes
-        flat = m.cost.flat()
-        ff = sum(v for p, v in flat.items() if "/reg" in p)
-        spec = sum(v for p, v in flat.items() if p.endswith("/specials"))
-        out = sum(v for p, v in flat.items() if "/output/" in p)
-        model = (m.total - ff - spec - out) * k  # per unit, as synthesised
-        reg_model = round(ff / costs.ff * k) if costs.ff else 0
         rows.append(
             {
-                "weight": m.weight,
-                "activation": m.activation,
-                "accumulator": m.accumulator,
-                "lanes": k,
-                "gates_model": model,
+                **m,
                 "gates_synth": s.gates,
-                "ratio": model / s.gates,
-                "registers_model": reg_model,
+                "ratio": m["gates_model"] / s.gates,
                 "registers_synth": s.registers,
-                "depth_model": m.depth,
                 "depth_synth": s.depth,
-                "groups_model": {g: v * k for g, v in m.breakdown().items()},
                 "seconds": s.seconds,
             }
         )

@@ -76,6 +76,11 @@ class Unit:
     lsb: int  # exponent of the block sum's LSB (before the scale)
     verilog: str
     top: str = "mac_core"  # the synthesised module (the register is counted apart)
+    #: the same core as two modules, ``mac_lane`` (one lane: decode, multiply, align) and
+    #: ``mac_rest`` (adder tree, scale path, accumulator logic; the lanes' products are its
+    #: inputs): what hierarchical synthesis runs when lanes > 1 (empty for one lane)
+    lane_verilog: str = ""
+    rest_verilog: str = ""
 
 
 def _scalar_or_block(wf: Format, af: Format, lanes: int):
@@ -144,7 +149,10 @@ def mac_unit(
         acc = FixedAccumulator(acc.width, frac, acc.overflow)
         g.fixed_acc(acc)
         bits = acc.width
-    return Unit(wf, af, w, a, k, scale, sbits, acc, bits, g.lsb, g.emit(bits))
+    lane, rest = g.emit_split(bits) if k > 1 else ("", "")
+    return Unit(
+        wf, af, w, a, k, scale, sbits, acc, bits, g.lsb, g.emit(bits), "mac_core", lane, rest
+    )
 
 
 class _Gen:
@@ -191,6 +199,7 @@ class _Gen:
         MAC of lowbit.hwmodel.datapath)."""
         w, a = self.w, self.a
         self.lanes_out, self.signs = [], []
+        self.lane_end = 0  # body lines of lane 0 (the lane module of emit_split)
         both_int = not w.is_float and not a.is_float
         ends = [x * y for x in (w.qmin, w.qmax) for y in (a.qmin, a.qmax)]
         for i in range(self.k):
@@ -202,6 +211,7 @@ class _Gen:
                 self.signs.append(f"{sw} ^ {sa}")
                 self.lanes_out.append((p, pw))
                 self.lsb = w.lsb + a.lsb
+                self.lane_end = self.lane_end or len(self.body)
                 continue
             sw, mw, ew = self._decode(w, f"w{i}", f"w{i}")
             sa, ma, ea = self._decode(a, f"a{i}", f"a{i}")
@@ -226,6 +236,8 @@ class _Gen:
             p = self.wire(pw, f"{s} ? -{{1'b0, {al}}} : {{1'b0, {al}}}", signed=True, name=f"p{i}")
             self.lanes_out.append((p, pw))
             self.lsb = w.lsb + a.lsb + int(w.is_float) + int(a.is_float)
+            self.lane_end = self.lane_end or len(self.body)
+        self.prod_end = len(self.body)
 
     def tree(self) -> None:
         """Exact pairwise adder tree (neighbours level by level, an odd last word moves up)."""
@@ -392,6 +404,31 @@ class _Gen:
             f"    (rm == 0) ? {{{zs}, {E + M}'d0}} :\n"
             f"    (rf >= {c(ones)}) ? {inf} : {{r[{B + 1}], rf[{E - 1}:0], rman}};"
         )
+
+    def emit_split(self, acc_bits: int) -> tuple[str, str]:
+        """The core as two modules for hierarchical synthesis: ``mac_lane`` (lane 0's
+        decode, multiply and alignment; every lane is the same circuit on its own ports) and
+        ``mac_rest`` (the rest of the core, the lanes' products as inputs).  Gates add up as
+        lanes × lane + rest; no optimisation crosses the boundary, as in a hierarchical
+        design flow (docs/hwmodel.md, "Synthesis check")."""
+        p0, pw = self.lanes_out[0]
+        lane = [
+            f"module mac_lane(input [{self.w.bits - 1}:0] w0, input [{self.a.bits - 1}:0] a0, "
+            f"output [{pw - 1}:0] lp);",
+            *self.body[: self.lane_end],
+            f"  assign lp = {p0};",
+            "endmodule",
+        ]
+        ports = [f"input signed [{w - 1}:0] {p}" for p, w in self.lanes_out]
+        if self.scale != "none":
+            ports += [f"input [{self.sbits - 1}:0] xw", f"input [{self.sbits - 1}:0] xa"]
+        ports += [f"input [{acc_bits - 1}:0] acc", f"output [{acc_bits - 1}:0] nxt"]
+        rest = [
+            "module mac_rest(\n  " + ",\n  ".join(ports) + "\n);",
+            *self.body[self.prod_end :],
+            "endmodule",
+        ]
+        return "\n".join(lane) + "\n", "\n".join(rest) + "\n"
 
     def emit(self, acc_bits: int) -> str:
         """Two modules: ``mac_core`` (combinational: register value ``acc`` in, the next
