@@ -531,7 +531,7 @@ def disagreement_text(raw: pd.DataFrame) -> str:
     return (
         f"The cost tables order {len(d)} pair{'s' if len(d) > 1 else ''} of feasible formats "
         f"differently (gates/MAC of each, in that order): {said}. The figure and its table use "
-        f"{table}, {COST_TABLE_TEXT.get(table, 'the recipe cost_table')}."
+        f"{table}."
     )
 
 
@@ -756,7 +756,8 @@ def _render_synth(doc: Document, ctx: Context, raw: pd.DataFrame, cfg: dict) -> 
         "Model / synthesis per unit for "
         + " and ".join(tables)
         + ": combinational gates (left, against the synthesised gates per MAC) and "
-        "critical-path depth in 2-input gate levels (right); shaded: ±15 %. Marker: lanes. "
+        "critical-path depth in 2-input gate levels (right); shaded: ±15 %. Marker: lanes; "
+        f"filled: {cfg['cost_table']}, the table of the like-for-like figure. "
         f"Synthesis: {src}.",
         "model vs synthesis",
         [
