@@ -843,7 +843,8 @@ def _draw(
                         color="#777777", style="italic")  # fmt: skip
         ax.set_title(f"{_acc_label(acc)} accumulator")
         ax.set_xlim(0, xmax)
-        ax.xaxis.set_major_locator(MaxNLocator(4))
+        # ticks inside the limits only: one past them is laid out (off the page) all the same
+        ax.set_xticks([t for t in MaxNLocator(4).tick_values(0, xmax) if t <= xmax])
         ax.set_xlabel("gates per MAC")
         ax.grid(axis="y", alpha=0)
         if j == 0:
@@ -890,6 +891,9 @@ def _draw_synth(
             ticks = [v for v in (10, 30, 100, 300, 1000, 3000, 10000) if x.min() <= v <= x.max()]
             ax.set_xticks(ticks, [f"{v:,}" for v in ticks])
             ax.xaxis.set_minor_locator(NullLocator())
+        else:
+            lo, hi = ax.get_xlim()
+            ax.set_xticks([t for t in ax.get_xticks() if lo <= t <= hi])
         ax.set_xlabel(xlabel)
         ax.set_ylabel("model / synthesis" + (" (gates)" if j == 0 else " (depth)"))
     from matplotlib.lines import Line2D
