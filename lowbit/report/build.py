@@ -327,8 +327,9 @@ def summary_markdown(recipe: Recipe | None = None) -> str:
         f" at {', '.join(map(str, rs['bits']))} bits on {rs['distribution']}",
         "hardware": f"gates per MAC by component for {len(hw['formats'])} formats on equal "
         f"{hw['lanes']}-lane units × {'/'.join(hw['accumulators'])} accumulators (infeasible ones "
-        "marked), depth and area at one clock, W4A16/W4A8/W8A8, multi-format units, the van "
-        "Baalen Fig. 3 table; model beside Yosys (when installed)",
+        f"marked), depth and area at one clock, W4A16/W4A8/W8A8, multi-format units "
+        f"({hw['cost_table']} cost table), the van Baalen Fig. 3 table; model beside synthesis "
+        "(committed Yosys data, both cost tables)",
         "energy": f"pJ per MAC by component (multiplier … DRAM) of {len(en['formats'])} formats "
         f"in a {m}×{k}×{n} GEMM on a {r}×{c} array; sensitivity to node, memory, activity, K, "
         "array",

@@ -57,6 +57,8 @@ RC = {
     "lines.linewidth": 1.2,
     "lines.markersize": 4.0,
     "savefig.dpi": 150,
+    # a Document keeps every page (a Figure) open until save(): no "More than 20 figures" warning
+    "figure.max_open_warning": 0,
 }
 
 _MEASURE = RendererAgg(100, 100, 72)  # 72 dpi: widths come out in points

@@ -400,15 +400,22 @@ def _activity(value: Any, where: str) -> Any:
     return _float(0.0, 1.0, open_lo=False)(value, where)
 
 
-def _synth_units(value: Any, where: str) -> list[list[str]]:
-    """[format, accumulator] pairs: each format × itself with that accumulator."""
+def _synth_units(value: Any, where: str) -> str | list[list[Any]]:
+    """ "all" (the issue-13 grid and the report's block units,
+    ``lowbit.hwmodel.synth.all_configs()``) or [format, accumulator] / [format, accumulator,
+    lanes] entries: each format × itself with that accumulator (lanes: ``synth_lanes``)."""
+    if value == "all":
+        return value
     if not isinstance(value, list) or not value:
-        raise ValueError(f"{where}: expected a non-empty list of [format, accumulator] pairs")
-    out = []
+        raise ValueError(
+            f'{where}: expected "all" or a non-empty list of [format, accumulator(, lanes)]'
+        )
+    out: list[list[Any]] = []
     for v in value:
-        if not isinstance(v, list) or len(v) != 2:
-            raise ValueError(f"{where}: expected [format, accumulator] pairs, got {v!r}")
-        out.append([_hw_formats([v[0]], where)[0], _choice(MAC_ACCUMULATORS)(v[1], where)])
+        if not isinstance(v, list) or len(v) not in (2, 3):
+            raise ValueError(f"{where}: expected [format, accumulator(, lanes)], got {v!r}")
+        unit: list[Any] = [_hw_formats([v[0]], where)[0], _choice(MAC_ACCUMULATORS)(v[1], where)]
+        out.append(unit + [_int(1, 1024)(v[2], where)] if len(v) == 3 else unit)
     return out
 
 
@@ -520,7 +527,7 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "array": _ints(1, 1 << 16, length=2),
         "gemm": _ints(1, 1 << 20, length=3),
         "node_nm": _float(0.0, 1000.0),
-        "yosys": _choice(("auto", "off")),
+        "yosys": _choice(("data", "live", "off")),
         "synth_units": _synth_units,
         "synth_lanes": _int(1, 64),
     },

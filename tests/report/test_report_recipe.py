@@ -104,7 +104,9 @@ def test_toml_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="bad.toml: not valid TOML"):
         load_recipe(bad)
     bad.write_text('[hardware]\nyosys = "always"\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bad.toml: recipe key \[hardware\] 'yosys'.*auto, off"):
+    with pytest.raises(
+        ValueError, match=r"bad.toml: recipe key \[hardware\] 'yosys'.*data, live, off"
+    ):
         load_recipe(bad)
 
 

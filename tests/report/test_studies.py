@@ -73,12 +73,14 @@ def test_range_setting_excess_is_against_the_exact_optimum(ctx):
 def test_hardware_rows_are_the_library_cost(ctx):
     # the study's own tests: tests/report/test_hardware.py
     from lowbit.hwmodel import mac_cost
+    from lowbit.report.recipe import cost_tables
 
     df = hardware.compute(ctx)
     cfg = ctx.recipe["hardware"]
     assert len(df) == len(cfg["formats"]) * len(cfg["accumulators"])
     row = df.set_index(["format", "accumulator"]).loc[("int8", "fp32")]
-    mac = mac_cost("int8", "int8", "fp32", terms=cfg["terms"], lanes=cfg["lanes"])
+    costs = cost_tables()[cfg["cost_table"]]  # the recipe's table (default synth_calibrated)
+    mac = mac_cost("int8", "int8", "fp32", terms=cfg["terms"], lanes=cfg["lanes"], costs=costs)
     assert row.gates == mac.total
     cheapest = hardware.ranked(df, "fp32").iloc[0]
     assert hardware.finding(df).startswith(
