@@ -152,7 +152,9 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
     doc.paragraph(
         f"Energy of a {m}×{k}×{n} GEMM on a {r}×{c} output-stationary array at "
         f"{hw['node_nm']:g} nm, every format on the same {hw['lanes']}-lane unit with "
-        f"{cfg['accumulator'].upper()} accumulators (lowbit.hwmodel.array_cost). Energy table: "
+        f"{cfg['accumulator'].upper()} accumulators (lowbit.hwmodel.array_cost). Gate counts: "
+        "the van_baalen_2023 cost table, the one Technology's energy per gate is derived from "
+        "(Horowitz's 8-bit multiplier over that table's count of it). Energy table: "
         f"{tech.table.name} ({tech.table.source}). Memory hierarchy: DRAM → one "
         f"{cfg['sram'].upper()} on-chip buffer ({tech.table.sram_pj_per_64b[tech.sram_bytes]:g} "
         f"pJ per 64-bit access) → the array; DRAM {cfg['dram']} "
