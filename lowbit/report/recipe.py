@@ -458,8 +458,12 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     },
     "accuracy_vs_cost": {
         "formats": _block_formats,
+        "pairs": _operand_pairs,
         "accumulators": _choices(MAC_ACCUMULATORS),
-        "tensor": _choice(TENSORS),
+        "tensors": _choices(TENSORS),
+        "shape": _ints(1, 1 << 16, length=3),
+        "seeds": _int(2, 64),
+        "outer_scales": _choice(("fold_pow2", "epilogue")),
     },
     "accumulators": {
         "k": _k_values,
