@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
 from ..context import Context, heavy_tailed, tensor_text
 from ..layout import FAMILY_COLOURS, FAMILY_TEXT, MARKERS, family_of, grid
@@ -219,7 +219,9 @@ def accuracy(ctx: Context, rows: list[dict[str, Any]], tensor: str) -> list[dict
         mean, half = t.value("sqnr_db")
         row |= dict(
             feasible=t.feasible,
-            reason="" if t.feasible else f"simulation: {bad.reason.iloc[0]} (seed {bad.seed.iloc[0]})",
+            reason=""
+            if t.feasible
+            else f"simulation: {bad.reason.iloc[0]} (seed {bad.seed.iloc[0]})",
             sqnr_db=mean,
             sqnr_db_ci=half,
             nonfinite_frac=float(t.rows.nonfinite_frac.max()),
@@ -303,8 +305,10 @@ def finding(raw: pd.DataFrame) -> str:
     mixed = int((fr.inseparable.str.contains("gates:")).sum())
     return (
         f"GEMM-output SQNR vs gates/MAC ({tensor_text(t)} X): front "
-        + ", ".join(f"{name(r)} {r.gates:.0f} gates {r.sqnr_db:.1f} ± {r.sqnr_db_ci:.1f} dB"
-                    for _, r in fr.iterrows())  # fmt: skip
+        + ", ".join(
+            f"{name(r)} {r.gates:.0f} gates {r.sqnr_db:.1f} ± {r.sqnr_db_ci:.1f} dB"
+            for _, r in fr.iterrows()
+        )  # fmt: skip
         + f"; {mixed} of {len(fr)} front points not separable from a neighbour; "
         f"{int((~sub.feasible).sum())} of {len(sub)} configurations infeasible, never on a front."
     )
@@ -329,7 +333,9 @@ def _infeasible_text(raw: pd.DataFrame) -> str:
     model = bad[bad.reason.str.startswith("model")]
     sim = bad[bad.reason.str.startswith("simulation")]
     parts = []
-    for acc, g in model.drop_duplicates(["label", "accumulator"]).groupby("accumulator", sort=False):
+    for acc, g in model.drop_duplicates(["label", "accumulator"]).groupby(
+        "accumulator", sort=False
+    ):
         why = "the FP16 register can overflow" if acc == "fp16" else "the exact register over the E8M0 scale range" if acc == "fixed" else "the model"  # fmt: skip
         parts.append(f"→{acc} flagged by the model ({why}): {', '.join(g.label)}")
     for _, r in sim.iterrows():
@@ -383,7 +389,9 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
         f"array, {gm}×{gk}×{gn} GEMM, outputs in {en['output_format'].upper()}, block-scale bits "
         f"counted, SRAM {en['sram']}, DRAM {en['dram']}, activity {en['activity']}); rows: X "
         + " / ".join(tensor_text(t) for t in tensors)
-        + f", W N(0, 1). Vertical bars: 95 % interval over seeds {seeds[0]}–{seeds[-1]}; "
+        + f", W N(0, 1); scalar formats W per output channel × X per token (absmax, FP32 "
+        f"scales), block formats blocks along K; {m}×{k}×{n} per seed, accumulator in order "
+        f"'blocks' ({hw['lanes']} products summed exactly per addition). Vertical bars: 95 % interval over seeds {seeds[0]}–{seeds[-1]}; "
         f"horizontal bars: the cost model's error band ({band['source']}: ×{band['lo']:.2f}–"
         f"{band['hi']:.2f} on gates and on the datapath part of the energy; memory energy "
         "is not banded). Marker: accumulator; colour: format family; black staircase and "
@@ -429,7 +437,7 @@ def _draw(
     from matplotlib.lines import Line2D
 
     tensors = list(dict.fromkeys(raw.tensor))
-    gs = grid(fig, rect, len(tensors), 2, left=0.5, right=0.05, top=0.2, bottom=0.95,
+    gs = grid(fig, rect, len(tensors), 2, left=0.6, right=0.15, top=0.2, bottom=1.0,
               wspace=0.18, hspace=0.45)  # fmt: skip
     keys = [("gates", "gates per MAC", "gates_lo", "gates_hi"),
             ("pj_per_mac", "energy per MAC (pJ, incl. memory)", "pj_lo", "pj_hi")]  # fmt: skip
@@ -460,14 +468,12 @@ def _draw(
                     ha="right" if i % 2 == 0 else "left",
                 )
             ax.set_xscale("log")
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.margins(x=0.12, y=0.1)
+            _log_ticks(ax)
             ax.set_xlabel(xlabel, fontsize=7)
             ax.set_title(f"X {tensor_text(t)}", fontsize=7)
             if j == 0:
                 ax.set_ylabel("GEMM-output SQNR (dB)", fontsize=7)
-            ax.margins(x=0.12, y=0.1)
     handles = [Line2D([], [], ls="", marker=acc_marker[a], color="k", mfc="none",
                       label=f"{ACC_TEXT.get(a, a)} acc.") for a in accs]  # fmt: skip
     handles += [Line2D([], [], ls="", marker="s", color=FAMILY_COLOURS[f], label=FAMILY_TEXT[f])
@@ -475,3 +481,14 @@ def _draw(
     fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=6,
                frameon=False, bbox_to_anchor=(rect[0] + rect[2] / 2, rect[1]),
                bbox_transform=fig.transFigure)  # fmt: skip
+
+
+def _log_ticks(ax: Any) -> None:
+    """1-2-5 ticks inside the axis' view only (no labels outside the axes)."""
+    lo, hi = ax.get_xlim()
+    ticks = [m * 10.0**e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+             for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]  # fmt: skip
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
