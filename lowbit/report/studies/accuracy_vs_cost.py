@@ -236,8 +236,8 @@ def compute(ctx: Context) -> pd.DataFrame:
     and their band (``gates_lo``/``gates_hi``, ``pj_lo``/``pj_hi``), ``sqnr_db`` ±
     ``sqnr_db_ci`` (mean and 95 % t half-width over the seeds, per-seed values in
     ``sqnr_seeds``), ``feasible`` and ``reason``; ``front_gates`` / ``front_pj`` (front
-    membership, feasible rows only) and ``inseparable`` (the front points it cannot be told
-    apart from).  ``attrs["band"]`` says what the cost band rests on."""
+    membership, feasible rows only) and ``inseparable_gates`` / ``inseparable_pj`` (the
+    front points it cannot be told apart from).  ``attrs["band"]`` says what the cost band rests on."""
     cfg, hw, en = (ctx.recipe[k] for k in ("accuracy_vs_cost", "hardware", "energy"))
     costs = cost_rows(cfg, hw, en, ctx.seed)
     rows = [r for t in cfg["tensors"] for r in accuracy(ctx, costs, t)]
@@ -271,22 +271,19 @@ def separable(a: pd.Series, b: pd.Series, key: str) -> bool:
 
 
 def mark_fronts(raw: pd.DataFrame) -> pd.DataFrame:
-    """Add ``front_gates``, ``front_pj`` and ``inseparable`` (for a front point: the labels
-    of the other front points of its tensor and cost it is not separable from)."""
+    """Add ``front_gates`` and ``front_pj`` (front membership) and, for a front point,
+    ``inseparable_gates`` / ``inseparable_pj``: the names (:func:`name`, "; "-joined) of
+    the other points of the same front it is not :func:`separable` from."""
     raw = raw.copy()
-    raw["front_gates"] = False
-    raw["front_pj"] = False
-    raw["inseparable"] = ""
     for t in dict.fromkeys(raw.tensor):
-        for key, col in (("gates", "front_gates"), ("pj_per_mac", "front_pj")):
+        for key, tag in (("gates", "gates"), ("pj_per_mac", "pj")):
+            if f"front_{tag}" not in raw:
+                raw[f"front_{tag}"], raw[f"inseparable_{tag}"] = False, ""
             fr = front_of(raw, t, key)
-            raw.loc[fr, col] = True
+            raw.loc[fr, f"front_{tag}"] = True
             for i in fr:
-                near = [name(raw.loc[j]) for j in fr if j != i and not separable(raw.loc[i], raw.loc[j], key)]  # fmt: skip
-                if near:
-                    tag = "gates" if key == "gates" else "energy"
-                    old = raw.at[i, "inseparable"]
-                    raw.at[i, "inseparable"] = "; ".join(filter(None, [old, f"{tag}: {', '.join(near)}"]))  # fmt: skip
+                near = [j for j in fr if j != i and not separable(raw.loc[i], raw.loc[j], key)]
+                raw.at[i, f"inseparable_{tag}"] = "; ".join(name(raw.loc[j]) for j in near)
     return raw
 
 
@@ -302,7 +299,7 @@ def finding(raw: pd.DataFrame) -> str:
     t = list(dict.fromkeys(raw.tensor))[-1]
     fr = raw.loc[front_of(raw, t, "gates")]
     sub = raw[raw.tensor == t]
-    mixed = int((fr.inseparable.str.contains("gates:")).sum())
+    mixed = int((fr.inseparable_gates != "").sum())
     return (
         f"GEMM-output SQNR vs gates/MAC ({tensor_text(t)} X): front "
         + ", ".join(
@@ -326,6 +323,18 @@ def _numbers(raw: pd.DataFrame) -> dict[Any, int]:
                     n += 1
                     number[i] = n
     return number
+
+
+def _near_text(x: pd.Series, raw: pd.DataFrame, number: dict[Any, int]) -> str:
+    """The front points (by number) a point is not separable from, per front."""
+    sub = raw[raw.tensor == x.tensor]
+    num = {name(r): number.get(i) for i, r in sub.iterrows()}
+    parts = []
+    for tag, text in (("gates", "gates"), ("pj", "energy")):
+        near = [f"{num[v]}" for v in x[f"inseparable_{tag}"].split("; ") if v]
+        if near:
+            parts.append(f"{', '.join(near)} ({text})")
+    return "; ".join(parts) or "-"
 
 
 def _infeasible_text(raw: pd.DataFrame) -> str:
@@ -409,16 +418,17 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
             "gates/MAC": [f"{x.gates:,.0f} ({x.gates_lo:,.0f}–{x.gates_hi:,.0f})" for _, x in fr.iterrows()],
             "pJ/MAC": [f"{x.pj_per_mac:.3f} ({x.pj_lo:.3f}–{x.pj_hi:.3f})" for _, x in fr.iterrows()],
             "SQNR (dB)": [f"{x.sqnr_db:.2f} ± {x.sqnr_db_ci:.2f}" for _, x in fr.iterrows()],
-            "front": [" + ".join(w for w, col in (("gates", "front_gates"), ("energy", "front_pj")) if x[col])
-                      for _, x in fr.iterrows()],
-            "not separable from": [x.inseparable or "-" for _, x in fr.iterrows()],
+            "front": [{(True, True): "both", (True, False): "gates", (False, True): "energy"}[
+                (bool(x.front_gates), bool(x.front_pj))] for _, x in fr.iterrows()],
+            "not separable from": [_near_text(x, raw, number) for _, x in fr.iterrows()],
         }
     )  # fmt: skip
     label = doc.table(
         tab,
         "The Pareto-optimal feasible configurations (numbered per X as in the figure): cost with "
-        "the model's band, SQNR with its 95 % interval; 'not separable from' names the front "
-        "points whose cost band overlaps and whose SQNR is within noise.",
+        "the model's band, SQNR with its 95 % interval; front: on the gates front, the energy "
+        "front or both; 'not separable from': the numbers of the points of the same front "
+        "whose cost band overlaps and whose SQNR is within noise.",
         "Pareto table",
         repro,
     )
