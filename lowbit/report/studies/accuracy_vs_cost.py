@@ -338,18 +338,25 @@ def _near_text(x: pd.Series, raw: pd.DataFrame, number: dict[Any, int]) -> str:
 
 
 def _infeasible_text(raw: pd.DataFrame) -> str:
+    """The infeasible configurations, grouped by why: the model's flag per accumulator, then
+    each failed simulation."""
     bad = raw[~raw.feasible]
-    model = bad[bad.reason.str.startswith("model")]
+    model = bad[bad.reason.str.startswith("model")].drop_duplicates(["label", "accumulator"])
     sim = bad[bad.reason.str.startswith("simulation")]
-    parts = []
-    for acc, g in model.drop_duplicates(["label", "accumulator"]).groupby(
-        "accumulator", sort=False
-    ):
-        why = "the FP16 register can overflow" if acc == "fp16" else "the exact register over the E8M0 scale range" if acc == "fixed" else "the model"  # fmt: skip
-        parts.append(f"→{acc} flagged by the model ({why}): {', '.join(g.label)}")
-    for _, r in sim.iterrows():
-        parts.append(f"{name(r)} on the {tensor_text(r.tensor)} X: {r.reason}")
-    return "; ".join(parts) or "none"
+    why = {"fp16": "the FP16 register can overflow", "fixed": "the exact register spans the "
+           "E8M0 scale range"}  # fmt: skip
+    parts = [
+        f"{ACC_TEXT.get(acc, acc)} accumulator, flagged by the cost model "
+        f"({why.get(acc, 'see the CSV')}): {', '.join(g.label)}"
+        for acc, g in model.groupby("accumulator", sort=False)
+    ]
+    parts += [f"{name(r)} on the {tensor_text(r.tensor)} X: {r.reason}" for _, r in sim.iterrows()]
+    n_sim = int(raw.sqnr_seeds.map(len).gt(0).sum() + len(sim))
+    parts.append(
+        f"of the {n_sim} simulated (model-feasible) rows, {len(sim)} overflowed or gave a "
+        "non-finite output"
+    )
+    return "; ".join(parts)
 
 
 def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
@@ -371,8 +378,12 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
         f"product; mean ± 95 % t interval over {len(seeds)} seeds) against its gates per MAC and "
         f"its energy per MAC. Scalar formats: weights per output channel × activations per token "
         f"(absmax, FP32 scales; the power-of-two part of those scales "
-        f"{'folded into the products' if cfg['outer_scales'] == 'fold_pow2' else 'applied after accumulation'}); "
-        "block formats: their own scales, blocks along K. A configuration the cost model flags, "
+        f"{'folded into the products' if cfg['outer_scales'] == 'fold_pow2' else 'applied after accumulation'}; "
+        "int8 is W8A8 per channel × per token); block formats: their own scales, blocks along K. "
+        f"Formats (each × itself): {', '.join(cfg['formats'])}; deployments: "
+        + (", ".join(f"W {p['w']} × X {p['x']}" for p in cfg["pairs"]) or "none")
+        + f"; accumulators: {', '.join(cfg['accumulators'])} (fixed = exact). "
+        "A configuration the cost model flags, "
         "or whose simulation overflows or gives a non-finite output in any seed, is infeasible "
         f"and never on a front ({n_bad} of {len(raw)} rows). Front points whose cost bands overlap "
         "and whose SQNRs are within noise (paired t test over the seeds) are marked not separable."
