@@ -149,17 +149,21 @@ def test_finding_is_recomputed_from_the_dataframe(ctx, raw):
     ok = sub[sub.feasible]
     fr = sorted((p for _, p in ok.iterrows() if not _dominated(ok, p, "gates")),
                 key=lambda p: p.gates)  # fmt: skip
-    n_mixed = sum(p.inseparable_gates != "" for p in fr)
-    want = (
-        f"GEMM-output SQNR vs gates/MAC ({tensor_text(t)} X): front "
-        + ", ".join(
-            f"{p.label}→{p.accumulator} {p.gates:.0f} gates {p.sqnr_db:.1f} ± {p.sqnr_db_ci:.1f} dB"
-            for p in fr
+
+    def pt(p):
+        return f"{p.label}→{p.accumulator} ({p.gates:.0f} gates, {p.sqnr_db:.1f} ± {p.sqnr_db_ci:.1f} dB)"
+
+    for target in (30.0, 1e3):
+        hit = [p for p in fr if p.sqnr_db >= target]
+        want = (
+            f"GEMM-output SQNR vs gates/MAC, {tensor_text(t)} X: {len(fr)}-point front from "
+            f"{pt(fr[0])} to {pt(fr[-1])}"
+            + (f"; cheapest ≥ {target:g} dB: {pt(hit[0])}" if hit else "")
+            + f"; {sum(p.inseparable_gates != '' for p in fr)} not separable; "
+            f"{int((~sub.feasible).sum())} of {len(sub)} configurations infeasible (never ranked)."
         )
-        + f"; {n_mixed} of {len(fr)} front points not separable from a neighbour; "
-        f"{int((~sub.feasible).sum())} of {len(sub)} configurations infeasible, never on a front."
-    )
-    assert av.finding(raw) == want
+        assert av.finding(raw, target) == want
+    assert "cheapest ≥ 30 dB" in av.finding(raw)  # the smoke front reaches 30 dB
 
 
 def test_configurations_are_like_for_like_and_deduplicated():
