@@ -316,6 +316,23 @@ def _operand_pairs(value: Any, where: str) -> list[dict]:
     return out
 
 
+def _gemm_pairs(value: Any, where: str) -> list[dict]:
+    """Operand pairs whose scales can be applied as the unit does: no per-channel scale on
+    the activations X and no per-token scale on the weights W (those vary along K)."""
+    from ..evaluation import parse_spec
+
+    pairs = _operand_pairs(value, where)
+    for p in pairs:
+        for role, wrong in (("x", "per_channel"), ("w", "per_token")):
+            if parse_spec(p[role]).granularity == wrong:
+                raise ValueError(
+                    f"{where}: {role} = {p[role]!r}: {wrong} scales of "
+                    f"{'X' if role == 'x' else 'W'} vary along K; use per_token for x, "
+                    "per_channel for w, or g<N>"
+                )
+    return pairs
+
+
 def _float_accumulators(value: Any, where: str) -> list[str]:
     """IEEE-style float accumulators of at most FP32 (fp16, bf16, fp32, fp22, …)."""
     from ..evaluation.accumulate import resolve_accumulator
@@ -547,8 +564,12 @@ SCHEMA: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     },
     "accuracy_vs_cost": {
         "formats": _block_formats,
+        "pairs": _gemm_pairs,
         "accumulators": _choices(MAC_ACCUMULATORS),
-        "tensor": _choice(TENSORS),
+        "tensors": _choices(TENSORS),
+        "shape": _ints(1, 1 << 16, length=3),
+        "seeds": _int(2, 64),
+        "outer_scales": _choice(("fold_pow2", "epilogue")),
     },
     "real_network": {
         "model": _choice(NN_MODELS),

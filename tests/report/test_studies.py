@@ -16,7 +16,6 @@ from lowbit.report.quantize import absmax_scale, quantize_tensor
 from lowbit.report.recipe import load_recipe
 from lowbit.report.studies import (
     STUDIES,
-    accuracy_vs_cost,
     atlas,
     hardware,
     range_setting,
@@ -85,20 +84,6 @@ def test_hardware_rows_are_the_library_cost(ctx):
     cheapest = hardware.ranked(df, "fp32").iloc[0]
     assert hardware.finding(df).startswith(
         f"equal {cfg['lanes']}-lane units, FP32 accumulators: {cheapest.format} "
-    )
-
-
-def test_accuracy_vs_cost_front_is_not_dominated(ctx):
-    df = accuracy_vs_cost.compute(ctx)
-    for f in set(df.format):
-        assert (df[df.format == f].qsnr_db == ctx.qsnr(f, "gaussian")).all()
-    front = accuracy_vs_cost.fronts(df)["gates"]
-    for i in front:  # no point is cheaper and at least as accurate
-        p = df.iloc[i]
-        assert not ((df.gates < p.gates) & (df.qsnr_db >= p.qsnr_db)).any()
-    first = df.iloc[front[0]]
-    assert accuracy_vs_cost.finding(df).startswith(
-        f"Pareto front of QSNR vs gates/MAC: {first.format}/{first.accumulator}"
     )
 
 
