@@ -333,8 +333,11 @@ def summary_markdown(recipe: Recipe | None = None) -> str:
         "energy": f"pJ per MAC by component (multiplier … DRAM) of {len(en['formats'])} formats "
         f"in a {m}×{k}×{n} GEMM on a {r}×{c} array; sensitivity to node, memory, activity, K, "
         "array",
-        "accuracy_vs_cost": f"Pareto front of QSNR vs gates/MAC and vs pJ/MAC over "
-        f"{len(pc['formats'])} formats × {'/'.join(pc['accumulators'])}",
+        "accuracy_vs_cost": f"GEMM-output SQNR through the simulator (mean ± CI over "
+        f"{pc['seeds']} seeds) vs gates/MAC and pJ/MAC on equal {hw['lanes']}-lane units, "
+        f"{len(pc['formats'])} formats + {len(pc['pairs'])} deployments × "
+        f"{'/'.join(pc['accumulators'])}, on {', '.join(pc['tensors'])} activations; "
+        "infeasible ones off the fronts, model error bands",
         "accumulators": "accumulator error (mean ± CI over "
         f"{ac['seeds']} seeds) and products partly/wholly lost vs K = "
         f"{min(ac['k'])}…{max(ac['k'])} for "

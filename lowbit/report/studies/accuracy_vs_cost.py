@@ -412,7 +412,7 @@ def render(doc: Document, ctx: Context, raw: pd.DataFrame) -> None:
         f"GEMM-output SQNR against gates per MAC (left; {hw['lanes']}-lane unit, K = {hw['terms']}, "
         f"cost table {hw['cost_table']}) and energy per MAC (right; {hw['node_nm']:g} nm, {r}×{c} "
         f"array, {gm}×{gk}×{gn} GEMM, outputs in {en['output_format'].upper()}, block-scale bits "
-        f"counted, SRAM {en['sram']}, DRAM {en['dram']}, activity {en['activity']}); rows: X "
+        f"counted, the scalar formats' FP32 per-channel/per-token scales not, SRAM {en['sram']}, DRAM {en['dram']}, activity {en['activity']}); rows: X "
         + " / ".join(tensor_text(t) for t in tensors)
         + f", W N(0, 1); scalar formats W per output channel × X per token (absmax, FP32 "
         f"scales), block formats blocks along K; {m}×{k}×{n} per seed, accumulator in order "
