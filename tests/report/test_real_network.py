@@ -10,7 +10,7 @@ import pytest
 from lowbit.hwmodel import mac_cost
 from lowbit.nn.plan import STANDARD_PLANS
 from lowbit.report.context import Context
-from lowbit.report.recipe import NN_PLANS, load_recipe, parse_recipe
+from lowbit.report.recipe import cost_tables, NN_PLANS, load_recipe, parse_recipe
 from lowbit.report.studies import real_network
 
 SMOKE = Path(__file__).resolve().parents[2] / "lowbit" / "report" / "recipes" / "smoke.toml"
@@ -29,7 +29,9 @@ def test_rows_cover_the_plans_with_and_without_the_transform(df):
     assert sorted(set(e2e.seed)) == cfg["seeds"] and len(e2e) == len(want) * len(cfg["seeds"])
     cost = df[(df.table == "cost") & (df.quantity == "gates_per_mac")].set_index("plan").value
     w, a = STANDARD_PLANS["MXFP4"]
-    assert cost["MXFP4"] == mac_cost(w, a, "fp32", lanes=32).total == cost["MXFP4+hadamard"]
+    costs = cost_tables()[load_recipe(SMOKE)["hardware"]["cost_table"]]  # the hardware pages'
+    want_cost = mac_cost(w, a, "fp32", lanes=32, costs=costs).total
+    assert cost["MXFP4"] == want_cost == cost["MXFP4+hadamard"]
     # W8A8 keeps the float model's accuracy; FP4 blocks cost some of it on the same seeds
     s = real_network.summary(df).set_index("plan")
     assert s.loc["W8A8", "kl"] * 20 < s.loc["MXFP4", "kl"]

@@ -463,7 +463,7 @@ def _draw(
     from matplotlib.lines import Line2D
 
     tensors = list(dict.fromkeys(raw.tensor))
-    gs = grid(fig, rect, len(tensors), 2, left=0.6, right=0.15, top=0.2, bottom=1.0,
+    gs = grid(fig, rect, len(tensors), 2, left=0.6, right=0.2, top=0.2, bottom=1.0,
               wspace=0.18, hspace=0.45)  # fmt: skip
     keys = [("gates", "gates per MAC", "gates_lo", "gates_hi"),
             ("pj_per_mac", "energy per MAC (pJ, incl. memory)", "pj_lo", "pj_hi")]  # fmt: skip

@@ -28,10 +28,18 @@ def _plans(cfg: dict) -> list:
     return [standard_plan(n, t) for n in cfg["plans"] for t in transforms]
 
 
-def _cost(name: str, accumulator: str = "fp32") -> tuple[float, int]:
+def _cost(name: str, accumulator: str = "fp32", costs=None) -> tuple[float, int]:
     w, a = STANDARD_PLANS[name]
-    m = mac_cost(w.split(":")[0], a.split(":")[0], accumulator, lanes=LANES)
+    kw = {} if costs is None else {"costs": costs}
+    m = mac_cost(w.split(":")[0], a.split(":")[0], accumulator, lanes=LANES, **kw)
     return float(m.total), int(m.lanes)
+
+
+def _costs(ctx: Context):
+    # the gate-cost table of the hardware pages ([hardware] cost_table), so costs agree
+    from ..recipe import cost_tables
+
+    return cost_tables()[ctx.recipe["hardware"]["cost_table"]]
 
 
 def compute(ctx: Context) -> pd.DataFrame:
@@ -47,7 +55,7 @@ def compute(ctx: Context) -> pd.DataFrame:
     rows = []
     for p in plans:
         base = p.name.split("+")[0]
-        gates, lanes = _cost(base, p.default.accumulator)
+        gates, lanes = _cost(base, p.default.accumulator, _costs(ctx))
         rows += [dict(table="cost", plan=p.name, quantity="gates_per_mac", value=gates),
                  dict(table="cost", plan=p.name, quantity="lanes", value=float(lanes))]  # fmt: skip
     df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
@@ -119,7 +127,8 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
         f"{fl.half_width:.3f} (mean ± 95 % t interval). Each plan is run as is and with the "
         f"transform '{cfg['transform']}' on every layer. Cost is gates per MAC of a "
         f"{LANES}-lane unit with an FP32 accumulator for every plan (NVFP4's unit is priced "
-        "at its block of 16 lanes); fake quantization in float64 stands for that accumulator. "
+        f"at its block of 16 lanes), cost table {ctx.recipe['hardware']['cost_table']} as on "
+        "the hardware pages; fake quantization in float64 stands for that accumulator. "
         "The pretrained PP-OCRv4 recogniser runs the same plans through 'lowbit model "
         "ppocr-rec' (minutes per plan in numpy; docs/nn.md lists its numbers)."
     )
@@ -128,7 +137,8 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
         f"lowbit model {model} " + " ".join(f"--plan {p}" for p in s.plan[:2]) + " ... "
         f"--seeds {','.join(map(str, seeds))} --calibration {cfg['calibration']}",
         "lowbit.nn.evaluate.evaluate(model, [standard_plan(name, transform) ...], seeds)",
-        f"gates: lowbit.hwmodel.mac_cost(w, a, 'fp32', lanes={LANES}).total",
+        f"gates: lowbit.hwmodel.mac_cost(w, a, 'fp32', lanes={LANES}, "
+        f"costs=<{ctx.recipe['hardware']['cost_table']}>).total",
     ]
     doc.figure(
         lambda fig, rect: _draw(fig, rect, df, s, fl),
@@ -165,7 +175,7 @@ def render(doc: Document, ctx: Context, df: pd.DataFrame) -> None:
 
 
 def _draw(fig: Any, rect, df: pd.DataFrame, s: pd.DataFrame, fl) -> None:
-    gs = grid(fig, rect, 1, 2, left=1.0, right=0.1, top=0.1, bottom=0.45, wspace=0.5)
+    gs = grid(fig, rect, 1, 2, left=1.0, right=0.3, top=0.1, bottom=0.45, wspace=0.5)
     lay = df[(df.table == "layer") & (df.quantity == "out_sqnr_db")]
     heat = lay.groupby(["plan", "layer"], sort=False).value.mean().unstack()
     heat = heat.reindex(index=list(s.plan))
