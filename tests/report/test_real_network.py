@@ -10,7 +10,7 @@ import pytest
 from lowbit.hwmodel import mac_cost
 from lowbit.nn.plan import STANDARD_PLANS
 from lowbit.report.context import Context
-from lowbit.report.recipe import cost_tables, NN_PLANS, load_recipe, parse_recipe
+from lowbit.report.recipe import NN_PLANS, cost_tables, load_recipe, parse_recipe
 from lowbit.report.studies import real_network
 
 SMOKE = Path(__file__).resolve().parents[2] / "lowbit" / "report" / "recipes" / "smoke.toml"
