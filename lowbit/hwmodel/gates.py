@@ -89,17 +89,17 @@ VAN_BAALEN_2023 = GateCosts()
 DEFAULT_COSTS = VAN_BAALEN_2023
 #: calibrated to whole units synthesised with Yosys (lowbit/hwmodel/data/synthesis.json):
 #: ripple adders (what ABC builds from ``+``: depth 2N − 1), the full-width float adder,
-#: and per-cell costs fitted by non-negative least
-#: squares of model/synthesis − 1 on a training subset (docs/hwmodel.md, "Model beside
-#: synthesis"; refit with ``bench/bench_hw.py --fit``).
+#: and per-cell costs that minimise the largest |model/synthesis − 1| on a training subset,
+#: each at least half its App. B cost (docs/hwmodel.md, "Model beside synthesis"; refit with
+#: ``bench/bench_hw.py --fit``).
 SYNTH_CALIBRATED = GateCosts(
-    and2=2.9015,
-    or2=0.0,
-    ao21=0.0,
-    mux2=0.482,
-    xor2=8.8422,
-    ha=7.352,
-    fa=6.9756,
+    and2=0.5,
+    or2=0.5,
+    ao21=1.0,
+    mux2=1.5,
+    xor2=4.6396,
+    ha=6.3439,
+    fa=9.0498,
     ff=6.0,
     unit="2-input gates (synthesis-calibrated)",
     adder="ripple",

@@ -1,7 +1,7 @@
 """SYNTH_CALIBRATED against the committed whole-unit synthesis (lowbit/hwmodel/data/
-synthesis.json): every unit within ±15 %, formats ordered as synthesis orders them, the
-fit reproducible from the data, the data consistent with the Verilog generator, and the
-docs table what the generator writes."""
+synthesis.json): every unit within ±15 % (held-out rows included), formats more than 5 %
+apart ordered as synthesis orders them, the fit reproducible from the data, the data
+consistent with the Verilog generator, and the docs table what the generator writes."""
 
 from __future__ import annotations
 
@@ -32,36 +32,45 @@ def test_data_covers_grid_and_report_units_and_is_fresh():
     assert T.stale_rows() == []
 
 
-#: the one row the fit leaves outside ±15 % (+15.2 %: a 5-bit product into FP16, where ABC
-#: drops more of the float adder's constant-zero lanes than the model's widths say);
-#: docs/hwmodel.md states it
-OUTSIDE = {("int2", "int2", "fp16", 1): 0.16}
-
-
 def test_every_row_within_15_percent_with_calibrated_costs(tab):
     assert len(tab) == len(T.all_configs())
     for r in tab.itertuples():
         key = (r.weight, r.activation, r.accumulator, r.lanes)
-        assert abs(r.ratio_cal - 1) <= OUTSIDE.get(key, 0.15), (key, r.ratio_cal)
+        assert abs(r.ratio_cal - 1) <= 0.15, (key, r.ratio_cal)
+
+
+def test_fit_holds_out_rows_and_keeps_cells_physical(tab):
+    """The rows outside the training formats are within ±15 % too (the fit never saw them),
+    and every fitted cell costs at least half its App. B cost."""
+    test = tab[~tab.weight.isin(T.TRAIN_FORMATS)]
+    assert len(test) >= 30 and (test.ratio_cal - 1).abs().max() <= 0.15
+    for cell in T.FIT_CELLS:
+        assert getattr(SYNTH_CALIBRATED, cell) >= T.FIT_FLOOR * getattr(VAN_BAALEN_2023, cell)
 
 
 def test_registers_equal_synthesis(tab):
     assert (tab.registers_cal == tab.registers_synth).all()
 
 
+#: synthesis gap below which the calibrated model may order two units the other way: the
+#: closest pairs at one lane with a float accumulator (INT4/INT5 vs FP8 E4M3/E5M2, synthesis
+#: 3.7–4.3 % apart) are within the model's ±15 %; docs/hwmodel.md lists every swapped pair
+ORDER_GAP = 0.05
+
+
 def test_ordering_per_accumulator_follows_synthesis(tab):
     """At one accumulator and lane count, the calibrated model orders every pair of units
-    whose synthesised sizes differ by more than 15 % (the model's tolerance) as synthesis
-    does, and INT8 vs FP8-E4M3 always; closer pairs may swap (the docs table lists them)."""
+    whose synthesised sizes differ by more than ORDER_GAP as synthesis does, and INT8 vs
+    FP8-E4M3 always; closer pairs may swap (the docs table lists them)."""
     for (_, _), g in tab.groupby(["accumulator", "lanes"]):
         for a, b in itertools.combinations(g.itertuples(), 2):
             gap = abs(a.gates_synth / b.gates_synth - 1)
             key = {a.weight, b.weight} == {"int8", "fp8_e4m3fnuz"}
-            if gap > 0.15 or key:
+            if gap > ORDER_GAP or key:
                 assert (a.gates_cal > b.gates_cal) == (a.gates_synth > b.gates_synth), (a, b)
     # the flips the docs list are exactly those the data gives
     flips = T.order_flips(tab, "cal")
-    assert all(abs(r - 1) <= 0.15 for *_, r in flips)
+    assert all(abs(r - 1) <= ORDER_GAP for *_, r in flips)
 
 
 def test_fit_reproduces_the_constants():
