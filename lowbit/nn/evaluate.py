@@ -4,8 +4,10 @@
 own split, weights and 497 held-out images), ``"ppocr-rec"`` (PP-OCRv4 recognition,
 `lowbit.nn.ocr`; a seed draws the evaluation lines), or a path to an ``.onnx`` file (random
 standard-normal inputs of the model's input shapes, dynamic axes set to ``batch``; fidelity
-only, the metric is NaN). Calibration data is always other data than the evaluation's:
-training images for digits, lines or inputs drawn with seed ``CALIBRATION_SEED + seed``.
+only, the metric is NaN), or such a file with the user's data (``calibration_data`` and
+``data``, optionally ``labels``: `lowbit.nn.datafile.FileTask`). Calibration data is always
+other data than the evaluation's: training images for digits, the calibration file, or
+lines or inputs drawn with seed ``CALIBRATION_SEED + seed``.
 
 `evaluate` runs one plan per task through the executors of `lowbit.analysis.sweep`
 ("serial", "processes", "dask"); results do not depend on the executor.
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.stats import summarize
+from .datafile import DataFiles, FileTask, file_task, input_shapes
 from .fidelity import Batch
 from .graph import Model, load_onnx
 from .measure import end_to_end, layer_errors, sensitivity
@@ -75,22 +78,52 @@ def check_model(model: str) -> None:
 def _onnx_task(path: str) -> RandomInputTask:
     check_model(path)
     model = load_onnx(path)
-    inits = {i.name for i in model.proto.graph.initializer}
-    shapes = {}
-    for i in model.proto.graph.input:
-        if i.name in inits:
-            continue
-        if i.type.tensor_type.elem_type != 1:  # FLOAT
-            raise ValueError(f"{path}: input {i.name!r} is not float32; give a task in Python")
-        dims = [d.dim_value if d.dim_value > 0 else 1 for d in i.type.tensor_type.shape.dim]
-        shapes[i.name] = tuple(dims)
+    shapes = {k: tuple(d or 1 for d in s) for k, s in input_shapes(model).items()}
     model.example_inputs = {k: np.zeros((1, *s[1:]), np.float32) for k, s in shapes.items()}
     return RandomInputTask(model.name, model, shapes, output=model.output_names[0])
 
 
+def data_files(
+    model: str,
+    calibration_data: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
+    labels: str | os.PathLike | None = None,
+    labels_key: str | None = None,
+) -> DataFiles | None:
+    """The user's data files for an .onnx ``model`` (None when none are given); ValueError
+    unless calibration and evaluation data come together, for an .onnx file.
+
+    >>> data_files("digits", "cal.npz", "eval.npz")
+    Traceback (most recent call last):
+    ...
+    ValueError: data files need an .onnx model, not the built-in 'digits'
+    """
+    given = (calibration_data, data, labels, labels_key)
+    if all(g is None for g in given):
+        return None
+    if model in MODELS:
+        raise ValueError(f"data files need an .onnx model, not the built-in {model!r}")
+    if calibration_data is None or data is None:
+        raise ValueError("give calibration data and evaluation data together (both files)")
+    lab = None if labels is None else os.fspath(labels)
+    return DataFiles(os.fspath(calibration_data), os.fspath(data), lab, labels_key)
+
+
+def check_data(model: str, files: DataFiles, calibration: int, n: int | None) -> None:
+    """Read and check the data files (`lowbit.nn.datafile`) and the sample counts asked
+    of them; ValueError naming the file and input otherwise (the task stays cached)."""
+    task = load_task(model, 0, files)
+    calibration_batches(model, task, calibration, 0)
+    eval_batch(model, task, n, 0)
+
+
 @functools.lru_cache(maxsize=8)
-def load_task(model: str, seed: int = 0):
-    """The task of ``model`` for ``seed`` (cached: a digits seed trains once per process)."""
+def load_task(model: str, seed: int = 0, files: DataFiles | None = None):
+    """The task of ``model`` for ``seed`` (cached: a digits seed trains once per process);
+    ``files`` (`data_files`): the user's data for an .onnx model, a `FileTask`."""
+    if files is not None:
+        check_model(model)
+        return file_task(model, files)
     if model == "digits":
         from .digits import digits_task
 
@@ -102,9 +135,9 @@ def load_task(model: str, seed: int = 0):
     return _onnx_task(model)
 
 
-def _seed_task(model: str, seed: int):
+def _seed_task(model: str, seed: int, files: DataFiles | None = None):
     # one OCR / ONNX model serves every seed; digits trains one per seed
-    return load_task(model, seed if model == "digits" else 0)
+    return load_task(model, seed if model == "digits" else 0, files)
 
 
 def calibration_batches(model: str, task, n: int, seed: int) -> list[Batch]:
@@ -114,6 +147,8 @@ def calibration_batches(model: str, task, n: int, seed: int) -> list[Batch]:
     if n == 0:
         return []
     rng_seed = CALIBRATION_SEED + seed
+    if isinstance(task, FileTask):
+        return task.calibration_batches(n, rng_seed)
     if model == "digits":
         from .digits import load_digits, split
 
@@ -130,8 +165,9 @@ def calibration_batches(model: str, task, n: int, seed: int) -> list[Batch]:
 
 
 def eval_batch(model: str, task, n: int | None, seed: int) -> Batch:
-    """The evaluation batch of ``seed``: all held-out digits (``n`` None), else ``n``."""
-    if model == "digits":
+    """The evaluation batch of ``seed``: all held-out digits or all of the evaluation file
+    (``n`` None), else ``n`` drawn with ``seed``."""
+    if model == "digits" or isinstance(task, FileTask):
         return task.batch(n, seed) if n else task.batch()
     return task.batch(n or 4, seed=seed)
 
@@ -144,12 +180,13 @@ def evaluate_plan(
     n: int | None = None,
     per_layer: bool = True,
     layer_sensitivity: bool = False,
+    files: DataFiles | None = None,
 ) -> dict[str, list[dict]]:
     """One plan on ``model`` for each seed: rows of ``layers``, ``end_to_end`` and
     ``sensitivity`` (see `lowbit.nn.measure`), each with ``plan`` and ``seed``."""
     out: dict[str, list[dict]] = {"layers": [], "end_to_end": [], "sensitivity": []}
     for seed in seeds:
-        task = _seed_task(model, seed)
+        task = _seed_task(model, seed, files)
         batch = eval_batch(model, task, n, seed)
         prep = calibrate(task.model, plan, calibration_batches(model, task, calibration, seed))
         ref = run(task.model, batch.inputs)
@@ -228,11 +265,19 @@ def evaluate(
     workers: int | None = None,
     address: str | None = None,
     progress: bool | None = None,
+    calibration_data: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
+    labels: str | os.PathLike | None = None,
+    labels_key: str | None = None,
 ) -> Results:
     """Evaluate ``plans`` on ``model`` over ``seeds``, one plan per executor task.
 
     ``calibration``: calibration inputs per seed; ``n``: evaluation inputs per seed (None:
-    all held-out digits, 4 OCR lines or random inputs). A plan that fails raises
+    all held-out digits, 4 OCR lines or random inputs, or all of ``data``). For an .onnx
+    model, ``calibration_data`` and ``data`` (.npz by input name, or .npy) replace the
+    random inputs: calibration draws from the first only, evaluation (a seeded subset of
+    ``n`` per seed) from the second only; ``labels`` (.npy) or ``labels_key`` (an array in
+    ``data``) give top-1 accuracy (`lowbit.nn.datafile`). A plan that fails raises
     ValueError naming it, after the others ran.
     """
     from ..analysis.sweep import _dask_map, _process_map, _Progress
@@ -248,9 +293,13 @@ def evaluate(
     seeds = [int(s) for s in seeds]
     if not seeds or any(s < 0 for s in seeds):
         raise ValueError(f"seeds must be integers >= 0, got {seeds}")
-    if model not in MODELS:
+    files = data_files(model, calibration_data, data, labels, labels_key)
+    if files is not None:  # bad data fails here, before any task runs
+        check_data(model, files, calibration, n)
+        files.warn_overlap()
+    elif model not in MODELS:
         _onnx_task(model)  # a bad path fails here, before any task runs
-    options = dict(calibration=calibration, n=n, per_layer=per_layer)
+    options = dict(calibration=calibration, n=n, per_layer=per_layer, files=files)
     options["layer_sensitivity"] = layer_sensitivity
     tasks = [(i, model, p.to_dict(), seeds, options) for i, p in enumerate(plans)]
     show = _Progress(len(tasks), progress, label="plans")
