@@ -45,6 +45,23 @@ def fmt_num(v: float, digits: int = 3) -> str:
     return s
 
 
+def synthetic_tensor(
+    cfg: dict, name: str, seed: int, shape: tuple[int, int] | None = None
+) -> np.ndarray:
+    """The seeded synthetic tensor ``name`` (one of TENSORS) of a [block_formats]-like ``cfg``:
+    float32, rows × features (``shape``, default ``cfg["shape"]``), drawn from
+    SeedSequence([seed, 7, index of name])."""
+    rows, cols = shape or cfg["shape"]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7, list(TENSORS).index(name)]))
+    if name == "gaussian":
+        x = rng.standard_normal((rows, cols))
+    elif name == "laplace":
+        x = rng.laplace(size=(rows, cols))
+    else:
+        x = heavy_tailed(rng, rows, cols, cfg["outlier_features"], cfg["outlier_scale"])
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
 @dataclass
 class Context:
     """One build's shared state: the recipe, the tensors and QSNRs computed so far (the
@@ -79,16 +96,7 @@ class Context:
         if name not in self._tensors and name not in TENSORS:
             self._tensors[name] = file_tensor(name)
         if name not in self._tensors:
-            cfg = self.recipe["block_formats"]
-            rows, cols = cfg["shape"]
-            rng = self.rng(7, list(TENSORS).index(name))
-            if name == "gaussian":
-                x = rng.standard_normal((rows, cols))
-            elif name == "laplace":
-                x = rng.laplace(size=(rows, cols))
-            else:
-                x = heavy_tailed(rng, rows, cols, cfg["outlier_features"], cfg["outlier_scale"])
-            self._tensors[name] = np.ascontiguousarray(x, dtype=np.float32)
+            self._tensors[name] = synthetic_tensor(self.recipe["block_formats"], name, self.seed)
         return self._tensors[name]
 
     def qsnr(self, fmt_name: str, tensor: str) -> float:

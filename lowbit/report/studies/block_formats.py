@@ -15,7 +15,7 @@ from ...analysis.metrics import sqnr_db
 from ...analysis.stats import compare, mean_ci
 from ...evaluation import parse_spec, quantize_operand, quantized_gemm
 from ...evaluation.operands import scale_bits_per_element
-from ..context import Context, heavy_tailed, tensor_text
+from ..context import Context, synthetic_tensor, tensor_text
 from ..layout import FAMILY_COLOURS, family_of, grid
 from ..pdf import Document
 from ..recipe import TENSORS, weight_spec
@@ -33,16 +33,7 @@ def seeded_tensor(ctx: Context, name: str, seed: int, shape: tuple[int, int] | N
     every seed.  ``shape``: rows × features (default: [block_formats] shape)."""
     if name not in TENSORS:
         return ctx.tensor(name)
-    cfg = ctx.recipe["block_formats"]
-    rows, cols = shape or cfg["shape"]
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 7, list(TENSORS).index(name)]))
-    if name == "gaussian":
-        x = rng.standard_normal((rows, cols))
-    elif name == "laplace":
-        x = rng.laplace(size=(rows, cols))
-    else:
-        x = heavy_tailed(rng, rows, cols, cfg["outlier_features"], cfg["outlier_scale"])
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return synthetic_tensor(ctx.recipe["block_formats"], name, seed, shape)
 
 
 def role_of(name: str) -> str:
