@@ -85,11 +85,27 @@ def design_tensor(kind: str, seed: int, shape: tuple[int, int] = DEFAULT_SHAPE) 
     elif kind == "laplace":
         x = rng.laplace(size=(rows, cols))
     else:
-        x = rng.standard_t(4.0, size=(rows, cols))
-        x *= np.exp(rng.normal(0.0, 0.5, size=(1, cols)))
-        n_out = min(cols, max(1, 8 * cols // 4096))
-        x[:, rng.choice(cols, size=n_out, replace=False)] *= 30.0
+        x = heavy_tailed(rng, rows, cols, min(cols, max(1, 8 * cols // 4096)), 30.0)
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def heavy_tailed(
+    rng: np.random.Generator, rows: int, cols: int, outlier_features: int, outlier_scale: float
+) -> np.ndarray:
+    """An activation-like tensor (float64, rows × features): Student-t (ν = 4) values, a
+    log-normal scale per feature (σ = 0.5), and ``outlier_features`` feature columns
+    ``outlier_scale`` times larger (the outlier channels of LLM activations, Dettmers et al.
+    2022).  The report's block-format, mitigation and accuracy-vs-cost studies draw it too.
+
+    >>> heavy_tailed(np.random.default_rng(0), 2, 8, 1, 30.0).shape
+    (2, 8)
+    """
+    x = rng.standard_t(4.0, size=(rows, cols))
+    x *= np.exp(rng.normal(0.0, 0.5, size=(1, cols)))
+    if outlier_features:
+        cols_out = rng.choice(cols, size=min(outlier_features, cols), replace=False)
+        x[:, cols_out] *= outlier_scale
+    return x
 
 
 def _check_shape(shape) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..analysis.design import heavy_tailed
 from ..analysis.metrics import sqnr_db
 from .quantize import quantize_tensor
 from .recipe import TENSORS, Recipe
@@ -131,20 +132,6 @@ def file_tensor(spec: str) -> np.ndarray:
     if not np.isfinite(x).all():
         raise ValueError(f"tensor {spec}: has NaN or Inf values; the study needs finite data")
     return np.ascontiguousarray(x)
-
-
-def heavy_tailed(
-    rng: np.random.Generator, rows: int, cols: int, outlier_features: int, outlier_scale: float
-) -> np.ndarray:
-    """An activation-like tensor: Student-t (ν = 4) values, a log-normal scale per feature
-    (σ = 0.5), and ``outlier_features`` feature columns ``outlier_scale`` times larger (the
-    outlier channels of LLM activations, Dettmers et al. 2022)."""
-    x = rng.standard_t(4.0, size=(rows, cols))
-    x *= np.exp(rng.normal(0.0, 0.5, size=(1, cols)))
-    if outlier_features:
-        cols_out = rng.choice(cols, size=min(outlier_features, cols), replace=False)
-        x[:, cols_out] *= outlier_scale
-    return x
 
 
 def tensor_text(name: str) -> str:
