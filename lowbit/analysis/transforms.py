@@ -31,6 +31,7 @@ True
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,22 +71,25 @@ def _operands(x, w) -> tuple[np.ndarray, np.ndarray]:
     return x, w
 
 
-class Fitted:
-    """A transform fitted to a K: ``apply_x`` right-multiplies x by T, ``apply_w``
-    left-multiplies w by T⁻¹, so apply_x(x) @ apply_w(w) = x @ w."""
+class Fitted(ABC):
+    """A transform fitted to a K (abstract: FittedScale, FittedHadamard, FittedRotation,
+    FittedChain): ``apply_x`` right-multiplies x by T, ``apply_w`` left-multiplies w by T⁻¹,
+    so apply_x(x) @ apply_w(w) = x @ w."""
 
     k: int
 
+    @abstractmethod
     def apply_x(self, x) -> np.ndarray:
-        raise NotImplementedError
+        """x·T."""
 
+    @abstractmethod
     def apply_w(self, w) -> np.ndarray:
-        raise NotImplementedError
+        """T⁻¹·w."""
 
+    @abstractmethod
     def restore_x(self, xt) -> np.ndarray:
         """x'·T⁻¹: a transformed (and perhaps quantized) x back in the original basis, for
         the error of the tensor itself."""
-        raise NotImplementedError
 
     def apply(self, x, w) -> tuple[np.ndarray, np.ndarray]:
         """(x', w') with x' @ w' = x @ w in exact arithmetic (float64 here)."""
