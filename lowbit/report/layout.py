@@ -73,3 +73,24 @@ def grid(
         top=y + h - top / PAGE_H,
         **kw,
     )
+
+
+def stacked_barh(ax: Any, y, parts: list[Any], colours: list[str], ok, height: float = 0.75):
+    """Horizontal bars at ``y`` stacked from ``parts`` (one array per component, drawn left
+    to right in ``colours``); rows where ``ok`` is False (infeasible) are left empty.
+    Returns the bars' total lengths.
+
+    >>> import matplotlib.pyplot as plt, numpy as np
+    >>> ax = plt.figure().add_subplot()
+    >>> stacked_barh(ax, [1, 0], [np.array([1.0, 2.0]), np.array([3.0, 4.0])],
+    ...              ["C0", "C1"], np.array([True, False])).tolist()
+    [4.0, 0.0]
+    """
+    import numpy as np
+
+    left = np.zeros(len(y))
+    for vals, colour in zip(parts, colours, strict=True):
+        vals = np.where(ok, np.asarray(vals, dtype=float), 0.0)
+        ax.barh(y, vals, left=left, color=colour, height=height)
+        left += vals
+    return left

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from ..context import Context
-from ..layout import grid
+from ..layout import grid, stacked_barh
 from ..pdf import Document
 from .hardware import COMPONENT_COLOURS
 
@@ -265,11 +265,8 @@ def _draw(fig: Any, rect: tuple[float, float, float, float], raw: pd.DataFrame) 
     ax = fig.add_subplot(gs[0, 0])
     y = np.arange(len(raw))[::-1]
     ok = raw.feasible.to_numpy()
-    left = np.zeros(len(raw))
-    for comp in ENERGY_COMPONENTS:
-        vals = np.where(ok, raw[f"pj_{comp}"].to_numpy(), 0.0)
-        ax.barh(y, vals, left=left, color=COMPONENT_COLOURS[comp], height=0.72)
-        left += vals
+    stacked_barh(ax, y, [raw[f"pj_{c}"].to_numpy() for c in ENERGY_COMPONENTS],
+                 [COMPONENT_COLOURS[c] for c in ENERGY_COMPONENTS], ok, height=0.72)  # fmt: skip
     xmax = raw.pj_per_mac[raw.feasible].max() * 1.12
     for yi, good, e in zip(y, ok, raw.pj_per_mac, strict=True):
         if good:

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator, NullLocator
 
 from ..context import Context
-from ..layout import grid
+from ..layout import grid, stacked_barh
 from ..pdf import Document
 
 #: gates per MAC by component (lowbit.hwmodel.array.mac_components: the energy page's split)
@@ -830,11 +830,8 @@ def _draw(
         sub = raw[raw.accumulator == acc].set_index("format").loc[fmts]
         y = np.arange(len(fmts))[::-1]
         ok = sub.feasible.to_numpy()
-        left = np.zeros(len(fmts))
-        for comp in COMPONENTS:
-            vals = np.where(ok, sub[f"gates_{comp}"].to_numpy(), 0.0)
-            ax.barh(y, vals, left=left, color=COMPONENT_COLOURS[comp], height=0.75)
-            left += vals
+        stacked_barh(ax, y, [sub[f"gates_{c}"].to_numpy() for c in COMPONENTS],
+                     [COMPONENT_COLOURS[c] for c in COMPONENTS], ok)  # fmt: skip
         for yi, good, g in zip(y, ok, sub.gates, strict=True):
             if good:
                 ax.text(g + xmax * 0.01, yi, f"{g:.0f}", va="center", fontsize=5.5)
